@@ -1,0 +1,403 @@
+//! The contract's vocabulary on the host side: serialisable, named the way
+//! the HTTP API spells them, and converted to and from the generated
+//! bindings at the sandbox boundary only.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::bindings as wit;
+
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal => $wit:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name the API uses.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(s: &str) -> Result<Self, UnknownName> {
+                $(if s.eq_ignore_ascii_case($text) { return Ok($name::$variant); })+
+                Err(UnknownName { kind: stringify!($name), value: s.to_owned() })
+            }
+        }
+
+        impl From<wit::$name> for $name {
+            fn from(value: wit::$name) -> Self {
+                match value { $(wit::$name::$wit => $name::$variant),+ }
+            }
+        }
+
+        impl From<$name> for wit::$name {
+            fn from(value: $name) -> Self {
+                match value { $($name::$variant => wit::$name::$wit),+ }
+            }
+        }
+    };
+}
+
+/// A name that is not one of a vocabulary's values.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown {kind} {value:?}")]
+pub struct UnknownName {
+    /// Which vocabulary.
+    pub kind: &'static str,
+    /// The name given.
+    pub value: String,
+}
+
+vocabulary!(
+    /// Family of a signature algorithm (`algorithms.type`).
+    AlgorithmType {
+        /// Elliptic-curve DSA.
+        Ecdsa = "ECDSA" => Ecdsa,
+        /// RSA.
+        Rsa = "RSA" => Rsa,
+        /// Edwards-curve DSA.
+        EdDsa = "EdDSA" => Eddsa,
+        /// Anything else.
+        Other = "other" => Other,
+    }
+);
+
+vocabulary!(
+    /// How a public key is presented (`public_keys.format`).
+    KeyFormat {
+        /// PEM SubjectPublicKeyInfo.
+        Pem = "PEM" => Pem,
+        /// DER SubjectPublicKeyInfo.
+        Der = "DER" => Der,
+        /// The algorithm's bare key.
+        Raw = "raw" => Raw,
+    }
+);
+
+vocabulary!(
+    /// Hash functions the host applies to documents.
+    HashAlgorithm {
+        /// SHA-256.
+        Sha256 = "sha256" => Sha256,
+        /// SHA-384.
+        Sha384 = "sha384" => Sha384,
+        /// SHA-512.
+        Sha512 = "sha512" => Sha512,
+        /// SHA3-256.
+        Sha3_256 = "sha3-256" => Sha3256,
+        /// Keccak-256 (Ethereum).
+        Keccak256 = "keccak256" => Keccak256,
+    }
+);
+
+vocabulary!(
+    /// Signature encodings.
+    SignatureEncoding {
+        /// ASN.1 DER (ECDSA).
+        Der = "der" => Der,
+        /// IEEE P1363 `r || s` (ECDSA).
+        P1363 = "p1363" => P1363,
+        /// The algorithm's only encoding (Ed25519, RSA).
+        Raw = "raw" => Raw,
+    }
+);
+
+vocabulary!(
+    /// Signature schemes (RSA paddings).
+    SignatureScheme {
+        /// The algorithm's only scheme.
+        Plain = "plain" => Plain,
+        /// RSASSA-PKCS1-v1_5.
+        Pkcs1v15 = "pkcs1v15" => Pkcs1v15,
+        /// RSASSA-PSS.
+        Pss = "pss" => Pss,
+    }
+);
+
+vocabulary!(
+    /// Whether a plugin takes a digest or the document.
+    MessageInput {
+        /// A digest made by the host.
+        Digest = "digest" => Digest,
+        /// The raw document.
+        RawMessage = "raw-message" => RawMessage,
+    }
+);
+
+impl HashAlgorithm {
+    /// Output length in bytes.
+    pub fn output_len(self) -> usize {
+        match self {
+            HashAlgorithm::Sha256 | HashAlgorithm::Sha3_256 | HashAlgorithm::Keccak256 => 32,
+            HashAlgorithm::Sha384 => 48,
+            HashAlgorithm::Sha512 => 64,
+        }
+    }
+
+    /// Hash `data`.
+    pub fn digest(self, data: &[u8]) -> Vec<u8> {
+        use sha2::Digest as _;
+        match self {
+            HashAlgorithm::Sha256 => sha2::Sha256::digest(data).to_vec(),
+            HashAlgorithm::Sha384 => sha2::Sha384::digest(data).to_vec(),
+            HashAlgorithm::Sha512 => sha2::Sha512::digest(data).to_vec(),
+            HashAlgorithm::Sha3_256 => sha3::Sha3_256::digest(data).to_vec(),
+            HashAlgorithm::Keccak256 => sha3::Keccak256::digest(data).to_vec(),
+        }
+    }
+}
+
+/// A curve a plugin serves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurveSpec {
+    /// Curve name (`P-256`).
+    pub name: String,
+    /// One line for humans.
+    pub description: String,
+    /// Curve parameters (JSON object).
+    pub parameters: serde_json::Value,
+}
+
+/// What a plugin says it is and accepts (the contract's `descriptor`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    /// Plugin name.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+    /// Algorithm name (`algorithms.name`).
+    pub algorithm: String,
+    /// Algorithm family.
+    pub algorithm_type: AlgorithmType,
+    /// One line about the algorithm.
+    pub description: String,
+    /// Curves served (empty for RSA).
+    pub curves: Vec<CurveSpec>,
+    /// Key formats `parse-key` accepts.
+    pub key_formats: Vec<KeyFormat>,
+    /// Digest or raw message.
+    pub input: MessageInput,
+    /// Hashes accepted (digest plugins).
+    pub hashes: Vec<HashAlgorithm>,
+    /// Hash used when a request names none.
+    pub default_hash: Option<HashAlgorithm>,
+    /// Signature encodings; the first is the default.
+    pub signature_encodings: Vec<SignatureEncoding>,
+    /// Signature schemes; the first is the default.
+    pub schemes: Vec<SignatureScheme>,
+}
+
+/// Longest plugin, algorithm or curve name accepted from a descriptor
+/// (the catalogue columns are VARCHAR(32) and VARCHAR(64)).
+const MAX_NAME: usize = 32;
+
+impl Descriptor {
+    /// Convert and validate a descriptor a plugin returned.
+    pub fn from_wit(d: wit::Descriptor) -> Result<Self, String> {
+        let curves = d
+            .curves
+            .into_iter()
+            .map(|c| {
+                let parameters: serde_json::Value = serde_json::from_str(&c.parameters_json)
+                    .map_err(|e| format!("curve {:?} parameters are not JSON: {e}", c.name))?;
+                if !parameters.is_object() {
+                    return Err(format!(
+                        "curve {:?} parameters must be a JSON object",
+                        c.name
+                    ));
+                }
+                Ok(CurveSpec {
+                    name: c.name,
+                    description: c.description,
+                    parameters,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let descriptor = Descriptor {
+            name: d.name,
+            version: d.version,
+            algorithm: d.algorithm,
+            algorithm_type: d.algorithm_type.into(),
+            description: d.description,
+            curves,
+            key_formats: d.key_formats.into_iter().map(Into::into).collect(),
+            input: d.input.into(),
+            hashes: d.hashes.into_iter().map(Into::into).collect(),
+            default_hash: d.default_hash.map(Into::into),
+            signature_encodings: d.signature_encodings.into_iter().map(Into::into).collect(),
+            schemes: d.schemes.into_iter().map(Into::into).collect(),
+        };
+        descriptor.validate()?;
+        Ok(descriptor)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let name_ok = |s: &str| {
+            !s.is_empty()
+                && s.len() <= MAX_NAME
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        if !name_ok(&self.name) {
+            return Err(format!(
+                "plugin name {:?} must be 1-{MAX_NAME} characters of [A-Za-z0-9._-]",
+                self.name
+            ));
+        }
+        if !name_ok(&self.algorithm) {
+            return Err(format!(
+                "algorithm name {:?} must be 1-{MAX_NAME} characters of [A-Za-z0-9._-]",
+                self.algorithm
+            ));
+        }
+        if self.version.is_empty() || self.version.len() > MAX_NAME {
+            return Err("version must be 1-32 characters".into());
+        }
+        for curve in &self.curves {
+            if !name_ok(&curve.name) {
+                return Err(format!(
+                    "curve name {:?} must be 1-{MAX_NAME} characters of [A-Za-z0-9._-]",
+                    curve.name
+                ));
+            }
+        }
+        if self.algorithm_type == AlgorithmType::Ecdsa && self.curves.is_empty() {
+            return Err("an ECDSA plugin must serve at least one curve".into());
+        }
+        if self.signature_encodings.is_empty() || self.schemes.is_empty() {
+            return Err(
+                "a plugin must declare at least one signature encoding and one scheme".into(),
+            );
+        }
+        if self.key_formats.is_empty() {
+            return Err("a plugin must accept at least one key format".into());
+        }
+        match self.input {
+            MessageInput::Digest => {
+                if self.hashes.is_empty() {
+                    return Err("a digest-taking plugin must declare its hashes".into());
+                }
+                match self.default_hash {
+                    Some(h) if self.hashes.contains(&h) => {}
+                    _ => return Err("the default hash must be one of the declared hashes".into()),
+                }
+            }
+            MessageInput::RawMessage => {
+                if !self.hashes.is_empty() || self.default_hash.is_some() {
+                    return Err("a raw-message plugin declares no hashes".into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The routes this plugin serves: one per curve, or the bare algorithm.
+    pub fn routes(&self) -> Vec<RouteKey> {
+        if self.curves.is_empty() {
+            vec![RouteKey::new(&self.algorithm, None)]
+        } else {
+            self.curves
+                .iter()
+                .map(|c| RouteKey::new(&self.algorithm, Some(&c.name)))
+                .collect()
+        }
+    }
+}
+
+/// Where requests for an (algorithm, curve) go. Names compare without case.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RouteKey {
+    algorithm: String,
+    curve: Option<String>,
+}
+
+impl RouteKey {
+    /// The route for `algorithm` on `curve` (none for curve-less algorithms).
+    pub fn new(algorithm: &str, curve: Option<&str>) -> Self {
+        Self {
+            algorithm: algorithm.to_ascii_lowercase(),
+            curve: curve.map(str::to_ascii_lowercase),
+        }
+    }
+}
+
+impl fmt::Display for RouteKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.curve {
+            Some(curve) => write!(f, "{}/{}", self.algorithm, curve),
+            None => f.write_str(&self.algorithm),
+        }
+    }
+}
+
+/// A key as the plugin canonicalised it (the contract's `key-info`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyInfo {
+    /// The curve the key lies on.
+    pub curve: Option<String>,
+    /// Key size in bits.
+    pub bits: u32,
+    /// Canonical DER SubjectPublicKeyInfo.
+    #[serde(skip)]
+    pub spki_der: Vec<u8>,
+    /// Hex SHA-256 of `spki_der`.
+    pub fingerprint: String,
+}
+
+impl From<wit::KeyInfo> for KeyInfo {
+    fn from(k: wit::KeyInfo) -> Self {
+        KeyInfo {
+            curve: k.curve,
+            bits: k.bits,
+            spki_der: k.spki_der,
+            fingerprint: k.fingerprint,
+        }
+    }
+}
+
+/// One verification as the host hands it to a plugin.
+#[derive(Debug, Clone)]
+pub struct VerifyInput {
+    /// Canonical SPKI DER of the key.
+    pub key: Vec<u8>,
+    /// Digest or document, per the plugin's input.
+    pub message: Vec<u8>,
+    /// The hash that made `message` (digest plugins).
+    pub hash: Option<HashAlgorithm>,
+    /// Signature bytes.
+    pub signature: Vec<u8>,
+    /// Signature encoding.
+    pub encoding: SignatureEncoding,
+    /// Signature scheme.
+    pub scheme: SignatureScheme,
+}
+
+impl VerifyInput {
+    pub(super) fn into_wit(self) -> wit::VerifyRequest {
+        wit::VerifyRequest {
+            key: self.key,
+            message: self.message,
+            hash: self.hash.map(Into::into),
+            signature: self.signature,
+            encoding: self.encoding.into(),
+            scheme: self.scheme.into(),
+        }
+    }
+}

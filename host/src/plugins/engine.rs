@@ -1,0 +1,205 @@
+//! The one wasmtime [`Engine`] of the process, configured for untrusted
+//! plugins: component model, pooling allocator, epoch interruption, a
+//! memory cap per store, and a linker that grants WASI nothing (see
+//! [`super::sandbox`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest as _, Sha256};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+use super::error::PluginError;
+use super::sandbox::SandboxState;
+
+/// Limits applied to every plugin call.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SandboxLimits {
+    /// Wall-clock budget of one call (instantiation included).
+    pub deadline: Duration,
+    /// Cap on a store's linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Instance slots in the pooling allocator: calls in flight at once.
+    pub pool_instances: u32,
+}
+
+impl Default for SandboxLimits {
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_millis(100),
+            memory_bytes: 64 << 20,
+            pool_instances: 256,
+        }
+    }
+}
+
+/// How often the epoch advances; deadlines are whole numbers of ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+
+/// The shared engine: compile components, make sandboxed stores.
+#[derive(Clone)]
+pub struct PluginEngine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    linker: Linker<SandboxState>,
+    limits: SandboxLimits,
+    deadline_ticks: u64,
+    /// Compiled components by SHA-256 of their bytes, so a component is
+    /// compiled once per process however often it is loaded.
+    compiled: Mutex<HashMap<[u8; 32], Component>>,
+}
+
+impl PluginEngine {
+    /// Configure the engine and start its epoch ticker.
+    pub fn new(limits: SandboxLimits) -> Result<Self, PluginError> {
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(limits.pool_instances)
+            .total_core_instances(limits.pool_instances.saturating_mul(4))
+            .total_memories(limits.pool_instances.saturating_mul(2))
+            .total_tables(limits.pool_instances.saturating_mul(2))
+            .total_stacks(limits.pool_instances)
+            .max_memories_per_component(2)
+            .max_tables_per_component(4)
+            .max_core_instances_per_component(16)
+            .max_memory_size(limits.memory_bytes)
+            .max_unused_warm_slots(limits.pool_instances.min(64));
+
+        let mut config = Config::new();
+        config
+            .wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
+            .max_wasm_stack(1 << 20)
+            .parallel_compilation(true);
+        let engine = Engine::new(&config).map_err(|e| PluginError::Engine(format!("{e:#}")))?;
+
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .and_then(|()| linker.instance(super::bindings::TYPES_IMPORT).map(|_| ()))
+            .map_err(|e| PluginError::Engine(format!("{e:#}")))?;
+
+        let tick_ms = EPOCH_TICK.as_millis().max(1);
+        let deadline_ticks = u64::try_from(limits.deadline.as_millis().div_ceil(tick_ms))
+            .unwrap_or(u64::MAX)
+            .max(1);
+        spawn_epoch_ticker(&engine);
+
+        Ok(Self {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                limits,
+                deadline_ticks,
+                compiled: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// The wasmtime engine.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The linker that provides the empty WASI context.
+    pub fn linker(&self) -> &Linker<SandboxState> {
+        &self.inner.linker
+    }
+
+    /// The limits every call runs under.
+    pub fn limits(&self) -> &SandboxLimits {
+        &self.inner.limits
+    }
+
+    /// Compile a component (or take it from the cache). CPU-heavy: call it
+    /// off the async runtime's threads.
+    pub fn compile(&self, bytes: &[u8]) -> Result<Component, PluginError> {
+        check_header(bytes)?;
+        let key: [u8; 32] = Sha256::digest(bytes).into();
+        if let Some(component) = self.cached(&key) {
+            return Ok(component);
+        }
+        let component = Component::new(&self.inner.engine, bytes)
+            .map_err(|e| PluginError::Compile(format!("{e:#}")))?;
+        if let Ok(mut cache) = self.inner.compiled.lock() {
+            cache.insert(key, component.clone());
+        }
+        Ok(component)
+    }
+
+    fn cached(&self, key: &[u8; 32]) -> Option<Component> {
+        self.inner
+            .compiled
+            .lock()
+            .ok()
+            .and_then(|cache| cache.get(key).cloned())
+    }
+
+    /// A fresh store with the sandbox's limits and the call deadline armed.
+    pub fn new_store(&self) -> Store<SandboxState> {
+        let mut store = Store::new(
+            &self.inner.engine,
+            SandboxState::new(self.inner.limits.memory_bytes),
+        );
+        store.limiter(|state| state.limiter());
+        store.set_epoch_deadline(self.inner.deadline_ticks);
+        store
+    }
+
+    /// Translate a failed call into a [`PluginError`], using what the store
+    /// saw (memory cap, stderr) to say what happened.
+    pub fn classify(&self, error: wasmtime::Error, store: &Store<SandboxState>) -> PluginError {
+        let state = store.data();
+        if state.memory_cap_exceeded() {
+            return PluginError::MemoryExhausted(self.inner.limits.memory_bytes >> 20);
+        }
+        match error.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => PluginError::Timeout(
+                u64::try_from(self.inner.limits.deadline.as_millis()).unwrap_or(u64::MAX),
+            ),
+            Some(trap) => {
+                let stderr = state.stderr();
+                if stderr.is_empty() {
+                    PluginError::Trap(trap.to_string())
+                } else {
+                    PluginError::Trap(format!("{trap}; plugin stderr: {stderr}"))
+                }
+            }
+            None => PluginError::Engine(format!("{error:#}")),
+        }
+    }
+}
+
+/// Advance the engine's epoch every [`EPOCH_TICK`] for as long as the
+/// engine lives; a store whose deadline passes traps with `Interrupt`.
+fn spawn_epoch_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let spawned = std::thread::Builder::new()
+        .name("sigil-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => break,
+                }
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::error!(%error, "could not start the epoch ticker; plugin deadlines will not fire");
+    }
+}
+
+/// WebAssembly binaries start with `\0asm` and a version: 1 for a core
+/// module, `0x0d 0x00 0x01 0x00` (layer 1) for a component.
+fn check_header(bytes: &[u8]) -> Result<(), PluginError> {
+    match bytes.get(..8) {
+        Some([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) => Err(PluginError::CoreModule),
+        Some([0x00, 0x61, 0x73, 0x6d, _, _, 0x01, 0x00]) => Ok(()),
+        _ => Err(PluginError::NotWasm),
+    }
+}

@@ -1,0 +1,34 @@
+//! The plugin engine: algorithm components behind the WIT contract, run
+//! sandboxed.
+//!
+//! - [`engine`]: the wasmtime engine, configured once (pooling allocator,
+//!   epoch deadlines, memory cap) and a compile cache;
+//! - [`sandbox`]: what a plugin may touch (nothing);
+//! - [`plugin`]: a loaded component and the contract's calls;
+//! - [`registry`]: (algorithm, curve) to plugin, swapped atomically;
+//! - [`executor`]: the threads plugin calls run on;
+//! - [`loader`]: loading a directory of components;
+//! - [`conformance`]: Wycheproof vectors against a plugin;
+//! - [`contract`]: the contract's vocabulary on the host side.
+
+mod bindings;
+pub mod conformance;
+pub mod contract;
+pub mod engine;
+pub mod error;
+pub mod executor;
+pub mod loader;
+pub mod plugin;
+pub mod registry;
+pub mod sandbox;
+
+pub use bindings::CONTRACT_VERSION;
+pub use contract::{
+    AlgorithmType, CurveSpec, Descriptor, HashAlgorithm, KeyFormat, KeyInfo, MessageInput,
+    RouteKey, SignatureEncoding, SignatureScheme, VerifyInput,
+};
+pub use engine::{PluginEngine, SandboxLimits};
+pub use error::{ContractError, PluginError};
+pub use executor::PluginExecutor;
+pub use plugin::LoadedPlugin;
+pub use registry::PluginRegistry;

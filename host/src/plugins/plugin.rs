@@ -1,0 +1,178 @@
+//! A loaded plugin: its compiled component pre-linked against the sandbox,
+//! its descriptor, and the calls of the contract. Every call instantiates
+//! the component afresh in its own store, so nothing survives from one
+//! request to the next; calls are synchronous and CPU-bound, and are made
+//! from the [`super::executor::PluginExecutor`]'s threads.
+
+use std::fmt;
+
+use sha2::{Digest as _, Sha256};
+use wasmtime::Store;
+use wasmtime::component::Component;
+
+use super::bindings::{self, PluginPre};
+use super::contract::{Descriptor, KeyFormat, KeyInfo, VerifyInput};
+use super::engine::PluginEngine;
+use super::error::{ContractError, PluginError};
+use super::sandbox::SandboxState;
+
+/// A plugin ready to serve calls.
+pub struct LoadedPlugin {
+    engine: PluginEngine,
+    pre: PluginPre<SandboxState>,
+    descriptor: Descriptor,
+    sha256: String,
+    size: usize,
+}
+
+impl fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("name", &self.descriptor.name)
+            .field("version", &self.descriptor.version)
+            .field("sha256", &self.sha256)
+            .finish()
+    }
+}
+
+impl LoadedPlugin {
+    /// Compile, check and link a component, then ask it to describe itself.
+    /// Refuses anything that is not a component exporting this host's
+    /// version of the `verifier` interface, or that imports anything but
+    /// WASI.
+    pub fn load(engine: &PluginEngine, bytes: &[u8]) -> Result<Self, PluginError> {
+        let component = engine.compile(bytes)?;
+        check_world(engine, &component)?;
+        let instance_pre = engine
+            .linker()
+            .instantiate_pre(&component)
+            .map_err(|e| PluginError::Link(format!("{e:#}")))?;
+        let pre = PluginPre::new(instance_pre).map_err(|e| PluginError::Link(format!("{e:#}")))?;
+        let raw = call(engine, &pre, |plugin, store| {
+            plugin.sigil_plugin_verifier().call_describe(store)
+        })?;
+        let descriptor = Descriptor::from_wit(raw).map_err(PluginError::ContractViolation)?;
+        Ok(LoadedPlugin {
+            engine: engine.clone(),
+            pre,
+            descriptor,
+            sha256: hex::encode(Sha256::digest(bytes)),
+            size: bytes.len(),
+        })
+    }
+
+    /// What the plugin declared.
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.descriptor
+    }
+
+    /// Hex SHA-256 of the component's bytes.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Size of the component in bytes.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// `name@version`, for logs and records.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.descriptor.name, self.descriptor.version)
+    }
+
+    /// Validate and canonicalise a public key.
+    pub fn parse_key(
+        &self,
+        key: &[u8],
+        format: KeyFormat,
+        curve: Option<&str>,
+    ) -> Result<Result<KeyInfo, ContractError>, PluginError> {
+        let answer = self.call(|plugin, store| {
+            plugin
+                .sigil_plugin_verifier()
+                .call_parse_key(store, key, format.into(), curve)
+        })?;
+        Ok(answer.map(KeyInfo::from).map_err(ContractError::from))
+    }
+
+    /// Verify one signature.
+    pub fn verify(&self, input: VerifyInput) -> Result<Result<bool, ContractError>, PluginError> {
+        let request = input.into_wit();
+        let answer =
+            self.call(|plugin, store| plugin.sigil_plugin_verifier().call_verify(store, &request))?;
+        Ok(answer.map_err(ContractError::from))
+    }
+
+    /// Verify many signatures in one instance; one answer per input, in order.
+    pub fn verify_batch(
+        &self,
+        inputs: Vec<VerifyInput>,
+    ) -> Result<Vec<Result<bool, ContractError>>, PluginError> {
+        let expected = inputs.len();
+        let requests: Vec<bindings::VerifyRequest> =
+            inputs.into_iter().map(VerifyInput::into_wit).collect();
+        let answers = self.call(|plugin, store| {
+            plugin
+                .sigil_plugin_verifier()
+                .call_verify_batch(store, &requests)
+        })?;
+        if answers.len() != expected {
+            return Err(PluginError::ContractViolation(format!(
+                "verify-batch answered {} results for {expected} requests",
+                answers.len()
+            )));
+        }
+        Ok(answers
+            .into_iter()
+            .map(|a| a.map_err(ContractError::from))
+            .collect())
+    }
+
+    fn call<R>(
+        &self,
+        f: impl FnOnce(&bindings::Plugin, &mut Store<SandboxState>) -> wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
+        call(&self.engine, &self.pre, f)
+    }
+}
+
+/// Run one call in a fresh instance under the sandbox's limits.
+fn call<R>(
+    engine: &PluginEngine,
+    pre: &PluginPre<SandboxState>,
+    f: impl FnOnce(&bindings::Plugin, &mut Store<SandboxState>) -> wasmtime::Result<R>,
+) -> Result<R, PluginError> {
+    let mut store = engine.new_store();
+    let outcome = pre
+        .instantiate(&mut store)
+        .and_then(|plugin| f(&plugin, &mut store));
+    outcome.map_err(|error| engine.classify(error, &store))
+}
+
+/// Check the component's exports and imports before linking, to say
+/// precisely what is wrong with a component that is not a Sigil plugin.
+fn check_world(engine: &PluginEngine, component: &Component) -> Result<(), PluginError> {
+    let ty = component.component_type();
+    let exports: Vec<&str> = ty.exports(engine.engine()).map(|(name, _)| name).collect();
+    if !exports.contains(&bindings::VERIFIER_EXPORT) {
+        if let Some(other) = exports
+            .iter()
+            .find(|name| name.split('@').next() == Some(bindings::VERIFIER_INTERFACE))
+        {
+            return Err(PluginError::IncompatibleContract {
+                found: (*other).to_owned(),
+                expected: bindings::VERIFIER_EXPORT,
+            });
+        }
+        return Err(PluginError::WrongWorld {
+            exports: exports.join(", "),
+            expected: bindings::VERIFIER_EXPORT,
+        });
+    }
+    let allowed = |name: &str| name.starts_with("wasi:") || name == bindings::TYPES_IMPORT;
+    if let Some((name, _)) = ty.imports(engine.engine()).find(|(name, _)| !allowed(name)) {
+        return Err(PluginError::ForbiddenImport(name.to_owned()));
+    }
+    Ok(())
+}
