@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::plugins::{LoadedPlugin, PluginEngine, SandboxLimits, conformance};
+use crate::plugins::{LoadedPlugin, PluginEngine, conformance};
 
 /// Sigil: signature verification with algorithms as sandboxed WebAssembly
 /// components.
@@ -57,14 +57,8 @@ fn plugin_check(file: &std::path::Path, describe_only: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Conformance runs are offline and not latency-bound: allow slow
-    // vectors (8192-bit RSA) a generous deadline.
-    let limits = SandboxLimits {
-        deadline: std::time::Duration::from_secs(5),
-        ..SandboxLimits::default()
-    };
     let plugin =
-        match PluginEngine::new(limits).and_then(|engine| LoadedPlugin::load(&engine, &bytes)) {
+        match PluginEngine::new(conformance::sandbox_limits()).and_then(|engine| LoadedPlugin::load(&engine, &bytes)) {
             Ok(plugin) => plugin,
             Err(error) => {
                 eprintln!(

@@ -139,14 +139,16 @@ impl PluginEngine {
             .and_then(|cache| cache.get(key).cloned())
     }
 
-    /// A fresh store with the sandbox's limits and the call deadline armed.
-    pub fn new_store(&self) -> Store<SandboxState> {
+    /// A fresh store with the sandbox's limits and a deadline armed for
+    /// `items` verifications (a batch gets the per-call deadline per item).
+    pub fn new_store(&self, items: usize) -> Store<SandboxState> {
         let mut store = Store::new(
             &self.inner.engine,
             SandboxState::new(self.inner.limits.memory_bytes),
         );
         store.limiter(|state| state.limiter());
-        store.set_epoch_deadline(self.inner.deadline_ticks);
+        let items = u64::try_from(items.max(1)).unwrap_or(u64::MAX);
+        store.set_epoch_deadline(self.inner.deadline_ticks.saturating_mul(items));
         store
     }
 

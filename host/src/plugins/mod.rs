@@ -30,5 +30,5 @@ pub use contract::{
 pub use engine::{PluginEngine, SandboxLimits};
 pub use error::{ContractError, PluginError};
 pub use executor::PluginExecutor;
-pub use plugin::LoadedPlugin;
+pub use plugin::{LoadedPlugin, MAX_BATCH_CALL};
 pub use registry::PluginRegistry;

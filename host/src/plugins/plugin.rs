@@ -16,6 +16,11 @@ use super::engine::PluginEngine;
 use super::error::{ContractError, PluginError};
 use super::sandbox::SandboxState;
 
+/// Most items the host hands to one `verify-batch` call: batches are cut
+/// into chunks of this size so that a misbehaving plugin is interrupted
+/// within a bounded time and work spreads over the cores.
+pub const MAX_BATCH_CALL: usize = 64;
+
 /// A plugin ready to serve calls.
 pub struct LoadedPlugin {
     engine: PluginEngine,
@@ -48,7 +53,7 @@ impl LoadedPlugin {
             .instantiate_pre(&component)
             .map_err(|e| PluginError::Link(format!("{e:#}")))?;
         let pre = PluginPre::new(instance_pre).map_err(|e| PluginError::Link(format!("{e:#}")))?;
-        let raw = call(engine, &pre, |plugin, store| {
+        let raw = call(engine, &pre, 1, |plugin, store| {
             plugin.sigil_plugin_verifier().call_describe(store)
         })?;
         let descriptor = Descriptor::from_wit(raw).map_err(PluginError::ContractViolation)?;
@@ -88,7 +93,7 @@ impl LoadedPlugin {
         format: KeyFormat,
         curve: Option<&str>,
     ) -> Result<Result<KeyInfo, ContractError>, PluginError> {
-        let answer = self.call(|plugin, store| {
+        let answer = self.call(1, |plugin, store| {
             plugin
                 .sigil_plugin_verifier()
                 .call_parse_key(store, key, format.into(), curve)
@@ -100,11 +105,13 @@ impl LoadedPlugin {
     pub fn verify(&self, input: VerifyInput) -> Result<Result<bool, ContractError>, PluginError> {
         let request = input.into_wit();
         let answer =
-            self.call(|plugin, store| plugin.sigil_plugin_verifier().call_verify(store, &request))?;
+            self.call(1, |plugin, store| plugin.sigil_plugin_verifier().call_verify(store, &request))?;
         Ok(answer.map_err(ContractError::from))
     }
 
-    /// Verify many signatures in one instance; one answer per input, in order.
+    /// Verify many signatures in one instance; one answer per input, in
+    /// order. The call's deadline is the per-call deadline times the number
+    /// of inputs, so callers keep batches to [`MAX_BATCH_CALL`] items.
     pub fn verify_batch(
         &self,
         inputs: Vec<VerifyInput>,
@@ -112,7 +119,7 @@ impl LoadedPlugin {
         let expected = inputs.len();
         let requests: Vec<bindings::VerifyRequest> =
             inputs.into_iter().map(VerifyInput::into_wit).collect();
-        let answers = self.call(|plugin, store| {
+        let answers = self.call(expected, |plugin, store| {
             plugin
                 .sigil_plugin_verifier()
                 .call_verify_batch(store, &requests)
@@ -131,19 +138,22 @@ impl LoadedPlugin {
 
     fn call<R>(
         &self,
+        items: usize,
         f: impl FnOnce(&bindings::Plugin, &mut Store<SandboxState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
-        call(&self.engine, &self.pre, f)
+        call(&self.engine, &self.pre, items, f)
     }
 }
 
-/// Run one call in a fresh instance under the sandbox's limits.
+/// Run one call in a fresh instance under the sandbox's limits, with the
+/// deadline of `items` verifications.
 fn call<R>(
     engine: &PluginEngine,
     pre: &PluginPre<SandboxState>,
+    items: usize,
     f: impl FnOnce(&bindings::Plugin, &mut Store<SandboxState>) -> wasmtime::Result<R>,
 ) -> Result<R, PluginError> {
-    let mut store = engine.new_store();
+    let mut store = engine.new_store(items);
     let outcome = pre
         .instantiate(&mut store)
         .and_then(|plugin| f(&plugin, &mut store));

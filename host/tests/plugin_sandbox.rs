@@ -1,0 +1,223 @@
+//! The sandbox holds: hostile components yield typed errors within their
+//! deadline, malformed components are refused with a clear reason, and the
+//! host and the other plugins carry on.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::Signer as _;
+use sigil::plugins::{
+    KeyFormat, LoadedPlugin, PluginError, PluginExecutor, PluginRegistry, SignatureEncoding,
+    SignatureScheme, VerifyInput,
+};
+
+/// A request for the hostile plugin whose signature's first byte picks a
+/// misbehaviour (see plugins/test-hostile).
+fn hostile_input(behaviour: u8) -> VerifyInput {
+    VerifyInput {
+        key: vec![1, 2, 3],
+        message: b"document".to_vec(),
+        hash: None,
+        signature: vec![behaviour],
+        encoding: SignatureEncoding::Raw,
+        scheme: SignatureScheme::Plain,
+    }
+}
+
+/// A genuine Ed25519 verification request (key canonicalised by the plugin).
+fn ed25519_input(plugin: &LoadedPlugin, message: &[u8]) -> VerifyInput {
+    let signing = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let key = plugin
+        .parse_key(signing.verifying_key().as_bytes(), KeyFormat::Raw, None)
+        .expect("call")
+        .expect("key");
+    VerifyInput {
+        key: key.spki_der,
+        message: message.to_vec(),
+        hash: None,
+        signature: signing.sign(message).to_bytes().to_vec(),
+        encoding: SignatureEncoding::Raw,
+        scheme: SignatureScheme::Plain,
+    }
+}
+
+#[test]
+fn hostile_plugin_answers_normally_when_asked_nicely() {
+    let hostile = support::plugin("test-hostile");
+    assert_eq!(hostile.verify(hostile_input(1)).expect("call"), Ok(true));
+    assert_eq!(hostile.verify(hostile_input(0)).expect("call"), Ok(false));
+}
+
+#[test]
+fn infinite_loop_is_interrupted_at_the_deadline() {
+    let hostile = support::plugin("test-hostile");
+    let started = Instant::now();
+    let error = hostile.verify(hostile_input(2)).expect_err("must not answer");
+    let elapsed = started.elapsed();
+    assert!(matches!(error, PluginError::Timeout(100)), "got {error:?}");
+    // The deadline is 100 ms in 5 ms epochs; allow scheduling slack only.
+    assert!(elapsed < Duration::from_secs(2), "interrupted after {elapsed:?}");
+}
+
+#[test]
+fn memory_bomb_hits_the_memory_cap() {
+    let hostile = support::plugin("test-hostile");
+    let error = hostile.verify(hostile_input(3)).expect_err("must not answer");
+    assert!(matches!(error, PluginError::MemoryExhausted(64)), "got {error:?}");
+}
+
+#[test]
+fn panic_is_a_trap_with_the_plugins_message() {
+    let hostile = support::plugin("test-hostile");
+    let error = hostile.verify(hostile_input(4)).expect_err("must not answer");
+    match error {
+        PluginError::Trap(message) => assert!(message.contains("hostile plugin panics on request"), "{message}"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn stack_overflow_is_a_trap() {
+    let hostile = support::plugin("test-hostile");
+    let error = hostile.verify(hostile_input(5)).expect_err("must not answer");
+    // Rust keeps its stack in linear memory: running off its end is an
+    // out-of-bounds access; exhausting wasmtime's own call stack is
+    // "call stack exhausted". Either way the call traps and nothing else
+    // is harmed.
+    match error {
+        PluginError::Trap(message) => assert!(
+            message.contains("out of bounds") || message.contains("stack"),
+            "{message}"
+        ),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn sandbox_grants_no_clock_environment_or_files() {
+    let hostile = support::plugin("test-hostile");
+    assert_eq!(hostile.verify(hostile_input(6)).expect("call"), Ok(false));
+}
+
+#[test]
+fn garbage_is_not_wasm() {
+    let error = LoadedPlugin::load(support::engine(), b"#!/bin/sh\necho hi\n").expect_err("refused");
+    assert!(matches!(error, PluginError::NotWasm), "got {error:?}");
+}
+
+#[test]
+fn core_module_is_refused() {
+    let module = wat::parse_str("(module (func (export \"verify\") (result i32) i32.const 1))").expect("wat");
+    let error = LoadedPlugin::load(support::engine(), &module).expect_err("refused");
+    assert!(matches!(error, PluginError::CoreModule), "got {error:?}");
+}
+
+#[test]
+fn component_of_another_world_is_refused() {
+    let component = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "run") (result i32) i32.const 1))
+            (core instance $i (instantiate $m))
+            (func $run (result u32) (canon lift (core func $i "run")))
+            (export "run" (func $run)))"#,
+    )
+    .expect("wat");
+    let error = LoadedPlugin::load(support::engine(), &component).expect_err("refused");
+    match error {
+        PluginError::WrongWorld { exports, .. } => assert_eq!(exports, "run"),
+        other => panic!("expected wrong world, got {other:?}"),
+    }
+}
+
+#[test]
+fn other_contract_version_is_refused() {
+    let component = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "describe")))
+            (core instance $i (instantiate $m))
+            (func $describe (canon lift (core func $i "describe")))
+            (instance $verifier (export "describe" (func $describe)))
+            (export "sigil:plugin/verifier@0.2.0" (instance $verifier)))"#,
+    )
+    .expect("wat");
+    let error = LoadedPlugin::load(support::engine(), &component).expect_err("refused");
+    match error {
+        PluginError::IncompatibleContract { found, expected } => {
+            assert_eq!(found, "sigil:plugin/verifier@0.2.0");
+            assert_eq!(expected, "sigil:plugin/verifier@0.1.0");
+        }
+        other => panic!("expected incompatible contract, got {other:?}"),
+    }
+}
+
+#[test]
+fn right_name_wrong_types_is_a_link_error() {
+    let component = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "describe")))
+            (core instance $i (instantiate $m))
+            (func $describe (canon lift (core func $i "describe")))
+            (instance $verifier (export "describe" (func $describe)))
+            (export "sigil:plugin/verifier@0.1.0" (instance $verifier)))"#,
+    )
+    .expect("wat");
+    let error = LoadedPlugin::load(support::engine(), &component).expect_err("refused");
+    assert!(matches!(error, PluginError::Link(_)), "got {error:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_plugins_keep_answering_while_one_misbehaves() {
+    let executor = PluginExecutor::new(4).expect("executor");
+    let hostile = support::plugin("test-hostile");
+    let ed25519 = support::plugin("ed25519");
+
+    let mut misbehaving = Vec::new();
+    for behaviour in [2u8, 3, 4, 5, 2, 3] {
+        let hostile = hostile.clone();
+        misbehaving.push(executor.run(move || hostile.verify(hostile_input(behaviour))));
+    }
+    let mut honest = Vec::new();
+    for i in 0..40u32 {
+        let ed25519 = ed25519.clone();
+        honest.push(executor.run(move || {
+            let message = format!("document {i}");
+            ed25519.verify(ed25519_input(&ed25519, message.as_bytes()))
+        }));
+    }
+    for outcome in futures_join(misbehaving).await {
+        assert!(outcome.expect("executor").is_err(), "a hostile call answered");
+    }
+    for outcome in futures_join(honest).await {
+        assert_eq!(outcome.expect("executor").expect("call"), Ok(true));
+    }
+}
+
+async fn futures_join<T>(futures: Vec<impl std::future::Future<Output = T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(futures.len());
+    for future in futures {
+        out.push(future.await);
+    }
+    out
+}
+
+#[test]
+fn registry_swap_leaves_in_flight_requests_on_their_version() {
+    let registry = PluginRegistry::new();
+    let first = support::plugin("ed25519");
+    assert!(registry.install(first.clone()).is_empty());
+    let in_flight = registry.route("EdDSA", Some("Curve25519")).expect("routed");
+
+    let second = support::plugin("ed25519");
+    let displaced = registry.install(second.clone());
+    assert_eq!(displaced.len(), 1);
+    assert!(std::sync::Arc::ptr_eq(&displaced[0], &first));
+    let now = registry.route("eddsa", Some("curve25519")).expect("routed");
+    assert!(std::sync::Arc::ptr_eq(&now, &second));
+
+    // The request that started on the first version finishes on it.
+    assert_eq!(in_flight.verify(ed25519_input(&in_flight, b"still here")).expect("call"), Ok(true));
+
+    registry.remove(&second.descriptor().routes(), second.sha256());
+    assert!(registry.route("EdDSA", Some("Curve25519")).is_none());
+}

@@ -1,0 +1,46 @@
+//! Shared test plumbing: one plugin engine per test process, components
+//! compiled once and loaded from `target/plugins` (built by `just plugins`).
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use sigil::plugins::{LoadedPlugin, PluginEngine, SandboxLimits};
+
+/// Where `just plugins` puts the components (override with
+/// `SIGIL_TEST_PLUGINS`).
+pub fn plugins_dir() -> PathBuf {
+    std::env::var_os("SIGIL_TEST_PLUGINS").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/plugins")
+    })
+}
+
+/// The bytes of a built component, by plugin name (`ecdsa-p256`).
+pub fn component_bytes(name: &str) -> Vec<u8> {
+    let dir = plugins_dir();
+    for set in ["default", "extra"] {
+        let path = dir.join(set).join(format!("{name}.wasm"));
+        if let Ok(bytes) = std::fs::read(&path) {
+            return bytes;
+        }
+    }
+    panic!("component {name} not found under {}; run `just plugins` first", dir.display());
+}
+
+/// The process-wide engine with the default sandbox limits.
+pub fn engine() -> &'static PluginEngine {
+    static ENGINE: OnceLock<PluginEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| PluginEngine::new(SandboxLimits::default()).expect("plugin engine"))
+}
+
+/// An engine with the conformance run's generous deadline.
+pub fn conformance_engine() -> &'static PluginEngine {
+    static ENGINE: OnceLock<PluginEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| PluginEngine::new(sigil::plugins::conformance::sandbox_limits()).expect("plugin engine"))
+}
+
+/// A loaded plugin (compiled once per process).
+pub fn plugin(name: &str) -> Arc<LoadedPlugin> {
+    Arc::new(LoadedPlugin::load(engine(), &component_bytes(name)).expect("plugin loads"))
+}

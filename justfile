@@ -1,0 +1,38 @@
+# Every routine command of Sigil. `just --list` shows them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Show the recipes.
+default:
+    @just --list
+
+# Build every plugin component into target/plugins/{default,extra}.
+plugins:
+    scripts/build-plugins
+
+# Build the plugins, then run every test of the workspace.
+test: plugins
+    cargo test --workspace --locked
+
+# Run Sigil's Wycheproof conformance check on a component file.
+check-plugin FILE:
+    cargo run --quiet --locked -- plugin check {{FILE}}
+
+# Check every built component against Wycheproof.
+check-plugins: plugins
+    for f in target/plugins/default/*.wasm target/plugins/extra/ecdsa-p384.wasm target/plugins/extra/template.wasm; do cargo run --quiet --locked -- plugin check "$f" | tail -n 2; done
+
+# Benchmarks (criterion); results are summarised in BENCHMARKS.md.
+bench: plugins
+    cargo bench --locked --bench plugins
+
+# Format and lint both workspaces.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    cd plugins && cargo fmt --all -- --check
+
+# Format both workspaces.
+fmt:
+    cargo fmt --all
+    cd plugins && cargo fmt --all
