@@ -6,7 +6,6 @@
 -- Migrations run as the owner role; the service connects as `sigil_app`
 -- (see 20261128000002_app_role.sql and deploy/postgres/init.sql).
 
-CREATE EXTENSION IF NOT EXISTS pgcrypto; -- gen_random_uuid() on PostgreSQL < 13
 
 -- Keeps updated_at true on every UPDATE.
 CREATE FUNCTION set_updated_at() RETURNS trigger

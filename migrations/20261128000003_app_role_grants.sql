@@ -28,6 +28,10 @@ GRANT SELECT, INSERT, UPDATE ON plugins TO sigil_app;
 GRANT SELECT, INSERT ON audit_log TO sigil_app;
 GRANT SELECT, INSERT ON jwt_signing_keys TO sigil_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON refresh_tokens TO sigil_app;
-GRANT SELECT, INSERT, DELETE ON revoked_tokens, revoked_sessions TO sigil_app;
+GRANT SELECT, INSERT, DELETE ON revoked_tokens TO sigil_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON revoked_sessions TO sigil_app;
 
 GRANT EXECUTE ON FUNCTION sigil_current_user_id(), sigil_current_user_is_admin() TO sigil_app;
+
+-- `sigil serve` checks that the schema is current before it serves.
+GRANT SELECT ON _sqlx_migrations TO sigil_app;

@@ -80,7 +80,9 @@ fn native_k256(spki: &[u8], digest: &[u8], sig: &[u8]) -> bool {
     use k256::ecdsa::signature::hazmat::PrehashVerifier;
     use k256::pkcs8::DecodePublicKey;
     let key = k256::ecdsa::VerifyingKey::from_public_key_der(spki).expect("key");
-    let sig = k256::ecdsa::Signature::from_der(sig).expect("sig").normalize_s();
+    let sig = k256::ecdsa::Signature::from_der(sig)
+        .expect("sig")
+        .normalize_s();
     key.verify_prehash(digest, &sig).is_ok()
 }
 
@@ -94,7 +96,8 @@ fn native_ed25519(spki: &[u8], message: &[u8], sig: &[u8]) -> bool {
 fn native_rsa(spki: &[u8], digest: &[u8], sig: &[u8]) -> bool {
     use rsa::pkcs8::DecodePublicKey;
     let key = rsa::PublicKey::from_public_key_der(spki).expect("key");
-    key.pkcs1v15_verify_prehash::<sha2::Sha256>(digest, sig).is_ok()
+    key.pkcs1v15_verify_prehash::<sha2::Sha256>(digest, sig)
+        .is_ok()
 }
 
 fn cases() -> Vec<Case> {
@@ -153,7 +156,10 @@ fn bench_plugins(c: &mut Criterion) {
     for case in cases() {
         let plugin = LoadedPlugin::load(&engine, &component(case.component)).expect("plugin loads");
         let spki = case.key.public_key_to_der().expect("spki");
-        let key = plugin.parse_key(&spki, KeyFormat::Der, None).expect("call").expect("key accepted");
+        let key = plugin
+            .parse_key(&spki, KeyFormat::Der, None)
+            .expect("call")
+            .expect("key accepted");
         let mut signature = sign(&case);
         if case.component == "ecdsa-secp256k1" {
             // The plugin enforces low-S (OpenSSL does not produce it).
@@ -173,8 +179,17 @@ fn bench_plugins(c: &mut Criterion) {
             encoding: case.encoding,
             scheme: case.scheme,
         };
-        assert_eq!(plugin.verify(input.clone()).expect("call"), Ok(true), "{}", case.label);
-        assert!((case.native)(&spki, &message, &signature), "{} natively", case.label);
+        assert_eq!(
+            plugin.verify(input.clone()).expect("call"),
+            Ok(true),
+            "{}",
+            case.label
+        );
+        assert!(
+            (case.native)(&spki, &message, &signature),
+            "{} natively",
+            case.label
+        );
 
         let mut group = c.benchmark_group(case.label);
         group.throughput(Throughput::Elements(1));

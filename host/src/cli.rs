@@ -1,27 +1,59 @@
 //! The `sigil` command line: `serve`, `migrate`, `admin create`,
 //! `plugin check`.
 
-use std::path::PathBuf;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::app::{Application, shutdown_signal};
+use crate::config::Config;
 use crate::plugins::{LoadedPlugin, PluginEngine, conformance};
+use crate::store::users::NewUser;
+use crate::store::{Store, migrations};
 
 /// Sigil: signature verification with algorithms as sandboxed WebAssembly
 /// components.
 #[derive(Debug, Parser)]
 #[command(name = "sigil", version, about)]
 pub struct Cli {
+    /// Configuration file (TOML); environment variables override it.
+    #[arg(long, global = true, env = "SIGIL_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the HTTP API.
+    Serve,
+    /// Apply database migrations (connects as the schema owner:
+    /// SIGIL_MIGRATE_DATABASE_URL, else DATABASE_URL).
+    Migrate,
+    /// Administration.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Work with algorithm plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an administrator (the first one, typically).
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+        /// Password; read from standard input when omitted.
+        #[arg(long)]
+        password: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -32,7 +64,7 @@ enum PluginCommand {
     Check {
         /// The component (`.wasm`).
         file: PathBuf,
-        /// Print the descriptor as JSON only, run no vectors.
+        /// Print the descriptor only, run no vectors.
         #[arg(long)]
         describe_only: bool,
     },
@@ -41,15 +73,128 @@ enum PluginCommand {
 /// Parse the command line and run it.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Plugin(PluginCommand::Check {
-            file,
-            describe_only,
-        }) => plugin_check(&file, describe_only),
+    if let Command::Plugin(PluginCommand::Check {
+        file,
+        describe_only,
+    }) = &cli.command
+    {
+        return plugin_check(file, *describe_only);
+    }
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: configuration: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    crate::telemetry::init(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: starting the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => serve(config).await,
+            Command::Migrate => migrate(&config).await,
+            Command::Admin(AdminCommand::Create {
+                username,
+                email,
+                password,
+            }) => create_admin(&config, &username, &email, password).await,
+            Command::Plugin(_) => Ok(()),
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!(error = %message, "exiting");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
     }
 }
 
-fn plugin_check(file: &std::path::Path, describe_only: bool) -> ExitCode {
+async fn serve(config: Config) -> Result<(), String> {
+    let app = Application::build(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    app.run_until(shutdown_signal())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn migrate(config: &Config) -> Result<(), String> {
+    let options = crate::store::connect_options(config.migrate_url(), &config.database)
+        .map_err(|e| e.to_string())?;
+    let pool = sqlx::PgPool::connect_with(options)
+        .await
+        .map_err(|e| format!("connecting: {e}"))?;
+    migrations::run(&pool).await.map_err(|e| e.to_string())?;
+    println!(
+        "database migrated ({} migrations)",
+        migrations::MIGRATOR.iter().count()
+    );
+    Ok(())
+}
+
+async fn create_admin(
+    config: &Config,
+    username: &str,
+    email: &str,
+    password: Option<String>,
+) -> Result<(), String> {
+    let password = match password {
+        Some(password) => password,
+        None => {
+            let mut input = String::new();
+            std::io::stdin()
+                .read_to_string(&mut input)
+                .map_err(|e| format!("reading the password: {e}"))?;
+            input.trim_end_matches(['\n', '\r']).to_owned()
+        }
+    };
+    let chars = password.chars().count();
+    if !(crate::auth::passwords::MIN_PASSWORD_LEN..=crate::auth::passwords::MAX_PASSWORD_LEN)
+        .contains(&chars)
+    {
+        return Err(format!(
+            "a password is {} to {} characters",
+            crate::auth::passwords::MIN_PASSWORD_LEN,
+            crate::auth::passwords::MAX_PASSWORD_LEN
+        ));
+    }
+    let store = Store::connect(&config.database)
+        .await
+        .map_err(|e| e.to_string())?;
+    migrations::ensure_current(store.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+    let hash = crate::auth::passwords::Passwords::new(1)
+        .map_err(|e| e.to_string())?
+        .hash(password)
+        .await
+        .map_err(|e| e.to_string())?;
+    let user = store
+        .create_user(&NewUser {
+            username,
+            email: &email.to_lowercase(),
+            password_hash: &hash,
+            status: "active",
+            roles: &["admin".to_owned()],
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("created administrator {} ({})", user.username, user.id);
+    Ok(())
+}
+
+fn plugin_check(file: &Path, describe_only: bool) -> ExitCode {
     let bytes = match std::fs::read(file) {
         Ok(bytes) => bytes,
         Err(error) => {
@@ -57,18 +202,19 @@ fn plugin_check(file: &std::path::Path, describe_only: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let plugin =
-        match PluginEngine::new(conformance::sandbox_limits()).and_then(|engine| LoadedPlugin::load(&engine, &bytes)) {
-            Ok(plugin) => plugin,
-            Err(error) => {
-                eprintln!(
-                    "error: {} is not a usable Sigil plugin: {error} [{}]",
-                    file.display(),
-                    error.code()
-                );
-                return ExitCode::from(2);
-            }
-        };
+    let plugin = match PluginEngine::new(conformance::sandbox_limits())
+        .and_then(|engine| LoadedPlugin::load(&engine, &bytes))
+    {
+        Ok(plugin) => plugin,
+        Err(error) => {
+            eprintln!(
+                "error: {} is not a usable Sigil plugin: {error} [{}]",
+                file.display(),
+                error.code()
+            );
+            return ExitCode::from(2);
+        }
+    };
     let descriptor = serde_json::to_string_pretty(plugin.descriptor()).unwrap_or_default();
     println!(
         "plugin {} (sha256 {}, {} bytes)",

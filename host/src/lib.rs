@@ -1,9 +1,21 @@
 //! Sigil: a signature-verification service whose algorithms are sandboxed
 //! WebAssembly components.
 //!
-//! - [`plugins`]: the plugin engine (wasmtime, the WIT contract, the
-//!   sandbox, the registry, conformance checks);
+//! - [`app`]: shared state and life cycle;
+//! - [`config`]: typed configuration;
+//! - [`http`]: the API (one module per resource), errors, OpenAPI;
+//! - [`auth`]: passwords, tokens, sessions, permissions;
+//! - [`store`]: PostgreSQL;
+//! - [`cache`]: Redis and its fallbacks;
+//! - [`plugins`]: the plugin engine;
 //! - [`cli`]: the `sigil` command line.
 
+pub mod app;
+pub mod auth;
+pub mod cache;
 pub mod cli;
+pub mod config;
+pub mod http;
 pub mod plugins;
+pub mod store;
+pub mod telemetry;

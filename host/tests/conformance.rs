@@ -7,12 +7,22 @@ use sigil::plugins::conformance;
 
 fn check(name: &str, minimum_vectors: usize) {
     let bytes = support::component_bytes(name);
-    let plugin = sigil::plugins::LoadedPlugin::load(support::conformance_engine(), &bytes).expect("loads");
+    let plugin =
+        sigil::plugins::LoadedPlugin::load(support::conformance_engine(), &bytes).expect("loads");
     let report = conformance::run(&plugin);
     let (vectors, passed, failed) = report.totals();
-    assert_eq!(failed, 0, "{name} disagrees with Wycheproof:\n{}", report.render());
+    assert_eq!(
+        failed,
+        0,
+        "{name} disagrees with Wycheproof:\n{}",
+        report.render()
+    );
     assert_eq!(vectors, passed);
-    assert!(vectors >= minimum_vectors, "{name}: only {vectors} vectors ran:\n{}", report.render());
+    assert!(
+        vectors >= minimum_vectors,
+        "{name}: only {vectors} vectors ran:\n{}",
+        report.render()
+    );
 }
 
 #[test]

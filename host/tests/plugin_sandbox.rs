@@ -53,26 +53,41 @@ fn hostile_plugin_answers_normally_when_asked_nicely() {
 fn infinite_loop_is_interrupted_at_the_deadline() {
     let hostile = support::plugin("test-hostile");
     let started = Instant::now();
-    let error = hostile.verify(hostile_input(2)).expect_err("must not answer");
+    let error = hostile
+        .verify(hostile_input(2))
+        .expect_err("must not answer");
     let elapsed = started.elapsed();
     assert!(matches!(error, PluginError::Timeout(100)), "got {error:?}");
     // The deadline is 100 ms in 5 ms epochs; allow scheduling slack only.
-    assert!(elapsed < Duration::from_secs(2), "interrupted after {elapsed:?}");
+    assert!(
+        elapsed < Duration::from_secs(2),
+        "interrupted after {elapsed:?}"
+    );
 }
 
 #[test]
 fn memory_bomb_hits_the_memory_cap() {
     let hostile = support::plugin("test-hostile");
-    let error = hostile.verify(hostile_input(3)).expect_err("must not answer");
-    assert!(matches!(error, PluginError::MemoryExhausted(64)), "got {error:?}");
+    let error = hostile
+        .verify(hostile_input(3))
+        .expect_err("must not answer");
+    assert!(
+        matches!(error, PluginError::MemoryExhausted(64)),
+        "got {error:?}"
+    );
 }
 
 #[test]
 fn panic_is_a_trap_with_the_plugins_message() {
     let hostile = support::plugin("test-hostile");
-    let error = hostile.verify(hostile_input(4)).expect_err("must not answer");
+    let error = hostile
+        .verify(hostile_input(4))
+        .expect_err("must not answer");
     match error {
-        PluginError::Trap(message) => assert!(message.contains("hostile plugin panics on request"), "{message}"),
+        PluginError::Trap(message) => assert!(
+            message.contains("hostile plugin panics on request"),
+            "{message}"
+        ),
         other => panic!("expected a trap, got {other:?}"),
     }
 }
@@ -80,7 +95,9 @@ fn panic_is_a_trap_with_the_plugins_message() {
 #[test]
 fn stack_overflow_is_a_trap() {
     let hostile = support::plugin("test-hostile");
-    let error = hostile.verify(hostile_input(5)).expect_err("must not answer");
+    let error = hostile
+        .verify(hostile_input(5))
+        .expect_err("must not answer");
     // Rust keeps its stack in linear memory: running off its end is an
     // out-of-bounds access; exhausting wasmtime's own call stack is
     // "call stack exhausted". Either way the call traps and nothing else
@@ -102,13 +119,15 @@ fn sandbox_grants_no_clock_environment_or_files() {
 
 #[test]
 fn garbage_is_not_wasm() {
-    let error = LoadedPlugin::load(support::engine(), b"#!/bin/sh\necho hi\n").expect_err("refused");
+    let error =
+        LoadedPlugin::load(support::engine(), b"#!/bin/sh\necho hi\n").expect_err("refused");
     assert!(matches!(error, PluginError::NotWasm), "got {error:?}");
 }
 
 #[test]
 fn core_module_is_refused() {
-    let module = wat::parse_str("(module (func (export \"verify\") (result i32) i32.const 1))").expect("wat");
+    let module = wat::parse_str("(module (func (export \"verify\") (result i32) i32.const 1))")
+        .expect("wat");
     let error = LoadedPlugin::load(support::engine(), &module).expect_err("refused");
     assert!(matches!(error, PluginError::CoreModule), "got {error:?}");
 }
@@ -186,7 +205,10 @@ async fn other_plugins_keep_answering_while_one_misbehaves() {
         }));
     }
     for outcome in futures_join(misbehaving).await {
-        assert!(outcome.expect("executor").is_err(), "a hostile call answered");
+        assert!(
+            outcome.expect("executor").is_err(),
+            "a hostile call answered"
+        );
     }
     for outcome in futures_join(honest).await {
         assert_eq!(outcome.expect("executor").expect("call"), Ok(true));
@@ -216,7 +238,12 @@ fn registry_swap_leaves_in_flight_requests_on_their_version() {
     assert!(std::sync::Arc::ptr_eq(&now, &second));
 
     // The request that started on the first version finishes on it.
-    assert_eq!(in_flight.verify(ed25519_input(&in_flight, b"still here")).expect("call"), Ok(true));
+    assert_eq!(
+        in_flight
+            .verify(ed25519_input(&in_flight, b"still here"))
+            .expect("call"),
+        Ok(true)
+    );
 
     registry.remove(&second.descriptor().routes(), second.sha256());
     assert!(registry.route("EdDSA", Some("Curve25519")).is_none());

@@ -31,7 +31,10 @@ use super::plugin::{LoadedPlugin, MAX_BATCH_CALL};
 /// Sandbox limits for conformance runs: offline and not latency-bound, so
 /// slow vectors (8192-bit RSA on a busy machine) get a generous deadline.
 pub fn sandbox_limits() -> SandboxLimits {
-    SandboxLimits { deadline: std::time::Duration::from_secs(5), ..SandboxLimits::default() }
+    SandboxLimits {
+        deadline: std::time::Duration::from_secs(5),
+        ..SandboxLimits::default()
+    }
 }
 
 /// The outcome of a conformance run.
@@ -256,7 +259,9 @@ fn run_group(plugin: &LoadedPlugin, group: Group, report: &mut SetReport) {
             Ok(answers) => batch.extend(answers),
             Err(error) => {
                 report.failed += 1;
-                report.notes.push(format!("verify-batch over the group failed: {error}"));
+                report
+                    .notes
+                    .push(format!("verify-batch over the group failed: {error}"));
                 return;
             }
         }

@@ -100,6 +100,23 @@ impl PluginEngine {
         })
     }
 
+    /// The process-wide engine for `limits`, created on first use: every
+    /// application in one process (several hosts in a test) shares it and
+    /// its compiled components.
+    pub fn shared(limits: SandboxLimits) -> Result<Self, PluginError> {
+        static ENGINES: std::sync::OnceLock<Mutex<Vec<PluginEngine>>> = std::sync::OnceLock::new();
+        let engines = ENGINES.get_or_init(|| Mutex::new(Vec::new()));
+        let mut engines = engines
+            .lock()
+            .map_err(|_| PluginError::Engine("engine registry poisoned".into()))?;
+        if let Some(engine) = engines.iter().find(|e| e.inner.limits == limits) {
+            return Ok(engine.clone());
+        }
+        let engine = PluginEngine::new(limits)?;
+        engines.push(engine.clone());
+        Ok(engine)
+    }
+
     /// The wasmtime engine.
     pub fn engine(&self) -> &Engine {
         &self.inner.engine

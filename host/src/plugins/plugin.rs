@@ -104,8 +104,9 @@ impl LoadedPlugin {
     /// Verify one signature.
     pub fn verify(&self, input: VerifyInput) -> Result<Result<bool, ContractError>, PluginError> {
         let request = input.into_wit();
-        let answer =
-            self.call(1, |plugin, store| plugin.sigil_plugin_verifier().call_verify(store, &request))?;
+        let answer = self.call(1, |plugin, store| {
+            plugin.sigil_plugin_verifier().call_verify(store, &request)
+        })?;
         Ok(answer.map_err(ContractError::from))
     }
 

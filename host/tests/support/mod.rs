@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod app;
+
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
@@ -11,9 +13,9 @@ use sigil::plugins::{LoadedPlugin, PluginEngine, SandboxLimits};
 /// Where `just plugins` puts the components (override with
 /// `SIGIL_TEST_PLUGINS`).
 pub fn plugins_dir() -> PathBuf {
-    std::env::var_os("SIGIL_TEST_PLUGINS").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/plugins")
-    })
+    std::env::var_os("SIGIL_TEST_PLUGINS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/plugins"))
 }
 
 /// The bytes of a built component, by plugin name (`ecdsa-p256`).
@@ -25,7 +27,10 @@ pub fn component_bytes(name: &str) -> Vec<u8> {
             return bytes;
         }
     }
-    panic!("component {name} not found under {}; run `just plugins` first", dir.display());
+    panic!(
+        "component {name} not found under {}; run `just plugins` first",
+        dir.display()
+    );
 }
 
 /// The process-wide engine with the default sandbox limits.
@@ -37,7 +42,9 @@ pub fn engine() -> &'static PluginEngine {
 /// An engine with the conformance run's generous deadline.
 pub fn conformance_engine() -> &'static PluginEngine {
     static ENGINE: OnceLock<PluginEngine> = OnceLock::new();
-    ENGINE.get_or_init(|| PluginEngine::new(sigil::plugins::conformance::sandbox_limits()).expect("plugin engine"))
+    ENGINE.get_or_init(|| {
+        PluginEngine::new(sigil::plugins::conformance::sandbox_limits()).expect("plugin engine")
+    })
 }
 
 /// A loaded plugin (compiled once per process).

@@ -1,0 +1,252 @@
+//! The application: its shared state and its life cycle.
+//! `Application::build(config)` connects everything and binds the listener
+//! (tests bind port 0); `run_until` serves until a shutdown signal, then
+//! drains in-flight requests.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+use crate::auth::passwords::Passwords;
+use crate::auth::revocation::Revocations;
+use crate::auth::tokens::Tokens;
+use crate::cache::Redis;
+use crate::cache::ratelimit::RateLimiter;
+use crate::config::Config;
+use crate::plugins::{PluginEngine, PluginExecutor, PluginRegistry, SandboxLimits, loader};
+use crate::store::audit::NewAuditEvent;
+use crate::store::users::Principal;
+use crate::store::{Store, StoreError, migrations};
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database is unreachable or not migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Redis settings are unusable.
+    #[error(transparent)]
+    Cache(#[from] crate::cache::CacheError),
+    /// Token keys could not be loaded or created.
+    #[error(transparent)]
+    Tokens(#[from] crate::auth::tokens::TokenError),
+    /// The plugin engine could not start.
+    #[error(transparent)]
+    Plugins(#[from] crate::plugins::PluginError),
+    /// Password hashing could not be set up.
+    #[error(transparent)]
+    Passwords(#[from] crate::auth::passwords::HashError),
+    /// The listener could not bind.
+    #[error("binding {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Reading the plugin directory failed.
+    #[error("reading the plugin directory: {0}")]
+    PluginDir(std::io::Error),
+}
+
+/// Shared state of every request handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<AppInner>,
+}
+
+/// What [`AppState`] holds.
+pub struct AppInner {
+    /// The configuration the service started with.
+    pub config: Config,
+    /// PostgreSQL.
+    pub store: Store,
+    /// Redis (possibly disabled or down; every use has a fallback).
+    pub redis: Redis,
+    /// Access-token signing and verification.
+    pub tokens: Tokens,
+    /// Password hashing.
+    pub passwords: Passwords,
+    /// Revoked tokens and sessions.
+    pub revocations: Revocations,
+    /// Sliding-window rate limits.
+    pub rate_limiter: RateLimiter,
+    /// The wasmtime engine for plugins.
+    pub plugin_engine: PluginEngine,
+    /// Which plugin serves which (algorithm, curve).
+    pub plugins: PluginRegistry,
+    /// Threads plugin calls run on.
+    pub executor: PluginExecutor,
+}
+
+impl Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.inner
+    }
+}
+
+impl AppState {
+    /// A user with roles and permissions, as of now.
+    pub async fn principal(&self, id: Uuid) -> Result<Option<Principal>, StoreError> {
+        self.store.principal(id).await
+    }
+
+    /// Record a security-relevant action. Never fails the request: a
+    /// failure to audit is logged as an error.
+    pub async fn audit(&self, event: NewAuditEvent) {
+        if let Err(error) = self.store.audit(&event).await {
+            tracing::error!(%error, action = event.action, "could not write an audit event");
+        }
+    }
+}
+
+/// A built application, listening but not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connect to PostgreSQL (which must be migrated) and Redis, load
+    /// plugins and signing keys, and bind the listener.
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
+        let store = Store::connect(&config.database).await?;
+        migrations::ensure_current(store.pool()).await?;
+        let redis = Redis::connect(&config.redis)?;
+        let tokens = Tokens::new(store.clone(), redis.clone(), config.auth.clone()).await?;
+        let passwords = Passwords::new(config.auth.hashing_concurrency)?;
+        let revocations = Revocations::new(store.clone(), redis.clone());
+        let rate_limiter = RateLimiter::new(redis.clone());
+
+        let plugin_engine = PluginEngine::shared(SandboxLimits {
+            deadline: config.plugin_deadline(),
+            memory_bytes: config.plugins.memory_mib << 20,
+            pool_instances: config.plugins.pool_instances,
+        })?;
+        let executor = PluginExecutor::new(config.plugins.workers)?;
+        let plugins = PluginRegistry::new();
+        if let Some(dir) = config.plugins.dir.clone() {
+            let engine = plugin_engine.clone();
+            let outcomes = tokio::task::spawn_blocking(move || loader::load_dir(&engine, &dir))
+                .await
+                .map_err(|e| StartupError::PluginDir(std::io::Error::other(e)))?
+                .map_err(StartupError::PluginDir)?;
+            for outcome in outcomes {
+                match outcome.result {
+                    Ok(plugin) => {
+                        tracing::info!(path = %outcome.path.display(), plugin = %plugin.label(), routes = ?plugin.descriptor().routes().iter().map(ToString::to_string).collect::<Vec<_>>(), "plugin loaded");
+                        plugins.install(Arc::new(plugin));
+                    }
+                    Err(error) => {
+                        tracing::error!(path = %outcome.path.display(), %error, code = error.code(), "plugin refused");
+                    }
+                }
+            }
+        }
+
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let state = AppState {
+            inner: Arc::new(AppInner {
+                config,
+                store,
+                redis,
+                tokens,
+                passwords,
+                revocations,
+                rate_limiter,
+                plugin_engine,
+                plugins,
+                executor,
+            }),
+        };
+        spawn_maintenance(state.clone());
+        Ok(Self { listener, state })
+    }
+
+    /// The bound address (port 0 resolved).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.config.listen)
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until `shutdown` completes, then stop accepting and let
+    /// in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let router = crate::http::router(self.state.clone());
+        tracing::info!(addr = %self.local_addr(), "serving");
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Background upkeep: rotate signing keys, purge expired revocations, load
+/// the revocation list into Redis.
+fn spawn_maintenance(state: AppState) {
+    let revocations = state.revocations.clone();
+    tokio::spawn(async move { revocations.load_into_redis().await });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(error) = state.tokens.rotate_if_due().await {
+                tracing::warn!(%error, "signing-key rotation failed; will retry");
+            }
+            match state.store.purge_expired_tokens().await {
+                Ok(0) => {}
+                Ok(purged) => tracing::debug!(purged, "purged expired token state"),
+                Err(error) => tracing::warn!(%error, "purging expired token state failed"),
+            }
+        }
+    });
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received");
+}

@@ -1,0 +1,90 @@
+//! Password hashing: argon2id with OWASP's parameters (19 MiB, 2 passes,
+//! 1 lane), computed on blocking threads and bounded in concurrency so a
+//! burst of logins cannot starve the runtime or exhaust memory.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+/// Why hashing failed (never "wrong password": that is `Ok(false)`).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+/// The hasher.
+#[derive(Clone)]
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    /// A hash of a random password, verified against when a username does
+    /// not exist so that both cases cost the same.
+    decoy: Arc<String>,
+}
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_LEN: usize = 12;
+/// Longest password accepted (argon2 takes any length; bound the work).
+pub const MAX_PASSWORD_LEN: usize = 256;
+
+fn argon2() -> Result<Argon2<'static>, HashError> {
+    let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| HashError(e.to_string()))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+impl Passwords {
+    /// A hasher running at most `concurrency` hashes at once (0: one per core).
+    pub fn new(concurrency: usize) -> Result<Self, HashError> {
+        let concurrency = if concurrency == 0 {
+            std::thread::available_parallelism().map_or(2, usize::from)
+        } else {
+            concurrency
+        };
+        let decoy = argon2()?
+            .hash_password(uuid::Uuid::new_v4().to_string().as_bytes())
+            .map_err(|e| HashError(e.to_string()))?
+            .to_string();
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(concurrency)),
+            decoy: Arc::new(decoy),
+        })
+    }
+
+    /// Hash a password (PHC string).
+    pub async fn hash(&self, password: String) -> Result<String, HashError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| HashError(e.to_string()))?;
+        tokio::task::spawn_blocking(move || {
+            argon2()?
+                .hash_password(password.as_bytes())
+                .map(|h| h.to_string())
+                .map_err(|e| HashError(e.to_string()))
+        })
+        .await
+        .map_err(|e| HashError(e.to_string()))?
+    }
+
+    /// Check a password against a stored hash; with no hash (unknown user)
+    /// the decoy is checked instead and the answer is `false`.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, HashError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| HashError(e.to_string()))?;
+        let known = hash.is_some();
+        let hash = hash.unwrap_or_else(|| self.decoy.as_str().to_owned());
+        let matches = tokio::task::spawn_blocking(move || {
+            argon2().map(|a| {
+                a.verify_password(password.as_bytes(), hash.as_str())
+                    .is_ok()
+            })
+        })
+        .await
+        .map_err(|e| HashError(e.to_string()))??;
+        Ok(known && matches)
+    }
+}

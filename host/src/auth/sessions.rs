@@ -1,0 +1,314 @@
+//! Login sessions: login issues an access token and the first refresh token
+//! of a new family; refresh spends a refresh token for a new pair (a spent
+//! token presented again revokes the whole family); logout revokes the
+//! access token and its session.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use std::net::IpAddr;
+use std::time::Duration;
+use uuid::Uuid;
+
+use super::Caller;
+use super::passwords::HashError;
+use super::tokens::TokenError;
+use crate::app::AppState;
+use crate::store::StoreError;
+use crate::store::audit::NewAuditEvent;
+
+/// A token pair, as the login and refresh endpoints answer.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    /// The JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Opaque, single-use; exchange it at `/v1/auth/refresh`.
+    pub refresh_token: String,
+    /// `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+/// Why a session operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Unknown user or wrong password (indistinguishable on purpose).
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// The account is inactive or suspended.
+    #[error("the account is {0}")]
+    AccountDisabled(String),
+    /// Too many attempts.
+    #[error("too many login attempts")]
+    RateLimited(u64),
+    /// Unknown, expired or revoked refresh token.
+    #[error("the refresh token is not valid")]
+    InvalidRefreshToken,
+    /// A spent refresh token came back: the family is revoked.
+    #[error("the refresh token was already used; the session has been revoked")]
+    RefreshTokenReused,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// Signing failed.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+fn hash_refresh_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn new_refresh_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Log in: limits per username and per IP, argon2id check, new session.
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password: String,
+    ip: IpAddr,
+) -> Result<TokenPair, SessionError> {
+    let auth = &state.config.auth;
+    let window = Duration::from_secs(auth.login_window_secs);
+    let per_user = state
+        .rate_limiter
+        .check(
+            "login:user",
+            &username.to_lowercase(),
+            auth.login_attempts_per_user,
+            window,
+        )
+        .await;
+    let per_ip = state
+        .rate_limiter
+        .check(
+            "login:ip",
+            &ip.to_string(),
+            auth.login_attempts_per_ip,
+            window,
+        )
+        .await;
+    if !per_user.allowed || !per_ip.allowed {
+        state
+            .audit(NewAuditEvent {
+                actor_ip: Some(ip.to_string()),
+                action: "auth.login",
+                target_type: Some("user"),
+                target_id: Some(username.to_owned()),
+                success: false,
+                details: Some(serde_json::json!({"reason": "rate_limited"})),
+                ..Default::default()
+            })
+            .await;
+        return Err(SessionError::RateLimited(
+            per_user.retry_after_secs.max(per_ip.retry_after_secs),
+        ));
+    }
+
+    let credentials = state.store.credentials(username).await?;
+    let hash = credentials.as_ref().map(|c| c.password_hash.clone());
+    let valid = state.passwords.verify(password, hash).await?;
+    let Some(credentials) = credentials.filter(|_| valid) else {
+        state
+            .audit(NewAuditEvent {
+                actor_ip: Some(ip.to_string()),
+                action: "auth.login",
+                target_type: Some("user"),
+                target_id: Some(username.to_owned()),
+                success: false,
+                details: Some(serde_json::json!({"reason": "invalid_credentials"})),
+                ..Default::default()
+            })
+            .await;
+        return Err(SessionError::InvalidCredentials);
+    };
+    if credentials.status != "active" {
+        state
+            .audit(NewAuditEvent {
+                actor_id: Some(credentials.id),
+                actor_ip: Some(ip.to_string()),
+                action: "auth.login",
+                target_type: Some("user"),
+                target_id: Some(credentials.id.to_string()),
+                success: false,
+                details: Some(
+                    serde_json::json!({"reason": "account_disabled", "status": credentials.status}),
+                ),
+            })
+            .await;
+        return Err(SessionError::AccountDisabled(credentials.status));
+    }
+
+    let family = Uuid::new_v4();
+    let pair = start_session(state, credentials.id, family).await?;
+    state.store.touch_last_login(credentials.id).await?;
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(credentials.id),
+            actor_ip: Some(ip.to_string()),
+            action: "auth.login",
+            target_type: Some("user"),
+            target_id: Some(credentials.id.to_string()),
+            success: true,
+            details: None,
+        })
+        .await;
+    Ok(pair)
+}
+
+/// Issue an access token and store a fresh refresh token in `family`.
+async fn start_session(
+    state: &AppState,
+    user: Uuid,
+    family: Uuid,
+) -> Result<TokenPair, SessionError> {
+    let refresh_token = new_refresh_token();
+    let refresh_expires = Utc::now()
+        + chrono::Duration::seconds(
+            i64::try_from(state.config.auth.refresh_token_ttl_secs).unwrap_or(1_209_600),
+        );
+    let mut tx = state.store.begin().await?;
+    state
+        .store
+        .insert_refresh_token(
+            &mut tx,
+            user,
+            family,
+            &hash_refresh_token(&refresh_token),
+            refresh_expires,
+        )
+        .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    let issued = state.tokens.issue(user, family)?;
+    Ok(TokenPair {
+        access_token: issued.token,
+        refresh_token,
+        token_type: "Bearer",
+        expires_in: state.tokens.access_ttl().as_secs(),
+    })
+}
+
+/// Exchange a refresh token for a new pair.
+pub async fn refresh(
+    state: &AppState,
+    refresh_token: &str,
+    ip: IpAddr,
+) -> Result<TokenPair, SessionError> {
+    if refresh_token.is_empty() || refresh_token.len() > 256 {
+        return Err(SessionError::InvalidRefreshToken);
+    }
+    let mut tx = state.store.begin().await?;
+    let Some(row) = state
+        .store
+        .refresh_token_for_update(&mut tx, &hash_refresh_token(refresh_token))
+        .await?
+    else {
+        return Err(SessionError::InvalidRefreshToken);
+    };
+    if row.revoked_at.is_some() || row.expires_at <= Utc::now() {
+        return Err(SessionError::InvalidRefreshToken);
+    }
+    let session_end =
+        Utc::now() + chrono::Duration::seconds(state.tokens.access_ttl().as_secs() as i64 + 60);
+    if row.spent_at.is_some() {
+        state
+            .store
+            .revoke_session(&mut tx, row.family_id, row.user_id, session_end)
+            .await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        state
+            .revocations
+            .session_revoked(row.family_id, session_end)
+            .await;
+        state
+            .audit(NewAuditEvent {
+                actor_id: Some(row.user_id),
+                actor_ip: Some(ip.to_string()),
+                action: "auth.refresh_token_reuse",
+                target_type: Some("session"),
+                target_id: Some(row.family_id.to_string()),
+                success: false,
+                details: Some(serde_json::json!({"reason": "spent refresh token presented again; session revoked"})),
+            })
+            .await;
+        return Err(SessionError::RefreshTokenReused);
+    }
+    let Some(user) = state.store.user(row.user_id).await? else {
+        return Err(SessionError::InvalidRefreshToken);
+    };
+    if user.status != "active" {
+        return Err(SessionError::AccountDisabled(user.status));
+    }
+    state.store.spend_refresh_token(&mut tx, row.id).await?;
+    let next = new_refresh_token();
+    state
+        .store
+        .insert_refresh_token(
+            &mut tx,
+            row.user_id,
+            row.family_id,
+            &hash_refresh_token(&next),
+            row.expires_at,
+        )
+        .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    let issued = state.tokens.issue(row.user_id, row.family_id)?;
+    Ok(TokenPair {
+        access_token: issued.token,
+        refresh_token: next,
+        token_type: "Bearer",
+        expires_in: state.tokens.access_ttl().as_secs(),
+    })
+}
+
+/// Log out: the presented access token and its whole session stop working.
+pub async fn logout(state: &AppState, caller: &Caller, ip: IpAddr) -> Result<(), SessionError> {
+    let claims = &caller.claims;
+    let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
+    state
+        .revocations
+        .revoke_token(claims.jti, claims.sub, claims.sid, expires_at)
+        .await?;
+    let mut tx = state.store.begin().await?;
+    state
+        .store
+        .revoke_session(&mut tx, claims.sid, claims.sub, expires_at)
+        .await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    state
+        .revocations
+        .session_revoked(claims.sid, expires_at)
+        .await;
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(claims.sub),
+            actor_ip: Some(ip.to_string()),
+            action: "auth.logout",
+            target_type: Some("session"),
+            target_id: Some(claims.sid.to_string()),
+            success: true,
+            details: None,
+        })
+        .await;
+    Ok(())
+}
+
+/// End every session of a user (suspension, deactivation, password reset).
+pub async fn end_all_sessions(state: &AppState, user: Uuid) -> Result<(), StoreError> {
+    let until =
+        Utc::now() + chrono::Duration::seconds(state.tokens.access_ttl().as_secs() as i64 + 60);
+    for family in state.store.revoke_user_sessions(user, until).await? {
+        state.revocations.session_revoked(family, until).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,370 @@
+//! Access tokens: EdDSA (Ed25519) JWTs with a `kid`, signed by keys kept in
+//! PostgreSQL so every host shares them, rotated on a schedule, published
+//! at `/.well-known/jwks.json`, and cached in Redis (`jwtkeys:{kid}`).
+//!
+//! Verification accepts only `EdDSA`, only keys this service issued (by
+//! `kid`), and checks `iss`, `aud`, `exp`, `nbf` (30 s leeway) and that
+//! `jti`, `sub` and `sid` are present.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use uuid::Uuid;
+
+use crate::cache::Redis;
+use crate::config::AuthConfig;
+use crate::store::tokens::SigningKeyRow;
+use crate::store::{Store, StoreError};
+
+/// Claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// The user's id.
+    pub sub: Uuid,
+    /// Expiry (seconds since the epoch).
+    pub exp: i64,
+    /// Not before.
+    pub nbf: i64,
+    /// Issued at.
+    pub iat: i64,
+    /// Token id (revocation handle).
+    pub jti: Uuid,
+    /// Login session (refresh-token family).
+    pub sid: Uuid,
+}
+
+/// An issued access token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The compact JWS.
+    pub token: String,
+    /// Its claims.
+    pub claims: Claims,
+}
+
+/// Why a token is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Not a JWT, wrong algorithm, bad signature, wrong claims...
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// Past `exp`.
+    #[error("the token has expired")]
+    Expired,
+    /// Signed by a key this service does not know.
+    #[error("the token's signing key is unknown")]
+    UnknownKey,
+    /// The key store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A key in the ring.
+struct RingKey {
+    kid: String,
+    public: [u8; 32],
+    encoding: Option<EncodingKey>,
+    decoding: DecodingKey,
+    created_at: DateTime<Utc>,
+    retire_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+/// A JSON Web Key (public, Ed25519).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Jwk {
+    /// `OKP`.
+    pub kty: String,
+    /// `Ed25519`.
+    pub crv: String,
+    /// The public key, base64url.
+    pub x: String,
+    /// Key id.
+    pub kid: String,
+    /// `EdDSA`.
+    pub alg: String,
+    /// `sig`.
+    #[serde(rename = "use")]
+    pub use_: String,
+}
+
+/// The JWKS document.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Jwks {
+    /// Keys that verify current tokens.
+    pub keys: Vec<Jwk>,
+}
+
+/// Issues and verifies access tokens.
+pub struct Tokens {
+    store: Store,
+    redis: Redis,
+    config: AuthConfig,
+    ring: ArcSwap<Vec<Arc<RingKey>>>,
+    reload: tokio::sync::Mutex<()>,
+}
+
+/// Leeway for clock differences between hosts.
+const LEEWAY_SECS: u64 = 30;
+
+impl Tokens {
+    /// Load the key ring, creating a signing key if none is current.
+    pub async fn new(store: Store, redis: Redis, config: AuthConfig) -> Result<Self, TokenError> {
+        let tokens = Self {
+            store,
+            redis,
+            config,
+            ring: ArcSwap::from_pointee(Vec::new()),
+            reload: tokio::sync::Mutex::new(()),
+        };
+        tokens.rotate_if_due().await?;
+        Ok(tokens)
+    }
+
+    /// Reload keys from the store and add a signing key when the newest one
+    /// retires within the next access-token lifetime. Hosts call this
+    /// periodically; two hosts rotating at once just add two keys.
+    pub async fn rotate_if_due(&self) -> Result<(), TokenError> {
+        let _guard = self.reload.lock().await;
+        self.reload_ring().await?;
+        let horizon = Utc::now() + chrono::Duration::seconds(self.access_ttl_secs());
+        let current = self
+            .ring
+            .load()
+            .iter()
+            .any(|k| k.encoding.is_some() && k.retire_at > horizon);
+        if !current {
+            let row = self.generate_key()?;
+            self.store.insert_signing_key(&row).await?;
+            tracing::info!(kid = %row.kid, "created a new token signing key");
+            self.reload_ring().await?;
+        }
+        Ok(())
+    }
+
+    fn access_ttl_secs(&self) -> i64 {
+        i64::try_from(self.config.access_token_ttl_secs).unwrap_or(900)
+    }
+
+    async fn reload_ring(&self) -> Result<(), TokenError> {
+        let rows = self.store.signing_keys().await?;
+        let mut ring = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Ok(public) = <[u8; 32]>::try_from(row.public_key.as_slice()) else {
+                tracing::error!(kid = %row.kid, "stored signing key has a malformed public key; skipped");
+                continue;
+            };
+            self.publish_public_key(&row.kid, &public, row.expires_at)
+                .await;
+            ring.push(Arc::new(RingKey {
+                decoding: DecodingKey::from_ed_der(&public),
+                encoding: Some(EncodingKey::from_ed_der(&row.private_key)),
+                kid: row.kid,
+                public,
+                created_at: row.created_at,
+                retire_at: row.retire_at,
+                expires_at: row.expires_at,
+            }));
+        }
+        ring.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        self.ring.store(Arc::new(ring));
+        Ok(())
+    }
+
+    /// Cache a verification key in Redis for other hosts (best effort).
+    async fn publish_public_key(&self, kid: &str, public: &[u8; 32], expires_at: DateTime<Utc>) {
+        let ttl = (expires_at - Utc::now()).num_seconds();
+        if ttl <= 0 {
+            return;
+        }
+        let key = self.redis.key(&format!("jwtkeys:{kid}"));
+        let value = URL_SAFE_NO_PAD.encode(public);
+        let _ = self
+            .redis
+            .run(|mut conn| async move {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(value)
+                    .arg("EX")
+                    .arg(ttl)
+                    .query_async::<()>(&mut conn)
+                    .await
+            })
+            .await;
+    }
+
+    fn generate_key(&self) -> Result<SigningKeyRow, TokenError> {
+        let mut seed = [0u8; 32];
+        rand::fill(&mut seed);
+        let signing = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let private = signing
+            .to_pkcs8_der()
+            .map_err(|e| TokenError::Invalid(format!("encoding a new key: {e}")))?;
+        let public = signing.verifying_key().to_bytes();
+        let now = Utc::now();
+        let rotation = chrono::Duration::seconds(
+            i64::try_from(self.config.signing_key_rotation_secs).unwrap_or(2_592_000),
+        );
+        let retire_at = now + rotation;
+        Ok(SigningKeyRow {
+            kid: thumbprint(&public),
+            private_key: private.as_bytes().to_vec(),
+            public_key: public.to_vec(),
+            created_at: now,
+            retire_at,
+            expires_at: retire_at + chrono::Duration::seconds(self.access_ttl_secs() + 300),
+        })
+    }
+
+    /// Issue an access token for `user` in session `sid`.
+    pub fn issue(&self, user: Uuid, sid: Uuid) -> Result<IssuedToken, TokenError> {
+        let now = Utc::now();
+        let ring = self.ring.load();
+        let key = ring
+            .iter()
+            .find(|k| k.encoding.is_some() && k.retire_at > now)
+            .ok_or_else(|| TokenError::Invalid("no current signing key".into()))?;
+        let encoding = key
+            .encoding
+            .as_ref()
+            .ok_or_else(|| TokenError::Invalid("no signing key".into()))?;
+        let claims = Claims {
+            iss: self.config.issuer.clone(),
+            aud: self.config.audience.clone(),
+            sub: user,
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            exp: now.timestamp() + self.access_ttl_secs(),
+            jti: Uuid::new_v4(),
+            sid,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, encoding)
+            .map_err(|e| TokenError::Invalid(format!("signing: {e}")))?;
+        Ok(IssuedToken { token, claims })
+    }
+
+    /// Verify a token and return its claims.
+    pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::Invalid(format!(
+                "algorithm {:?} is not accepted",
+                header.alg
+            )));
+        }
+        let kid = header
+            .kid
+            .ok_or_else(|| TokenError::Invalid("no kid".into()))?;
+        let key = self.find_key(&kid).await?.ok_or(TokenError::UnknownKey)?;
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub", "jti"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
+        jsonwebtoken::decode::<Claims>(token, &key, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid(e.to_string()),
+            })
+    }
+
+    /// The verification key for `kid`: from the ring, else from Redis (a key
+    /// another host just created), else from PostgreSQL.
+    async fn find_key(&self, kid: &str) -> Result<Option<DecodingKey>, TokenError> {
+        let now = Utc::now();
+        let lookup = |ring: &[Arc<RingKey>]| {
+            ring.iter()
+                .find(|k| k.kid == kid && k.expires_at > now)
+                .map(|k| k.decoding.clone())
+        };
+        if let Some(key) = lookup(&self.ring.load()) {
+            return Ok(Some(key));
+        }
+        if kid.len() > 64
+            || !kid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Ok(None);
+        }
+        let redis_key = self.redis.key(&format!("jwtkeys:{kid}"));
+        let cached: Option<String> = self
+            .redis
+            .run(|mut conn| async move {
+                redis::cmd("GET")
+                    .arg(&redis_key)
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await
+            .ok()
+            .flatten();
+        if let Some(public) = cached
+            .and_then(|x| URL_SAFE_NO_PAD.decode(x).ok())
+            .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
+        {
+            if thumbprint(&public) == kid {
+                return Ok(Some(DecodingKey::from_ed_der(&public)));
+            }
+        }
+        // Maybe rotated by another host: reload once (serialised).
+        let _guard = self.reload.lock().await;
+        if let Some(key) = lookup(&self.ring.load()) {
+            return Ok(Some(key));
+        }
+        self.reload_ring().await?;
+        Ok(lookup(&self.ring.load()))
+    }
+
+    /// Public keys of every key that still verifies.
+    pub fn jwks(&self) -> Jwks {
+        let now = Utc::now();
+        Jwks {
+            keys: self
+                .ring
+                .load()
+                .iter()
+                .filter(|k| k.expires_at > now)
+                .map(|k| Jwk {
+                    kty: "OKP".into(),
+                    crv: "Ed25519".into(),
+                    x: URL_SAFE_NO_PAD.encode(k.public),
+                    kid: k.kid.clone(),
+                    alg: "EdDSA".into(),
+                    use_: "sig".into(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Access-token lifetime.
+    pub fn access_ttl(&self) -> Duration {
+        Duration::from_secs(self.config.access_token_ttl_secs)
+    }
+}
+
+/// RFC 7638 thumbprint of an Ed25519 JWK, base64url: the key id.
+fn thumbprint(public: &[u8; 32]) -> String {
+    let canonical = format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        URL_SAFE_NO_PAD.encode(public)
+    );
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}

@@ -1,0 +1,224 @@
+//! Redis, with the circuit breaker and in-process fallbacks that keep the
+//! service answering when Redis is down or slow.
+//!
+//! Every command goes through [`Redis::run`]: bounded by a timeout,
+//! refused at once while the breaker is open, counted for metrics. A
+//! failed command is never an error for the client: each caller has a
+//! fallback (PostgreSQL for revocations, an in-process window for rate
+//! limits, no caching for caches). Connection and reconnection happen in
+//! the background; recovery is automatic.
+
+pub mod breaker;
+pub mod ratelimit;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwapOption;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use self::breaker::Breaker;
+use crate::config::RedisConfig;
+
+/// Why a Redis command did not run or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// No Redis is configured.
+    #[error("Redis is not configured")]
+    Disabled,
+    /// Not connected (yet, or any more).
+    #[error("Redis is not connected")]
+    NotConnected,
+    /// The breaker is open after repeated failures.
+    #[error("Redis circuit breaker is open")]
+    BreakerOpen,
+    /// The command took longer than the configured timeout.
+    #[error("Redis command timed out")]
+    Timeout,
+    /// Redis answered with an error, or the connection failed.
+    #[error("Redis error: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// A value could not be encoded or decoded.
+    #[error("cache value encoding: {0}")]
+    Encoding(String),
+}
+
+/// Counters of Redis use, for `/metrics` and `/ready`.
+#[derive(Debug, Default)]
+pub struct RedisStats {
+    /// Commands that succeeded.
+    pub ok: AtomicU64,
+    /// Commands that failed or timed out.
+    pub failed: AtomicU64,
+    /// Commands refused by the open breaker.
+    pub short_circuited: AtomicU64,
+    /// Sum of command latencies in microseconds (successful commands).
+    pub latency_micros: AtomicU64,
+}
+
+/// A handle on Redis; cheap to clone.
+#[derive(Clone)]
+pub struct Redis {
+    inner: Option<Arc<Inner>>,
+}
+
+struct Inner {
+    client: redis::Client,
+    connection: ArcSwapOption<ConnectionManager>,
+    prefix: String,
+    timeout: Duration,
+    breaker: Breaker,
+    stats: RedisStats,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis")
+            .field("configured", &self.inner.is_some())
+            .finish()
+    }
+}
+
+impl Redis {
+    /// No Redis: every command reports [`CacheError::Disabled`].
+    pub fn disabled() -> Self {
+        Self { inner: None }
+    }
+
+    /// Connect in the background; the handle works (with fallbacks) at once.
+    pub fn connect(config: &RedisConfig) -> Result<Self, CacheError> {
+        if config.url.expose().is_empty() {
+            return Ok(Self::disabled());
+        }
+        let client = redis::Client::open(config.url.expose())?;
+        let inner = Arc::new(Inner {
+            client,
+            connection: ArcSwapOption::empty(),
+            prefix: config.key_prefix.clone(),
+            timeout: Duration::from_millis(config.command_timeout_ms),
+            breaker: Breaker::new(
+                config.breaker_failures,
+                Duration::from_millis(config.breaker_open_ms),
+            ),
+            stats: RedisStats::default(),
+        });
+        tokio::spawn(keep_connected(Arc::downgrade(&inner)));
+        Ok(Self { inner: Some(inner) })
+    }
+
+    /// Whether Redis is configured at all.
+    pub fn is_configured(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Whether a connection is up and the breaker closed.
+    pub fn is_healthy(&self) -> bool {
+        self.inner.as_ref().is_some_and(|i| {
+            i.connection.load().is_some() && i.breaker.state() == breaker::State::Closed
+        })
+    }
+
+    /// The breaker's state (`closed`, `open`, `half_open`), or `disabled`.
+    pub fn breaker_state(&self) -> &'static str {
+        match &self.inner {
+            None => "disabled",
+            Some(inner) => inner.breaker.state().as_str(),
+        }
+    }
+
+    /// Usage counters (`None` without Redis).
+    pub fn stats(&self) -> Option<&RedisStats> {
+        self.inner.as_ref().map(|i| &i.stats)
+    }
+
+    /// `prefix` + `key`: every key and channel is namespaced.
+    pub fn key(&self, key: &str) -> String {
+        match &self.inner {
+            Some(inner) => format!("{}{key}", inner.prefix),
+            None => key.to_owned(),
+        }
+    }
+
+    /// The client, for dedicated connections (pub/sub).
+    pub fn client(&self) -> Option<&redis::Client> {
+        self.inner.as_ref().map(|i| &i.client)
+    }
+
+    /// Run one command (or pipeline, or script) under the timeout and the
+    /// breaker.
+    pub async fn run<T, F, Fut>(&self, op: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let inner = self.inner.as_ref().ok_or(CacheError::Disabled)?;
+        if !inner.breaker.allow() {
+            inner.stats.short_circuited.fetch_add(1, Ordering::Relaxed);
+            return Err(CacheError::BreakerOpen);
+        }
+        let Some(connection) = inner.connection.load_full() else {
+            inner.breaker.record_failure();
+            inner.stats.failed.fetch_add(1, Ordering::Relaxed);
+            return Err(CacheError::NotConnected);
+        };
+        let started = Instant::now();
+        let outcome =
+            tokio::time::timeout(inner.timeout, op(ConnectionManager::clone(&connection))).await;
+        match outcome {
+            Ok(Ok(value)) => {
+                inner.breaker.record_success();
+                inner.stats.ok.fetch_add(1, Ordering::Relaxed);
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                inner
+                    .stats
+                    .latency_micros
+                    .fetch_add(micros, Ordering::Relaxed);
+                Ok(value)
+            }
+            Ok(Err(error)) => {
+                inner.breaker.record_failure();
+                inner.stats.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%error, "redis command failed");
+                Err(CacheError::Redis(error))
+            }
+            Err(_) => {
+                inner.breaker.record_failure();
+                inner.stats.failed.fetch_add(1, Ordering::Relaxed);
+                Err(CacheError::Timeout)
+            }
+        }
+    }
+}
+
+/// Establish the connection manager, and re-establish it if the first
+/// attempt fails (the manager itself reconnects once it exists).
+async fn keep_connected(inner: std::sync::Weak<Inner>) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        if strong.connection.load().is_some() {
+            return;
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(strong.timeout.max(Duration::from_millis(500))))
+            .set_response_timeout(Some(strong.timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2));
+        match ConnectionManager::new_with_config(strong.client.clone(), config).await {
+            Ok(manager) => {
+                strong.connection.store(Some(Arc::new(manager)));
+                tracing::info!("connected to Redis");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, ?delay, "Redis unavailable; running on fallbacks and retrying");
+            }
+        }
+        drop(strong);
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}

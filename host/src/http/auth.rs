@@ -1,0 +1,173 @@
+//! `/v1/auth/*`: register, login, refresh, logout, me.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, ApiJson};
+use super::users::{NewAccount, create_account};
+use crate::app::AppState;
+use crate::auth::sessions::{self, SessionError, TokenPair};
+use crate::auth::{Caller, ClientIp};
+use crate::store::audit::NewAuditEvent;
+use crate::store::users::User;
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+}
+
+/// Credentials for login.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A refresh token to exchange.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token from login or the previous refresh.
+    pub refresh_token: String,
+}
+
+/// The caller with roles and permissions.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Me {
+    /// The user.
+    #[serde(flatten)]
+    pub user: User,
+    /// Permissions through the user's roles.
+    pub permissions: Vec<String>,
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::InvalidCredentials => {
+                ApiError::unauthorized("invalid_credentials", "invalid username or password")
+            }
+            SessionError::AccountDisabled(status) => {
+                ApiError::forbidden("account_disabled", format!("the account is {status}"))
+            }
+            SessionError::RateLimited(retry) => {
+                ApiError::too_many_requests(retry, "too many login attempts; try again later")
+            }
+            SessionError::InvalidRefreshToken => {
+                ApiError::unauthorized("invalid_refresh_token", "the refresh token is not valid")
+            }
+            SessionError::RefreshTokenReused => ApiError::unauthorized(
+                "refresh_token_reused",
+                "the refresh token was already used; the session has been revoked",
+            ),
+            SessionError::Store(e) => e.into(),
+            SessionError::Hash(e) => ApiError::internal(e),
+            SessionError::Token(e) => ApiError::internal(e),
+        }
+    }
+}
+
+/// Create an account (when registration is open).
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = NewAccount,
+    responses((status = 201, body = User), (status = 403, body = super::error::Problem, description = "registration is closed"),
+               (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)))]
+async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(account): ApiJson<NewAccount>,
+) -> Result<(StatusCode, ApiJson<User>), ApiError> {
+    if !state.config.auth.open_registration {
+        return Err(ApiError::forbidden(
+            "registration_closed",
+            "registration is closed; ask an administrator",
+        ));
+    }
+    if account.roles.is_some() || account.status.is_some() {
+        return Err(ApiError::unprocessable(
+            "invalid_body",
+            "roles and status cannot be chosen at registration",
+        ));
+    }
+    let user = create_account(&state, account, &["user".to_owned()]).await?;
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(user.id),
+            actor_ip: Some(ip.to_string()),
+            action: "auth.register",
+            target_type: Some("user"),
+            target_id: Some(user.id.to_string()),
+            success: true,
+            details: None,
+        })
+        .await;
+    Ok((StatusCode::CREATED, ApiJson(user)))
+}
+
+/// Log in with a username and password.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = super::error::Problem),
+               (status = 403, body = super::error::Problem), (status = 429, body = super::error::Problem)))]
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<ApiJson<TokenPair>, ApiError> {
+    if request.username.len() > 64
+        || request.password.len() > crate::auth::passwords::MAX_PASSWORD_LEN
+    {
+        return Err(ApiError::unauthorized(
+            "invalid_credentials",
+            "invalid username or password",
+        ));
+    }
+    Ok(ApiJson(
+        sessions::login(&state, &request.username, request.password, ip).await?,
+    ))
+}
+
+/// Exchange a refresh token for a new token pair; the old refresh token
+/// stops working (presenting it again revokes the session).
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenPair), (status = 401, body = super::error::Problem)))]
+async fn refresh(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<RefreshRequest>,
+) -> Result<ApiJson<TokenPair>, ApiError> {
+    Ok(ApiJson(
+        sessions::refresh(&state, &request.refresh_token, ip).await?,
+    ))
+}
+
+/// Revoke the presented access token and its session.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = super::error::Problem)))]
+async fn logout(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    caller: Caller,
+) -> Result<StatusCode, ApiError> {
+    sessions::logout(&state, &caller, ip).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller, with roles and permissions.
+#[utoipa::path(get, path = "/v1/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = super::error::Problem)))]
+async fn me(caller: Caller) -> ApiJson<Me> {
+    ApiJson(Me {
+        user: caller.principal.user,
+        permissions: caller.principal.permissions,
+    })
+}

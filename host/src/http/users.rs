@@ -1,0 +1,389 @@
+//! `/v1/users`: user administration (permission `manage_users`).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
+use super::pagination::{self, Paged};
+use crate::app::AppState;
+use crate::auth::passwords::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+use crate::auth::perm::ManageUsers;
+use crate::auth::{Authorized, ClientIp, sessions};
+use crate::store::StoreError;
+use crate::store::audit::NewAuditEvent;
+use crate::store::users::{NewUser, RoleChangeError, User, UserChanges};
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user, delete_user))
+        .routes(routes!(set_roles))
+}
+
+const STATUSES: &[&str] = &["active", "inactive", "suspended"];
+
+/// A new account.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccount {
+    /// 3-64 characters of letters, digits, `.`, `_`, `-`.
+    pub username: String,
+    /// E-mail address.
+    pub email: String,
+    /// 12-256 characters.
+    pub password: String,
+    /// Roles to grant (admins only; default `["user"]`).
+    pub roles: Option<Vec<String>>,
+    /// Initial status (admins only; default `active`).
+    pub status: Option<String>,
+}
+
+/// Changes to a user.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    /// New e-mail address.
+    pub email: Option<String>,
+    /// New password (ends every session of the user).
+    pub password: Option<String>,
+    /// `active`, `inactive` or `suspended` (leaving `active` ends every
+    /// session).
+    pub status: Option<String>,
+}
+
+/// The roles a user should hold.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolesBody {
+    /// Role names (`admin`, `user`).
+    pub roles: Vec<String>,
+}
+
+/// Filters of the user list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// Only users with this status.
+    pub status: Option<String>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Items per page.
+    pub limit: Option<u32>,
+}
+
+fn validate_username(username: &str) -> Result<(), ApiError> {
+    let ok = (3..=64).contains(&username.len())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(
+            "invalid_username",
+            "a username is 3-64 characters of letters, digits, '.', '_' and '-'",
+        ))
+    }
+}
+
+fn validate_email(email: &str) -> Result<(), ApiError> {
+    let ok = email.len() <= 256
+        && !email.chars().any(char::is_whitespace)
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(
+            "invalid_email",
+            "not a valid e-mail address",
+        ))
+    }
+}
+
+fn validate_password(password: &str) -> Result<(), ApiError> {
+    let chars = password.chars().count();
+    if (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&chars) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(
+            "weak_password",
+            format!("a password is {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"),
+        ))
+    }
+}
+
+fn validate_status(status: &str) -> Result<(), ApiError> {
+    if STATUSES.contains(&status) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(
+            "invalid_status",
+            format!("status must be one of {STATUSES:?}"),
+        ))
+    }
+}
+
+impl From<RoleChangeError> for ApiError {
+    fn from(error: RoleChangeError) -> Self {
+        match error {
+            RoleChangeError::UnknownRole(role) => {
+                ApiError::unprocessable("unknown_role", format!("no role named {role:?}"))
+            }
+            RoleChangeError::LastAdmin => {
+                ApiError::conflict("last_admin", "this would leave no active administrator")
+            }
+            RoleChangeError::NoSuchUser => ApiError::not_found("user"),
+            RoleChangeError::Store(StoreError::Conflict { constraint }) => {
+                match constraint.as_str() {
+                    "users_username_key" => {
+                        ApiError::conflict("username_taken", "that username is taken")
+                    }
+                    "users_email_key" => ApiError::conflict(
+                        "email_taken",
+                        "that e-mail address is already registered",
+                    ),
+                    "verification_records_user_id_fkey" | "batch_verifications_user_id_fkey" => {
+                        ApiError::conflict(
+                            "user_has_history",
+                            "the user has verification history, which is kept; suspend or deactivate the user instead",
+                        )
+                    }
+                    _ => StoreError::Conflict { constraint }.into(),
+                }
+            }
+            RoleChangeError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Validate and create an account with `roles` (used by registration too).
+pub(crate) async fn create_account(
+    state: &AppState,
+    account: NewAccount,
+    roles: &[String],
+) -> Result<User, ApiError> {
+    validate_username(&account.username)?;
+    validate_email(&account.email)?;
+    validate_password(&account.password)?;
+    let status = account.status.as_deref().unwrap_or("active");
+    validate_status(status)?;
+    let hash = state
+        .passwords
+        .hash(account.password)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(state
+        .store
+        .create_user(&NewUser {
+            username: &account.username,
+            email: &account.email.to_lowercase(),
+            password_hash: &hash,
+            status,
+            roles,
+        })
+        .await?)
+}
+
+/// List users.
+#[utoipa::path(get, path = "/v1/users", tag = "users", security(("bearer" = ["manage_users"])), params(UserQuery),
+    responses((status = 200, body = Paged<User>), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem)))]
+async fn list_users(
+    State(state): State<AppState>,
+    _caller: Authorized<ManageUsers>,
+    ApiQuery(query): ApiQuery<UserQuery>,
+) -> Result<ApiJson<Paged<User>>, ApiError> {
+    if let Some(status) = &query.status {
+        validate_status(status)?;
+    }
+    let page = pagination::page(
+        query.cursor.as_deref(),
+        query.limit,
+        state.config.http.max_page_size,
+    )?;
+    let users = state.store.users(query.status.as_deref(), page).await?;
+    Ok(ApiJson(pagination::paged(users, &page, |u| {
+        (u.created_at, u.id)
+    })))
+}
+
+/// Create a user (any roles and status).
+#[utoipa::path(post, path = "/v1/users", tag = "users", security(("bearer" = ["manage_users"])), request_body = NewAccount,
+    responses((status = 201, body = User), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem),
+               (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)))]
+async fn create_user(
+    State(state): State<AppState>,
+    caller: Authorized<ManageUsers>,
+    ClientIp(ip): ClientIp,
+    ApiJson(account): ApiJson<NewAccount>,
+) -> Result<(StatusCode, ApiJson<User>), ApiError> {
+    let roles = account
+        .roles
+        .clone()
+        .unwrap_or_else(|| vec!["user".to_owned()]);
+    let user = create_account(&state, account, &roles).await?;
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(caller.id()),
+            actor_ip: Some(ip.to_string()),
+            action: "user.create",
+            target_type: Some("user"),
+            target_id: Some(user.id.to_string()),
+            success: true,
+            details: Some(serde_json::json!({"roles": user.roles, "status": user.status})),
+        })
+        .await;
+    Ok((StatusCode::CREATED, ApiJson(user)))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/v1/users/{id}", tag = "users", security(("bearer" = ["manage_users"])),
+    params(("id" = Uuid, Path, description = "user id")),
+    responses((status = 200, body = User), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem), (status = 404, body = super::error::Problem)))]
+async fn get_user(
+    State(state): State<AppState>,
+    _caller: Authorized<ManageUsers>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<ApiJson<User>, ApiError> {
+    state
+        .store
+        .user(id)
+        .await?
+        .map(ApiJson)
+        .ok_or_else(|| ApiError::not_found("user"))
+}
+
+/// Change a user's e-mail, password or status.
+#[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", security(("bearer" = ["manage_users"])),
+    params(("id" = Uuid, Path, description = "user id")), request_body = UserPatch,
+    responses((status = 200, body = User), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem),
+               (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)))]
+async fn update_user(
+    State(state): State<AppState>,
+    caller: Authorized<ManageUsers>,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(patch): ApiJson<UserPatch>,
+) -> Result<ApiJson<User>, ApiError> {
+    if let Some(email) = &patch.email {
+        validate_email(email)?;
+    }
+    if let Some(status) = &patch.status {
+        validate_status(status)?;
+    }
+    let password_hash = match patch.password {
+        Some(password) => {
+            validate_password(&password)?;
+            Some(
+                state
+                    .passwords
+                    .hash(password)
+                    .await
+                    .map_err(ApiError::internal)?,
+            )
+        }
+        None => None,
+    };
+    let changes = UserChanges {
+        email: patch.email.map(|e| e.to_lowercase()),
+        password_hash,
+        status: patch.status.clone(),
+    };
+    let user = state
+        .store
+        .update_user(id, &changes)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    if changes.password_hash.is_some() || user.status != "active" {
+        sessions::end_all_sessions(&state, id).await?;
+    }
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(caller.id()),
+            actor_ip: Some(ip.to_string()),
+            action: "user.update",
+            target_type: Some("user"),
+            target_id: Some(id.to_string()),
+            success: true,
+            details: Some(serde_json::json!({
+                "email_changed": changes.email.is_some(),
+                "password_changed": changes.password_hash.is_some(),
+                "status": patch.status,
+            })),
+        })
+        .await;
+    Ok(ApiJson(user))
+}
+
+/// Delete a user without verification history.
+#[utoipa::path(delete, path = "/v1/users/{id}", tag = "users", security(("bearer" = ["manage_users"])),
+    params(("id" = Uuid, Path, description = "user id")),
+    responses((status = 204), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem),
+               (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem)))]
+async fn delete_user(
+    State(state): State<AppState>,
+    caller: Authorized<ManageUsers>,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    if id == caller.id() {
+        return Err(ApiError::conflict(
+            "cannot_delete_self",
+            "you cannot delete your own account",
+        ));
+    }
+    if !state.store.delete_user(id).await? {
+        return Err(ApiError::not_found("user"));
+    }
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(caller.id()),
+            actor_ip: Some(ip.to_string()),
+            action: "user.delete",
+            target_type: Some("user"),
+            target_id: Some(id.to_string()),
+            success: true,
+            details: None,
+        })
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replace a user's roles.
+#[utoipa::path(put, path = "/v1/users/{id}/roles", tag = "users", security(("bearer" = ["manage_users"])),
+    params(("id" = Uuid, Path, description = "user id")), request_body = RolesBody,
+    responses((status = 200, body = User), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem),
+               (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)))]
+async fn set_roles(
+    State(state): State<AppState>,
+    caller: Authorized<ManageUsers>,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<RolesBody>,
+) -> Result<ApiJson<User>, ApiError> {
+    let mut roles = body.roles;
+    roles.sort();
+    roles.dedup();
+    let user = state.store.set_roles(id, &roles).await?;
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(caller.id()),
+            actor_ip: Some(ip.to_string()),
+            action: "user.roles",
+            target_type: Some("user"),
+            target_id: Some(id.to_string()),
+            success: true,
+            details: Some(serde_json::json!({"roles": roles})),
+        })
+        .await;
+    Ok(ApiJson(user))
+}

@@ -1,0 +1,183 @@
+//! PostgreSQL: the pool, transactions that act for a user (row-level
+//! security), bounded retries of transient failures, typed errors, and one
+//! module per group of tables. Every query is a compile-checked
+//! `sqlx::query!` (offline data in `.sqlx/`), so nothing is ever spliced
+//! into SQL.
+
+pub mod audit;
+pub mod migrations;
+pub mod tokens;
+pub mod users;
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::config::DatabaseConfig;
+
+/// A database transaction.
+pub type Tx = Transaction<'static, Postgres>;
+
+/// What the data layer can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness, foreign-key or check constraint refused the change.
+    #[error("constraint {constraint} refused the change")]
+    Conflict {
+        /// The constraint's name.
+        constraint: String,
+    },
+    /// The database could not be reached, even after retries.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// The schema is older than this build.
+    #[error("the database is not migrated: {0}")]
+    NotMigrated(String),
+    /// Any other database error.
+    #[error(transparent)]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if let Some(db) = error.as_database_error() {
+            if let Some(constraint) = db.constraint() {
+                if db.is_unique_violation()
+                    || db.is_foreign_key_violation()
+                    || db.is_check_violation()
+                {
+                    return StoreError::Conflict {
+                        constraint: constraint.to_owned(),
+                    };
+                }
+            }
+        }
+        if is_transient(&error) {
+            return StoreError::Unavailable(error.to_string());
+        }
+        StoreError::Database(error)
+    }
+}
+
+/// Lost connections, pool exhaustion, serialization failures, deadlocks and
+/// server shutdowns are worth another try; nothing else is.
+fn is_transient(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            matches!(
+                code.as_ref(),
+                "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300"
+            ) || code.starts_with("08")
+        }
+        _ => false,
+    }
+}
+
+/// The pooled connection to PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: PgPool,
+}
+
+/// How many times a transient failure is tried in all.
+const ATTEMPTS: u32 = 3;
+
+impl Store {
+    /// Connect the pool with the configured TLS settings.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, StoreError> {
+        let options = connect_options(config.url.expose(), config)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms))
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// Wrap an existing pool.
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    /// The pool, for queries on tables without row-level security.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// A transaction that acts for `user` (row-level security sees that
+    /// user's rows, or all rows if the user is an admin).
+    pub async fn begin_for(&self, user: Uuid) -> Result<Tx, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query_scalar!(
+            "SELECT set_config('sigil.user_id', $1, true)",
+            user.to_string()
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok(tx)
+    }
+
+    /// A plain transaction (tables without row-level security).
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(self.pool.begin().await?)
+    }
+
+    /// Run `op`, trying again with backoff while it fails transiently.
+    pub async fn retry<T, F, Fut>(&self, what: &'static str, mut op: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        let mut attempt = 1;
+        loop {
+            match op().await {
+                Err(StoreError::Unavailable(reason)) if attempt < ATTEMPTS => {
+                    let backoff = Duration::from_millis(25 * 4u64.pow(attempt - 1));
+                    tracing::warn!(operation = what, attempt, %reason, ?backoff, "transient database failure, retrying");
+                    tokio::time::sleep(backoff).await;
+                    attempt += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> bool {
+        sqlx::query!("SELECT 1 AS one")
+            .fetch_one(&self.pool)
+            .await
+            .is_ok()
+    }
+}
+
+/// Connection options from a URL plus the configured TLS overrides.
+pub fn connect_options(url: &str, config: &DatabaseConfig) -> Result<PgConnectOptions, StoreError> {
+    let mut options = PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
+    if let Some(mode) = &config.ssl_mode {
+        let mode = PgSslMode::from_str(mode)
+            .map_err(|e| StoreError::Unavailable(format!("invalid ssl mode: {e}")))?;
+        options = options.ssl_mode(mode);
+    }
+    if let Some(cert) = &config.ssl_root_cert {
+        options = options.ssl_root_cert(cert);
+    }
+    Ok(options.application_name("sigil"))
+}
+
+/// A page request: items strictly after `after` in the listing's order.
+#[derive(Debug, Clone, Copy)]
+pub struct Page<C> {
+    /// Continue after this position (the previous page's last item).
+    pub after: Option<C>,
+    /// Items to return at most.
+    pub limit: i64,
+}

@@ -1,0 +1,601 @@
+//! Authentication end to end through HTTP: register, login, refresh,
+//! logout, me; and every way a token must be refused.
+
+mod support;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::app::TestApp;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+#[tokio::test]
+async fn register_login_me_refresh_logout_end_to_end() {
+    let app = TestApp::spawn().await;
+
+    let registered = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"username": "alice", "email": "Alice@Example.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{:?}",
+        registered.body
+    );
+    assert_eq!(registered.body["username"], "alice");
+    assert_eq!(registered.body["email"], "alice@example.test");
+    assert_eq!(registered.body["roles"], json!(["user"]));
+    assert!(registered.body.get("password_hash").is_none());
+
+    let pair = app.login("alice", PASSWORD).await;
+    assert_eq!(pair["token_type"], "Bearer");
+    assert_eq!(pair["expires_in"], 900);
+    let access = pair["access_token"].as_str().expect("access token");
+
+    let me = app.get("/v1/auth/me", Some(access)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.body["username"], "alice");
+    assert_eq!(
+        me.body["permissions"],
+        json!(["manage_public_keys", "verify_signatures"])
+    );
+    assert!(me.body["last_login"].is_string());
+
+    let refreshed = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": pair["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{:?}", refreshed.body);
+    assert_ne!(refreshed.body["refresh_token"], pair["refresh_token"]);
+    let new_access = refreshed.body["access_token"]
+        .as_str()
+        .expect("access token");
+    assert_eq!(
+        app.get("/v1/auth/me", Some(new_access)).await.status,
+        StatusCode::OK
+    );
+
+    let logout = app
+        .post("/v1/auth/logout", Some(new_access), json!({}))
+        .await;
+    assert_eq!(logout.status, StatusCode::NO_CONTENT);
+    let after = app.get("/v1/auth/me", Some(new_access)).await;
+    assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(after.code(), "token_revoked");
+    // Logout ends the session: the other access token of the session and
+    // its refresh token stop working too.
+    assert_eq!(
+        app.get("/v1/auth/me", Some(access)).await.code(),
+        "token_revoked"
+    );
+    let again = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": refreshed.body["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn registration_input_is_validated() {
+    let app = TestApp::spawn().await;
+    let weak = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"username": "bob", "email": "bob@example.test", "password": "short"}),
+        )
+        .await;
+    assert_eq!(
+        (weak.status, weak.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "weak_password")
+    );
+    let name = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"username": "b b", "email": "bob@example.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(name.code(), "invalid_username");
+    let email = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"username": "bob", "email": "not-an-email", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(email.code(), "invalid_email");
+    let escalate = app
+        .post("/v1/auth/register", None, json!({"username": "bob", "email": "bob@example.test", "password": PASSWORD, "roles": ["admin"]}))
+        .await;
+    assert_eq!(escalate.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let ok = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"username": "bob", "email": "bob@example.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED);
+    let dup = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"username": "bob", "email": "other@example.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (dup.status, dup.code()),
+        (StatusCode::CONFLICT, "username_taken")
+    );
+    let dup_mail = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"username": "bob2", "email": "BOB@example.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(dup_mail.code(), "email_taken");
+    let malformed = app
+        .request(reqwest::Method::POST, "/v1/auth/register", None, None)
+        .await;
+    assert_eq!(malformed.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_eq!(
+        malformed.headers["content-type"],
+        "application/problem+json"
+    );
+}
+
+#[tokio::test]
+async fn registration_can_be_closed() {
+    let app = TestApp::spawn_with(|c| c.auth.open_registration = false).await;
+    let answer = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"username": "carol", "email": "c@example.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (answer.status, answer.code()),
+        (StatusCode::FORBIDDEN, "registration_closed")
+    );
+}
+
+#[tokio::test]
+async fn reusing_a_spent_refresh_token_revokes_the_whole_family() {
+    let app = TestApp::spawn().await;
+    app.create_user("dave", PASSWORD, &["user"]).await;
+    let first = app.login("dave", PASSWORD).await;
+    let second = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": first["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(second.status, StatusCode::OK);
+
+    // The spent token comes back (stolen?): the family dies.
+    let reuse = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": first["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(
+        (reuse.status, reuse.code()),
+        (StatusCode::UNAUTHORIZED, "refresh_token_reused")
+    );
+    let successor = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": second.body["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(
+        successor.status,
+        StatusCode::UNAUTHORIZED,
+        "the legitimate successor is revoked too"
+    );
+    let access = second.body["access_token"].as_str().expect("token");
+    assert_eq!(
+        app.get("/v1/auth/me", Some(access)).await.code(),
+        "token_revoked"
+    );
+
+    // Another login is a new family and works.
+    let other = app.login("dave", PASSWORD).await;
+    assert_eq!(
+        app.get("/v1/auth/me", other["access_token"].as_str())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let garbage = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": "garbage"}),
+        )
+        .await;
+    assert_eq!(garbage.code(), "invalid_refresh_token");
+}
+
+fn b64(value: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).expect("json"))
+}
+
+fn parts(token: &str) -> (Value, Value) {
+    let mut it = token.split('.');
+    let header = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(it.next().expect("header"))
+            .expect("b64"),
+    )
+    .expect("json");
+    let claims = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(it.next().expect("claims"))
+            .expect("b64"),
+    )
+    .expect("json");
+    (header, claims)
+}
+
+/// Sign `claims` with the service's real current key (read from the
+/// database as a superuser), as an insider with the key could.
+async fn sign_with_service_key(app: &TestApp, kid: &str, claims: &Value) -> String {
+    let db = app.superuser().await;
+    let private: Vec<u8> =
+        sqlx::query_scalar("SELECT private_key FROM jwt_signing_keys WHERE kid = $1")
+            .bind(kid)
+            .fetch_one(&db)
+            .await
+            .expect("key");
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(&private)).expect("sign")
+}
+
+#[tokio::test]
+async fn forged_and_stale_tokens_are_refused() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.user(&["user"]).await;
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    let (header, claims) = parts(&token);
+    let kid = header["kid"].as_str().expect("kid").to_owned();
+    let refuse = |answer: support::app::Answer, what: &str| {
+        assert_eq!(
+            answer.status,
+            StatusCode::UNAUTHORIZED,
+            "{what}: {:?}",
+            answer.body
+        );
+        assert!(
+            answer.headers.contains_key("www-authenticate"),
+            "{what}: no challenge"
+        );
+    };
+
+    // alg "none", no signature.
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})),
+        b64(&claims)
+    );
+    refuse(app.get("/v1/auth/me", Some(&none)).await, "alg none");
+
+    // HS256 with the public key as the HMAC secret (key confusion).
+    let jwks = app.get("/.well-known/jwks.json", None).await;
+    let x = jwks.body["keys"][0]["x"].as_str().expect("x").to_owned();
+    let public = URL_SAFE_NO_PAD.decode(&x).expect("x decodes");
+    let mut hs = Header::new(Algorithm::HS256);
+    hs.kid = Some(kid.clone());
+    for secret in [public.as_slice(), x.as_bytes()] {
+        let forged =
+            jsonwebtoken::encode(&hs, &claims, &EncodingKey::from_secret(secret)).expect("sign");
+        refuse(
+            app.get("/v1/auth/me", Some(&forged)).await,
+            "HS256 with the public key",
+        );
+    }
+
+    // A well-formed EdDSA token from a key the service never issued.
+    let stranger = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let der = ed25519_dalek::pkcs8::EncodePrivateKey::to_pkcs8_der(&stranger).expect("der");
+    let mut foreign = Header::new(Algorithm::EdDSA);
+    foreign.kid = Some("unknown-kid".into());
+    let unknown =
+        jsonwebtoken::encode(&foreign, &claims, &EncodingKey::from_ed_der(der.as_bytes()))
+            .expect("sign");
+    refuse(app.get("/v1/auth/me", Some(&unknown)).await, "unknown kid");
+    foreign.kid = Some(kid.clone());
+    let wrong_key =
+        jsonwebtoken::encode(&foreign, &claims, &EncodingKey::from_ed_der(der.as_bytes()))
+            .expect("sign");
+    refuse(
+        app.get("/v1/auth/me", Some(&wrong_key)).await,
+        "right kid, wrong key",
+    );
+
+    // Tampered payload under the original signature.
+    let mut tampered_claims = claims.clone();
+    tampered_claims["sub"] = json!(uuid::Uuid::new_v4());
+    let mut pieces: Vec<&str> = token.split('.').collect();
+    let tampered_payload = b64(&tampered_claims);
+    pieces[1] = &tampered_payload;
+    refuse(
+        app.get("/v1/auth/me", Some(&pieces.join("."))).await,
+        "tampered payload",
+    );
+
+    // Correctly signed, but for another audience, or expired, or not yet valid.
+    let mut other_audience = claims.clone();
+    other_audience["aud"] = json!("another-service");
+    refuse(
+        app.get(
+            "/v1/auth/me",
+            Some(&sign_with_service_key(&app, &kid, &other_audience).await),
+        )
+        .await,
+        "wrong audience",
+    );
+    let mut other_issuer = claims.clone();
+    other_issuer["iss"] = json!("someone-else");
+    refuse(
+        app.get(
+            "/v1/auth/me",
+            Some(&sign_with_service_key(&app, &kid, &other_issuer).await),
+        )
+        .await,
+        "wrong issuer",
+    );
+    let now = chrono::Utc::now().timestamp();
+    let mut expired = claims.clone();
+    expired["iat"] = json!(now - 7200);
+    expired["nbf"] = json!(now - 7200);
+    expired["exp"] = json!(now - 3600);
+    let answer = app
+        .get(
+            "/v1/auth/me",
+            Some(&sign_with_service_key(&app, &kid, &expired).await),
+        )
+        .await;
+    assert_eq!(answer.code(), "token_expired");
+    refuse(answer, "expired");
+    let mut future = claims.clone();
+    future["nbf"] = json!(now + 3600);
+    future["exp"] = json!(now + 7200);
+    refuse(
+        app.get(
+            "/v1/auth/me",
+            Some(&sign_with_service_key(&app, &kid, &future).await),
+        )
+        .await,
+        "not yet valid",
+    );
+    let mut no_jti = claims.clone();
+    no_jti.as_object_mut().expect("object").remove("jti");
+    refuse(
+        app.get(
+            "/v1/auth/me",
+            Some(&sign_with_service_key(&app, &kid, &no_jti).await),
+        )
+        .await,
+        "no jti",
+    );
+
+    // The genuine token still works, and the challenge is right without one.
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    let anonymous = app.get("/v1/auth/me", None).await;
+    assert_eq!(anonymous.code(), "missing_token");
+    assert_eq!(
+        anonymous.headers["www-authenticate"],
+        r#"Bearer realm="sigil""#
+    );
+}
+
+#[tokio::test]
+async fn suspended_users_cannot_log_in_and_their_tokens_stop_working() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    let id = app.create_user("erin", PASSWORD, &["user"]).await;
+    let pair = app.login("erin", PASSWORD).await;
+    let token = pair["access_token"].as_str().expect("token");
+    assert_eq!(
+        app.get("/v1/auth/me", Some(token)).await.status,
+        StatusCode::OK
+    );
+
+    let suspend = app
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/v1/users/{id}"),
+            Some(&admin),
+            Some(json!({"status": "suspended"})),
+        )
+        .await;
+    assert_eq!(suspend.status, StatusCode::OK, "{:?}", suspend.body);
+
+    assert_eq!(
+        app.get("/v1/auth/me", Some(token)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let login = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "erin", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (login.status, login.code()),
+        (StatusCode::FORBIDDEN, "account_disabled")
+    );
+    let refresh = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": pair["refresh_token"]}),
+        )
+        .await;
+    assert_eq!(refresh.status, StatusCode::UNAUTHORIZED);
+
+    let inactive = app.create_user("frank", PASSWORD, &["user"]).await;
+    app.request(
+        reqwest::Method::PATCH,
+        &format!("/v1/users/{inactive}"),
+        Some(&admin),
+        Some(json!({"status": "inactive"})),
+    )
+    .await;
+    let login = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "frank", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(login.code(), "account_disabled");
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_alike_and_attempts_are_limited() {
+    let app = TestApp::spawn_with(|c| {
+        c.auth.login_attempts_per_user = 2;
+        c.auth.login_attempts_per_ip = 100;
+    })
+    .await;
+    app.create_user("gina", PASSWORD, &["user"]).await;
+    let wrong = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "gina", "password": "not the password"}),
+        )
+        .await;
+    let unknown = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "nobody", "password": "not the password"}),
+        )
+        .await;
+    assert_eq!(
+        (wrong.status, wrong.code()),
+        (StatusCode::UNAUTHORIZED, "invalid_credentials")
+    );
+    assert_eq!(wrong.body["detail"], unknown.body["detail"]);
+
+    app.post(
+        "/v1/auth/login",
+        None,
+        json!({"username": "gina", "password": "still wrong"}),
+    )
+    .await;
+    let limited = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "gina", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        (limited.status, limited.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    assert!(
+        limited.headers["retry-after"]
+            .to_str()
+            .expect("text")
+            .parse::<u64>()
+            .expect("seconds")
+            >= 1
+    );
+    // Another username from the same IP is not affected by gina's limit.
+    app.create_user("hank", PASSWORD, &["user"]).await;
+    assert_eq!(
+        app.post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "hank", "password": PASSWORD})
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+
+    let per_ip = TestApp::spawn_with(|c| c.auth.login_attempts_per_ip = 2).await;
+    per_ip.create_user("ivan", PASSWORD, &["user"]).await;
+    for name in ["x1", "x2"] {
+        per_ip
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"username": name, "password": "whatever-password"}),
+            )
+            .await;
+    }
+    let blocked = per_ip
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "ivan", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn jwks_publishes_the_key_that_verifies_tokens() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.user(&["user"]).await;
+    let jwks = app.get("/.well-known/jwks.json", None).await;
+    let key = &jwks.body["keys"][0];
+    assert_eq!(
+        (
+            key["kty"].as_str(),
+            key["crv"].as_str(),
+            key["alg"].as_str()
+        ),
+        (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+    );
+    let (header, _) = parts(&token);
+    assert_eq!(header["kid"], key["kid"]);
+    // An independent check of the signature with the published key.
+    let public: [u8; 32] = URL_SAFE_NO_PAD
+        .decode(key["x"].as_str().expect("x"))
+        .expect("b64")
+        .try_into()
+        .expect("32 bytes");
+    let verifying = ed25519_dalek::VerifyingKey::from_bytes(&public).expect("key");
+    let (signed, signature) = token.rsplit_once('.').expect("jws");
+    let signature =
+        ed25519_dalek::Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).expect("b64"))
+            .expect("sig");
+    verifying
+        .verify_strict(signed.as_bytes(), &signature)
+        .expect("the JWKS key verifies the token");
+}
