@@ -1,0 +1,195 @@
+//! User administration through HTTP.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use support::app::TestApp;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+#[tokio::test]
+async fn admins_create_list_change_and_delete_users() {
+    let app = TestApp::spawn().await;
+    let (admin_id, admin) = app.admin().await;
+
+    let created = app
+        .post("/v1/users", Some(&admin), json!({"username": "jane", "email": "jane@example.test", "password": PASSWORD, "roles": ["admin", "user"]}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["roles"], json!(["admin", "user"]));
+    let jane = created.body["id"].as_str().expect("id").to_owned();
+    let unknown_role = app
+        .post("/v1/users", Some(&admin), json!({"username": "kim", "email": "kim@example.test", "password": PASSWORD, "roles": ["root"]}))
+        .await;
+    assert_eq!(unknown_role.code(), "unknown_role");
+
+    for i in 0..5 {
+        app.create_user(&format!("bulk{i}"), PASSWORD, &["user"])
+            .await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/users?limit=3&cursor={c}"),
+            None => "/v1/users?limit=3".to_owned(),
+        };
+        let page = app.get(&path, Some(&admin)).await;
+        assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+        let items = page.body["items"].as_array().expect("items");
+        assert!(items.len() <= 3);
+        seen.extend(
+            items
+                .iter()
+                .map(|u| u["username"].as_str().expect("name").to_owned()),
+        );
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7, "{seen:?}");
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 7, "pages overlap: {seen:?}");
+    assert_eq!(
+        app.get("/v1/users?cursor=garbage", Some(&admin))
+            .await
+            .code(),
+        "invalid_cursor"
+    );
+    let suspended = app.get("/v1/users?status=suspended", Some(&admin)).await;
+    assert_eq!(suspended.body["items"].as_array().map(Vec::len), Some(0));
+
+    let got = app.get(&format!("/v1/users/{jane}"), Some(&admin)).await;
+    assert_eq!(got.body["email"], "jane@example.test");
+    let patched = app
+        .request(
+            Method::PATCH,
+            &format!("/v1/users/{jane}"),
+            Some(&admin),
+            Some(json!({"email": "Jane2@Example.test"})),
+        )
+        .await;
+    assert_eq!(patched.body["email"], "jane2@example.test");
+    let roles = app
+        .request(
+            Method::PUT,
+            &format!("/v1/users/{jane}/roles"),
+            Some(&admin),
+            Some(json!({"roles": ["user"]})),
+        )
+        .await;
+    assert_eq!(roles.body["roles"], json!(["user"]));
+    let bad_status = app
+        .request(
+            Method::PATCH,
+            &format!("/v1/users/{jane}"),
+            Some(&admin),
+            Some(json!({"status": "banned"})),
+        )
+        .await;
+    assert_eq!(bad_status.code(), "invalid_status");
+
+    // A changed password ends the user's sessions and the new one works.
+    let jane_pair = app.login("jane", PASSWORD).await;
+    let new_password = "an entirely new passphrase";
+    app.request(
+        Method::PATCH,
+        &format!("/v1/users/{jane}"),
+        Some(&admin),
+        Some(json!({"password": new_password})),
+    )
+    .await;
+    assert_eq!(
+        app.get("/v1/auth/me", jane_pair["access_token"].as_str())
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    app.login("jane", new_password).await;
+
+    assert_eq!(
+        app.request(
+            Method::DELETE,
+            &format!("/v1/users/{admin_id}"),
+            Some(&admin),
+            None
+        )
+        .await
+        .code(),
+        "cannot_delete_self"
+    );
+    let deleted = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/users/{jane}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&format!("/v1/users/{jane}"), Some(&admin))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/v1/users/not-a-uuid", Some(&admin)).await.code(),
+        "invalid_path"
+    );
+}
+
+#[tokio::test]
+async fn the_last_admin_is_protected_and_history_is_kept() {
+    let app = TestApp::spawn().await;
+    let (admin_id, admin) = app.admin().await;
+    let demote = app
+        .request(
+            Method::PUT,
+            &format!("/v1/users/{admin_id}/roles"),
+            Some(&admin),
+            Some(json!({"roles": ["user"]})),
+        )
+        .await;
+    assert_eq!(
+        (demote.status, demote.code()),
+        (StatusCode::CONFLICT, "last_admin")
+    );
+    let suspend = app
+        .request(
+            Method::PATCH,
+            &format!("/v1/users/{admin_id}"),
+            Some(&admin),
+            Some(json!({"status": "suspended"})),
+        )
+        .await;
+    assert_eq!(suspend.code(), "last_admin");
+
+    // A user with verification history cannot be deleted (records are kept).
+    let (user, _) = app.user(&["user"]).await;
+    let db = app.superuser().await;
+    sqlx::query(
+        "WITH k AS (INSERT INTO public_keys (user_id, algorithm_id, key_data) SELECT $1, id, 'k' FROM algorithms WHERE name = 'RSA' RETURNING id, algorithm_id)
+         INSERT INTO verification_records (user_id, document_hash, public_key_id, algorithm_id, is_valid) SELECT $1, 'ab', id, algorithm_id, true FROM k",
+    )
+    .bind(user)
+    .execute(&db)
+    .await
+    .expect("history");
+    let delete = app
+        .request(
+            Method::DELETE,
+            &format!("/v1/users/{user}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (delete.status, delete.code()),
+        (StatusCode::CONFLICT, "user_has_history")
+    );
+}
