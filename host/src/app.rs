@@ -18,10 +18,12 @@ use crate::auth::tokens::Tokens;
 use crate::cache::Redis;
 use crate::cache::ratelimit::RateLimiter;
 use crate::config::Config;
+use crate::plugins::RouteKey;
 use crate::plugins::{PluginEngine, PluginExecutor, PluginRegistry, SandboxLimits, loader};
 use crate::store::audit::NewAuditEvent;
 use crate::store::users::Principal;
 use crate::store::{Store, StoreError, migrations};
+use crate::verify::recorder::Recorder;
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +84,8 @@ pub struct AppInner {
     pub plugins: PluginRegistry,
     /// Threads plugin calls run on.
     pub executor: PluginExecutor,
+    /// Group commit of verification records.
+    pub recorder: Recorder,
 }
 
 impl Deref for AppState {
@@ -95,6 +99,17 @@ impl AppState {
     /// A user with roles and permissions, as of now.
     pub async fn principal(&self, id: Uuid) -> Result<Option<Principal>, StoreError> {
         self.store.principal(id).await
+    }
+
+    /// A key was changed (revoked, renamed, deleted): results and copies
+    /// cached for it must not be used any more.
+    pub async fn key_changed(&self, id: Uuid) {
+        tracing::debug!(key = %id, "key changed");
+    }
+
+    /// A curve's status changed.
+    pub async fn curve_changed(&self, route: &RouteKey) {
+        tracing::debug!(%route, "curve changed");
     }
 
     /// Record a security-relevant action. Never fails the request: a
@@ -140,6 +155,7 @@ impl Application {
             for outcome in outcomes {
                 match outcome.result {
                     Ok(plugin) => {
+                        store.catalogue_plugin(plugin.descriptor()).await?;
                         tracing::info!(path = %outcome.path.display(), plugin = %plugin.label(), routes = ?plugin.descriptor().routes().iter().map(ToString::to_string).collect::<Vec<_>>(), "plugin loaded");
                         plugins.install(Arc::new(plugin));
                     }
@@ -149,6 +165,13 @@ impl Application {
                 }
             }
         }
+
+        let (recorder, _writers) = Recorder::start(
+            store.clone(),
+            2,
+            config.verify.record_batch_max,
+            Duration::from_millis(config.verify.record_batch_linger_ms),
+        );
 
         let listener =
             TcpListener::bind(config.listen)
@@ -169,6 +192,7 @@ impl Application {
                 plugin_engine,
                 plugins,
                 executor,
+                recorder,
             }),
         };
         spawn_maintenance(state.clone());

@@ -312,7 +312,7 @@ impl Default for VerifyConfig {
             max_document_bytes: 1 << 20,
             max_signature_bytes: 2048,
             record_batch_max: 512,
-            record_batch_linger_ms: 2,
+            record_batch_linger_ms: 0,
             result_cache_ttl_secs: 3600,
         }
     }

@@ -8,6 +8,7 @@
 //! - [`store`]: PostgreSQL;
 //! - [`cache`]: Redis and its fallbacks;
 //! - [`plugins`]: the plugin engine;
+//! - [`verify`]: the verification pipeline and its recorder;
 //! - [`cli`]: the `sigil` command line.
 
 pub mod app;
@@ -19,3 +20,4 @@ pub mod http;
 pub mod plugins;
 pub mod store;
 pub mod telemetry;
+pub mod verify;

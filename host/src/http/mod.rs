@@ -3,10 +3,14 @@
 //! annotations (`/openapi.json`).
 
 pub mod auth;
+pub mod catalog;
 pub mod error;
+pub mod history;
+pub mod keys;
 pub mod ops;
 pub mod pagination;
 pub mod users;
+pub mod verify;
 
 use std::time::Duration;
 
@@ -55,17 +59,21 @@ impl Modify for BearerAuth {
 }
 
 /// The API's routes and their OpenAPI description.
-pub fn api() -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
+pub fn api(config: &crate::config::Config) -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(users::router())
+        .merge(catalog::router())
+        .merge(keys::router())
+        .merge(verify::router(config.http.batch_body_limit_bytes))
+        .merge(history::router())
         .merge(ops::router())
         .split_for_parts()
 }
 
 /// The complete router with its middleware.
 pub fn router(state: AppState) -> axum::Router {
-    let (routes, openapi) = api();
+    let (routes, openapi) = api(&state.config);
     let openapi = std::sync::Arc::new(openapi);
     let http = &state.config.http;
     routes

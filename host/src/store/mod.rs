@@ -5,9 +5,12 @@
 //! into SQL.
 
 pub mod audit;
+pub mod catalog;
+pub mod keys;
 pub mod migrations;
 pub mod tokens;
 pub mod users;
+pub mod verifications;
 
 use std::future::Future;
 use std::str::FromStr;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod signers;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

@@ -1,0 +1,246 @@
+//! `/v1/algorithms` and `/v1/curves`: the catalogue, with the plugin that
+//! serves each entry.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::error::{ApiError, ApiJson, ApiPath, Problem};
+use crate::app::AppState;
+use crate::auth::perm::ManageCurves;
+use crate::auth::{Authorized, Caller, ClientIp};
+use crate::plugins::RouteKey;
+use crate::store::audit::NewAuditEvent;
+use crate::store::catalog::{AlgorithmRow, CurveRow};
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_algorithms))
+        .routes(routes!(list_curves, create_curve))
+        .routes(routes!(update_curve))
+}
+
+/// The plugin serving an entry.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ServedBy {
+    /// Plugin name.
+    pub name: String,
+    /// Plugin version.
+    pub version: String,
+    /// SHA-256 of the component.
+    pub sha256: String,
+}
+
+/// An algorithm with the plugins that serve it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AlgorithmView {
+    /// The catalogue row.
+    #[serde(flatten)]
+    pub algorithm: AlgorithmRow,
+    /// Plugins serving it (any curve).
+    pub plugins: Vec<ServedBy>,
+}
+
+/// A curve with the plugin that serves it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct CurveView {
+    /// The catalogue row.
+    #[serde(flatten)]
+    pub curve: CurveRow,
+    /// The plugin serving it, if one is loaded.
+    pub plugin: Option<ServedBy>,
+    /// Whether verifications on it can run now (enabled and served).
+    pub available: bool,
+}
+
+/// A curve to add.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCurve {
+    /// Curve name (`P-521`).
+    pub name: String,
+    /// The algorithm it belongs to (`ECDSA`).
+    pub algorithm: String,
+    /// Parameters (a JSON object).
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Value,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// Changes to a curve.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CurvePatch {
+    /// `enabled` or `disabled`.
+    pub status: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+}
+
+fn served_by(plugin: &crate::plugins::LoadedPlugin) -> ServedBy {
+    ServedBy {
+        name: plugin.descriptor().name.clone(),
+        version: plugin.descriptor().version.clone(),
+        sha256: plugin.sha256().to_owned(),
+    }
+}
+
+fn curve_view(state: &AppState, curve: CurveRow) -> CurveView {
+    let plugin = state.plugins.route(&curve.algorithm, Some(&curve.name));
+    let available = curve.status == "enabled" && plugin.is_some();
+    CurveView {
+        plugin: plugin.as_deref().map(served_by),
+        available,
+        curve,
+    }
+}
+
+/// Algorithms and their plugins.
+#[utoipa::path(get, path = "/v1/algorithms", tag = "catalogue", security(("bearer" = [])),
+    responses((status = 200, body = Vec<AlgorithmView>), (status = 401, body = Problem)))]
+async fn list_algorithms(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<ApiJson<Vec<AlgorithmView>>, ApiError> {
+    let snapshot = state.plugins.snapshot();
+    let algorithms = state.store.algorithms().await?;
+    Ok(ApiJson(
+        algorithms
+            .into_iter()
+            .map(|algorithm| {
+                let plugins = snapshot
+                    .for_algorithm(&algorithm.name)
+                    .iter()
+                    .map(|p| served_by(p))
+                    .collect();
+                AlgorithmView { algorithm, plugins }
+            })
+            .collect(),
+    ))
+}
+
+/// Curves, their status and their plugins.
+#[utoipa::path(get, path = "/v1/curves", tag = "catalogue", security(("bearer" = [])),
+    responses((status = 200, body = Vec<CurveView>), (status = 401, body = Problem)))]
+async fn list_curves(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<ApiJson<Vec<CurveView>>, ApiError> {
+    let curves = state.store.curves().await?;
+    Ok(ApiJson(
+        curves.into_iter().map(|c| curve_view(&state, c)).collect(),
+    ))
+}
+
+/// Add a curve to the catalogue (a plugin must serve it before keys on it
+/// can be used).
+#[utoipa::path(post, path = "/v1/curves", tag = "catalogue", security(("bearer" = ["manage_curves"])), request_body = NewCurve,
+    responses((status = 201, body = CurveView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn create_curve(
+    State(state): State<AppState>,
+    caller: Authorized<ManageCurves>,
+    ClientIp(ip): ClientIp,
+    ApiJson(curve): ApiJson<NewCurve>,
+) -> Result<(StatusCode, ApiJson<CurveView>), ApiError> {
+    let name_ok = !curve.name.is_empty()
+        && curve.name.len() <= 64
+        && curve
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !name_ok {
+        return Err(ApiError::unprocessable(
+            "invalid_name",
+            "a curve name is 1-64 characters of letters, digits, '-', '_', '.'",
+        ));
+    }
+    if !curve.parameters.is_object() {
+        return Err(ApiError::unprocessable(
+            "invalid_parameters",
+            "parameters must be a JSON object",
+        ));
+    }
+    let row = match state
+        .store
+        .create_curve(
+            &curve.name,
+            &curve.algorithm,
+            &curve.parameters,
+            curve.description.as_deref(),
+        )
+        .await
+    {
+        Ok(Some(row)) => row,
+        Ok(None) => {
+            return Err(ApiError::unprocessable(
+                "unknown_algorithm",
+                format!("no algorithm named {:?}", curve.algorithm),
+            ));
+        }
+        Err(crate::store::StoreError::Conflict { .. }) => {
+            return Err(ApiError::conflict(
+                "curve_exists",
+                format!("a curve named {:?} exists", curve.name),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(caller.id()),
+            actor_ip: Some(ip.to_string()),
+            action: "curve.create",
+            target_type: Some("curve"),
+            target_id: Some(row.id.to_string()),
+            success: true,
+            details: Some(serde_json::json!({"name": row.name, "algorithm": row.algorithm})),
+        })
+        .await;
+    Ok((StatusCode::CREATED, ApiJson(curve_view(&state, row))))
+}
+
+/// Enable or disable a curve (or change its description).
+#[utoipa::path(patch, path = "/v1/curves/{id}", tag = "catalogue", security(("bearer" = ["manage_curves"])),
+    params(("id" = Uuid, Path, description = "curve id")), request_body = CurvePatch,
+    responses((status = 200, body = CurveView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_curve(
+    State(state): State<AppState>,
+    caller: Authorized<ManageCurves>,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(patch): ApiJson<CurvePatch>,
+) -> Result<ApiJson<CurveView>, ApiError> {
+    if let Some(status) = &patch.status {
+        if status != "enabled" && status != "disabled" {
+            return Err(ApiError::unprocessable(
+                "invalid_status",
+                "status is enabled or disabled",
+            ));
+        }
+    }
+    let row = state
+        .store
+        .update_curve(id, patch.status.as_deref(), patch.description.as_deref())
+        .await?
+        .ok_or_else(|| ApiError::not_found("curve"))?;
+    state
+        .curve_changed(&RouteKey::new(&row.algorithm, Some(&row.name)))
+        .await;
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(caller.id()),
+            actor_ip: Some(ip.to_string()),
+            action: "curve.update",
+            target_type: Some("curve"),
+            target_id: Some(id.to_string()),
+            success: true,
+            details: Some(serde_json::json!({"status": patch.status})),
+        })
+        .await;
+    Ok(ApiJson(curve_view(&state, row)))
+}

@@ -1,0 +1,237 @@
+//! `/v1/keys`: public keys (permission `manage_public_keys`). Keys are
+//! owned: another user's key answers 404.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
+use super::pagination::{self, Paged};
+use crate::app::AppState;
+use crate::auth::perm::ManagePublicKeys;
+use crate::auth::{Authorized, ClientIp};
+use crate::store::StoreError;
+use crate::store::audit::NewAuditEvent;
+use crate::store::keys::{self, KeyChanges};
+use crate::verify::keys::{KeyView, NewKeyRequest, check_metadata, check_name, register};
+
+/// The routes of this module.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_key, list_keys))
+        .routes(routes!(get_key, update_key, delete_key))
+        .routes(routes!(revoke_key))
+}
+
+/// Changes to a key.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPatch {
+    /// New name.
+    pub name: Option<String>,
+    /// New metadata (replaces the old).
+    #[schema(value_type = Object)]
+    pub metadata: Option<serde_json::Value>,
+    /// New expiry.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Filters of the key list.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct KeyQuery {
+    /// `active`, `revoked` or `expired`.
+    pub status: Option<String>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// Items per page.
+    pub limit: Option<u32>,
+}
+
+/// Register a public key; the plugin for its algorithm validates and
+/// canonicalises it.
+#[utoipa::path(post, path = "/v1/keys", tag = "keys", security(("bearer" = ["manage_public_keys"])), request_body = NewKeyRequest,
+    responses((status = 201, body = KeyView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn create_key(
+    State(state): State<AppState>,
+    caller: Authorized<ManagePublicKeys>,
+    ClientIp(ip): ClientIp,
+    ApiJson(request): ApiJson<NewKeyRequest>,
+) -> Result<(StatusCode, ApiJson<KeyView>), ApiError> {
+    let row = register(&state, &caller, request).await?;
+    let view = KeyView::from(row);
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(caller.id()),
+            actor_ip: Some(ip.to_string()),
+            action: "key.create",
+            target_type: Some("public_key"),
+            target_id: Some(view.id.to_string()),
+            success: true,
+            details: Some(serde_json::json!({"algorithm": view.algorithm, "curve": view.curve, "fingerprint": view.fingerprint})),
+        })
+        .await;
+    Ok((StatusCode::CREATED, ApiJson(view)))
+}
+
+/// The caller's keys (an admin's: everyone's), newest first.
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", security(("bearer" = ["manage_public_keys"])), params(KeyQuery),
+    responses((status = 200, body = Paged<KeyView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn list_keys(
+    State(state): State<AppState>,
+    caller: Authorized<ManagePublicKeys>,
+    ApiQuery(query): ApiQuery<KeyQuery>,
+) -> Result<ApiJson<Paged<KeyView>>, ApiError> {
+    if let Some(status) = &query.status {
+        if !["active", "revoked", "expired"].contains(&status.as_str()) {
+            return Err(ApiError::unprocessable(
+                "invalid_status",
+                "status is active, revoked or expired",
+            ));
+        }
+    }
+    let page = pagination::page(
+        query.cursor.as_deref(),
+        query.limit,
+        state.config.http.max_page_size,
+    )?;
+    let mut tx = state.store.begin_for(caller.id()).await?;
+    let rows = keys::list(&mut tx, query.status.as_deref(), page).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    let views: Vec<KeyView> = rows.into_iter().map(KeyView::from).collect();
+    Ok(ApiJson(pagination::paged(views, &page, |k| {
+        (k.created_at, k.id)
+    })))
+}
+
+/// One key.
+#[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys", security(("bearer" = ["manage_public_keys"])),
+    params(("id" = Uuid, Path, description = "key id")),
+    responses((status = 200, body = KeyView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn get_key(
+    State(state): State<AppState>,
+    caller: Authorized<ManagePublicKeys>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<ApiJson<KeyView>, ApiError> {
+    let mut tx = state.store.begin_for(caller.id()).await?;
+    let row = keys::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("key"))?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(ApiJson(KeyView::from(row)))
+}
+
+/// Rename a key, replace its metadata or change its expiry.
+#[utoipa::path(patch, path = "/v1/keys/{id}", tag = "keys", security(("bearer" = ["manage_public_keys"])),
+    params(("id" = Uuid, Path, description = "key id")), request_body = KeyPatch,
+    responses((status = 200, body = KeyView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn update_key(
+    State(state): State<AppState>,
+    caller: Authorized<ManagePublicKeys>,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(patch): ApiJson<KeyPatch>,
+) -> Result<ApiJson<KeyView>, ApiError> {
+    check_name(&patch.name)?;
+    check_metadata(&patch.metadata)?;
+    let mut tx = state.store.begin_for(caller.id()).await?;
+    let row = keys::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("key"))?;
+    let metadata = patch.metadata.map(|custom| {
+        let mut facts = row
+            .metadata
+            .clone()
+            .unwrap_or_else(|| serde_json::json!({}));
+        facts["custom"] = custom;
+        facts
+    });
+    let changes = KeyChanges {
+        name: patch.name,
+        metadata,
+        expires_at: patch.expires_at,
+    };
+    keys::update(&mut tx, id, &changes).await?;
+    let row = keys::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("key"))?;
+    tx.commit().await.map_err(StoreError::from)?;
+    state.key_changed(id).await;
+    Ok(ApiJson(KeyView::from(row)))
+}
+
+/// Revoke a key: verifications with it are refused from now on.
+#[utoipa::path(post, path = "/v1/keys/{id}/revoke", tag = "keys", security(("bearer" = ["manage_public_keys"])),
+    params(("id" = Uuid, Path, description = "key id")),
+    responses((status = 200, body = KeyView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn revoke_key(
+    State(state): State<AppState>,
+    caller: Authorized<ManagePublicKeys>,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<ApiJson<KeyView>, ApiError> {
+    let mut tx = state.store.begin_for(caller.id()).await?;
+    if !keys::revoke(&mut tx, id).await? {
+        return Err(ApiError::not_found("key"));
+    }
+    let row = keys::get(&mut tx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("key"))?;
+    tx.commit().await.map_err(StoreError::from)?;
+    state.key_changed(id).await;
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(caller.id()),
+            actor_ip: Some(ip.to_string()),
+            action: "key.revoke",
+            target_type: Some("public_key"),
+            target_id: Some(id.to_string()),
+            success: true,
+            details: None,
+        })
+        .await;
+    Ok(ApiJson(KeyView::from(row)))
+}
+
+/// Delete a key that has no verification history (revoke it otherwise).
+#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys", security(("bearer" = ["manage_public_keys"])),
+    params(("id" = Uuid, Path, description = "key id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn delete_key(
+    State(state): State<AppState>,
+    caller: Authorized<ManagePublicKeys>,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    let mut tx = state.store.begin_for(caller.id()).await?;
+    let deleted = match keys::delete(&mut tx, id).await {
+        Ok(deleted) => deleted,
+        Err(StoreError::Conflict { .. }) => {
+            return Err(ApiError::conflict(
+                "key_in_use",
+                "the key has verification history, which is kept; revoke it instead",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !deleted {
+        return Err(ApiError::not_found("key"));
+    }
+    tx.commit().await.map_err(StoreError::from)?;
+    state.key_changed(id).await;
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(caller.id()),
+            actor_ip: Some(ip.to_string()),
+            action: "key.delete",
+            target_type: Some("public_key"),
+            target_id: Some(id.to_string()),
+            success: true,
+            details: None,
+        })
+        .await;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,227 @@
+//! Group commit of verification records: "answered means stored" without
+//! one transaction per request. Handlers hand their rows to the recorder
+//! and wait; writers take everything queued (up to a cap) and commit it in
+//! one transaction, so under load one commit carries many requests' rows
+//! and an idle service commits at once. Each waiting request is answered
+//! only after the transaction holding its rows has committed.
+//!
+//! Rows are written with row-level security: within the transaction the
+//! writer acts for each user in turn (`set_config`), so the policies' WITH
+//! CHECK still holds.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Mutex, mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::store::verifications::{self, NewBatch, NewRecord};
+use crate::store::{Store, StoreError};
+
+/// What one request asks to store, atomically.
+#[derive(Debug)]
+pub enum Unit {
+    /// Records of single verifications.
+    Records(Vec<NewRecord>),
+    /// A batch: its records, the batch row and its items.
+    Batch(NewBatch, Vec<NewRecord>),
+}
+
+impl Unit {
+    fn rows(&self) -> usize {
+        match self {
+            Unit::Records(records) => records.len(),
+            Unit::Batch(_, records) => records.len() + 1,
+        }
+    }
+}
+
+struct Job {
+    unit: Unit,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Why a unit was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The recorder has stopped (the service is shutting down).
+    #[error("the recorder has stopped")]
+    Stopped,
+    /// The transaction failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Counters for `/metrics`.
+#[derive(Debug, Default)]
+pub struct RecorderStats {
+    /// Transactions committed.
+    pub commits: AtomicU64,
+    /// Rows committed.
+    pub rows: AtomicU64,
+    /// Transactions that failed.
+    pub failures: AtomicU64,
+}
+
+/// The handle requests use.
+#[derive(Clone)]
+pub struct Recorder {
+    queue: mpsc::Sender<Job>,
+    stats: Arc<RecorderStats>,
+}
+
+impl Recorder {
+    /// Start `writers` writer tasks committing up to `max_rows` rows per
+    /// transaction, waiting at most `linger` for company when the queue
+    /// is empty. Returns the handle and the writers' join handles (they
+    /// finish once every handle is dropped and the queue is drained).
+    pub fn start(
+        store: Store,
+        writers: usize,
+        max_rows: usize,
+        linger: Duration,
+    ) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
+        let (queue, receiver) = mpsc::channel::<Job>(16_384);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let stats = Arc::new(RecorderStats::default());
+        let handles = (0..writers.max(1))
+            .map(|_| {
+                let receiver = receiver.clone();
+                let store = store.clone();
+                let stats = stats.clone();
+                tokio::spawn(write_loop(store, receiver, max_rows.max(1), linger, stats))
+            })
+            .collect();
+        (Self { queue, stats }, handles)
+    }
+
+    /// Store `unit`; returns once it is committed.
+    pub async fn record(&self, unit: Unit) -> Result<(), RecordError> {
+        let (done, answer) = oneshot::channel();
+        self.queue
+            .send(Job { unit, done })
+            .await
+            .map_err(|_| RecordError::Stopped)?;
+        answer
+            .await
+            .map_err(|_| RecordError::Stopped)?
+            .map_err(RecordError::from)
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> &RecorderStats {
+        &self.stats
+    }
+}
+
+async fn write_loop(
+    store: Store,
+    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
+    max_rows: usize,
+    linger: Duration,
+    stats: Arc<RecorderStats>,
+) {
+    loop {
+        let jobs = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else {
+                return;
+            };
+            let mut rows = first.unit.rows();
+            let mut jobs = vec![first];
+            while rows < max_rows {
+                let next = match receiver.try_recv() {
+                    Ok(job) => Some(job),
+                    Err(_) if linger.is_zero() => None,
+                    Err(_) => tokio::time::timeout(linger, receiver.recv())
+                        .await
+                        .ok()
+                        .flatten(),
+                };
+                let Some(job) = next else { break };
+                rows += job.unit.rows();
+                jobs.push(job);
+            }
+            jobs
+        };
+        commit_group(&store, jobs, &stats).await;
+    }
+}
+
+/// Commit the group in one transaction; if that fails for a reason other
+/// than availability, commit each job alone so one bad unit (a key deleted
+/// meanwhile) fails alone.
+async fn commit_group(store: &Store, jobs: Vec<Job>, stats: &RecorderStats) {
+    let units: Vec<&Unit> = jobs.iter().map(|j| &j.unit).collect();
+    let rows: usize = units.iter().map(|u| u.rows()).sum();
+    let outcome = store.retry("record", || commit(store, &units)).await;
+    match outcome {
+        Ok(()) => {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats.rows.fetch_add(rows as u64, Ordering::Relaxed);
+            for job in jobs {
+                let _ = job.done.send(Ok(()));
+            }
+        }
+        Err(error) if jobs.len() > 1 && !matches!(error, StoreError::Unavailable(_)) => {
+            tracing::warn!(%error, jobs = jobs.len(), "group commit failed; committing its requests one by one");
+            for job in jobs {
+                let single = [&job.unit];
+                let outcome = store.retry("record", || commit(store, &single)).await;
+                if outcome.is_ok() {
+                    stats.commits.fetch_add(1, Ordering::Relaxed);
+                    stats
+                        .rows
+                        .fetch_add(job.unit.rows() as u64, Ordering::Relaxed);
+                } else {
+                    stats.failures.fetch_add(1, Ordering::Relaxed);
+                }
+                let _ = job.done.send(outcome);
+            }
+        }
+        Err(error) => {
+            stats.failures.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%error, jobs = jobs.len(), "recording verifications failed");
+            let message = error.to_string();
+            for job in jobs {
+                let _ = job.done.send(Err(StoreError::Unavailable(message.clone())));
+            }
+        }
+    }
+}
+
+/// One transaction for `units`, acting for each user in turn.
+async fn commit(store: &Store, units: &[&Unit]) -> Result<(), StoreError> {
+    let mut by_user: BTreeMap<Uuid, (Vec<&NewRecord>, Vec<&NewBatch>)> = BTreeMap::new();
+    for unit in units {
+        match unit {
+            Unit::Records(records) => {
+                for record in records {
+                    by_user.entry(record.user_id).or_default().0.push(record);
+                }
+            }
+            Unit::Batch(batch, records) => {
+                let entry = by_user.entry(batch.user_id).or_default();
+                entry.0.extend(records.iter());
+                entry.1.push(batch);
+            }
+        }
+    }
+    let mut tx = store.begin().await?;
+    for (user, (records, batches)) in by_user {
+        sqlx::query_scalar!(
+            "SELECT set_config('sigil.user_id', $1, true)",
+            user.to_string()
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        verifications::insert_records(&mut tx, &records).await?;
+        for batch in batches {
+            verifications::insert_batch(&mut tx, batch).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
