@@ -10,9 +10,10 @@ default:
 plugins:
     scripts/build-plugins
 
-# Build the plugins, then run every test of the workspace.
+# Build the plugins, then run every test of the workspace (PostgreSQL and
+# Redis on localhost; each test makes its own database).
 test: plugins
-    cargo test --workspace --locked
+    SQLX_OFFLINE=true cargo test --workspace --locked
 
 # Run Sigil's Wycheproof conformance check on a component file.
 check-plugin FILE:
@@ -36,3 +37,12 @@ lint:
 fmt:
     cargo fmt --all
     cd plugins && cargo fmt --all
+
+# HTTP throughput against the plugin-only rate (needs local PostgreSQL and Redis).
+bench-http: plugins
+    cargo bench --locked --bench http
+
+# Regenerate the compile-time query data in .sqlx/ against a migrated
+# scratch database (after changing a query or a migration).
+sqlx-prepare:
+    scripts/sqlx-prepare

@@ -18,6 +18,8 @@ use crate::auth::tokens::Tokens;
 use crate::cache::Redis;
 use crate::cache::ratelimit::RateLimiter;
 use crate::config::Config;
+use crate::cache::entities::Caches;
+use crate::cache::events::{self, EventSink, Events, Invalidation};
 use crate::plugins::RouteKey;
 use crate::plugins::{PluginEngine, PluginExecutor, PluginRegistry, SandboxLimits, loader};
 use crate::store::audit::NewAuditEvent;
@@ -86,6 +88,10 @@ pub struct AppInner {
     pub executor: PluginExecutor,
     /// Group commit of verification records.
     pub recorder: Recorder,
+    /// Cached users, keys, catalogue, results and recent verifications.
+    pub caches: Caches,
+    /// Pub/sub publisher.
+    pub events: Events,
 }
 
 impl Deref for AppState {
@@ -96,28 +102,61 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// A user with roles and permissions, as of now.
+    /// A user with roles and permissions (cached; see `cache::entities`).
     pub async fn principal(&self, id: Uuid) -> Result<Option<Principal>, StoreError> {
-        self.store.principal(id).await
+        self.caches.principal(id).await
     }
 
-    /// A key was changed (revoked, renamed, deleted): results and copies
-    /// cached for it must not be used any more.
+    /// A user changed (status, roles, password, e-mail): every host drops
+    /// its copies.
+    pub async fn user_changed(&self, id: Uuid) {
+        self.caches.user_changed(id).await;
+    }
+
+    /// A key changed (revoked, renamed, deleted): every host drops its
+    /// copies, so a revoked key is refused at once here and within
+    /// moments everywhere. Cached results need no purge: they are only
+    /// used after the key itself is found active.
     pub async fn key_changed(&self, id: Uuid) {
-        tracing::debug!(key = %id, "key changed");
+        self.caches.key_changed(id).await;
     }
 
-    /// A curve's status changed.
+    /// A curve changed status.
     pub async fn curve_changed(&self, route: &RouteKey) {
-        tracing::debug!(%route, "curve changed");
+        tracing::info!(%route, "curve changed");
+        self.caches.catalogue_changed().await;
     }
 
-    /// Record a security-relevant action. Never fails the request: a
+    /// Record a security-relevant action in PostgreSQL, then publish it on
+    /// `audit:events` and the audit stream. Never fails the request: a
     /// failure to audit is logged as an error.
     pub async fn audit(&self, event: NewAuditEvent) {
-        if let Err(error) = self.store.audit(&event).await {
-            tracing::error!(%error, action = event.action, "could not write an audit event");
+        match self.store.audit(&event).await {
+            Ok(stored) => {
+                if let Ok(json) = serde_json::to_value(&stored) {
+                    self.events.audit(&json).await;
+                }
+            }
+            Err(error) => tracing::error!(%error, action = event.action, "could not write an audit event"),
         }
+    }
+}
+
+impl EventSink for AppState {
+    fn invalidate(&self, what: &Invalidation) {
+        self.caches.invalidate_local(what);
+    }
+
+    fn system_event(&self, origin: Uuid, event: serde_json::Value) {
+        tracing::debug!(%origin, %event, "system event");
+    }
+
+    fn resubscribed(&self) {
+        self.caches.set_local_trust(true);
+    }
+
+    fn unsubscribed(&self) {
+        self.caches.set_local_trust(false);
     }
 }
 
@@ -180,6 +219,8 @@ impl Application {
                     addr: config.listen,
                     source,
                 })?;
+        let events = Events::new(redis.clone());
+        let caches = Caches::new(redis.clone(), store.clone(), events.clone(), config.verify.result_cache_ttl_secs);
         let state = AppState {
             inner: Arc::new(AppInner {
                 config,
@@ -193,8 +234,14 @@ impl Application {
                 plugins,
                 executor,
                 recorder,
+                caches,
+                events,
             }),
         };
+        events::spawn_subscriber(state.redis.clone(), Arc::new(state.clone()));
+        // Plugins may have added algorithms or curves: no host may keep an
+        // older catalogue.
+        state.caches.catalogue_changed().await;
         spawn_maintenance(state.clone());
         Ok(Self { listener, state })
     }

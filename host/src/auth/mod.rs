@@ -144,8 +144,25 @@ impl FromRequestParts<AppState> for Caller {
                 format!("the account is {}", principal.user.status),
             ));
         }
+        check_user_limit(parts, state, principal.user.id).await?;
         Ok(Caller { principal, claims })
     }
+}
+
+/// The per-user rate limit, checked once the user is known; the decision
+/// is left for the rate-limit middleware's headers.
+async fn check_user_limit(parts: &Parts, state: &AppState, user: Uuid) -> Result<(), ApiError> {
+    let limits = &state.config.rate_limits;
+    if !limits.enabled {
+        return Ok(());
+    }
+    let window = std::time::Duration::from_secs(limits.window_secs);
+    let decision = state.rate_limiter.check("user", &user.to_string(), limits.per_user, window).await;
+    let refusal = (!decision.allowed).then(|| crate::http::ratelimit::refusal(std::slice::from_ref(&decision)));
+    if let Some(slot) = parts.extensions.get::<crate::http::ratelimit::UserLimitSlot>() {
+        slot.set(decision);
+    }
+    refusal.map_or(Ok(()), Err)
 }
 
 fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {

@@ -9,6 +9,9 @@
 //! the background; recovery is automatic.
 
 pub mod breaker;
+pub mod entities;
+pub mod events;
+pub mod local;
 pub mod ratelimit;
 
 use std::sync::Arc;
@@ -110,6 +113,11 @@ impl Redis {
     /// Whether Redis is configured at all.
     pub fn is_configured(&self) -> bool {
         self.inner.is_some()
+    }
+
+    /// Ask Redis whether it answers (a probe for the breaker too).
+    pub async fn ping(&self) -> bool {
+        self.run(|mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await }).await.is_ok()
     }
 
     /// Whether a connection is up and the breaker closed.

@@ -108,10 +108,11 @@ async fn list_algorithms(
     _caller: Caller,
 ) -> Result<ApiJson<Vec<AlgorithmView>>, ApiError> {
     let snapshot = state.plugins.snapshot();
-    let algorithms = state.store.algorithms().await?;
+    let algorithms = state.caches.algorithms().await?;
     Ok(ApiJson(
         algorithms
-            .into_iter()
+            .iter()
+            .cloned()
             .map(|algorithm| {
                 let plugins = snapshot
                     .for_algorithm(&algorithm.name)
@@ -131,9 +132,9 @@ async fn list_curves(
     State(state): State<AppState>,
     _caller: Caller,
 ) -> Result<ApiJson<Vec<CurveView>>, ApiError> {
-    let curves = state.store.curves().await?;
+    let curves = state.caches.curves().await?;
     Ok(ApiJson(
-        curves.into_iter().map(|c| curve_view(&state, c)).collect(),
+        curves.iter().cloned().map(|c| curve_view(&state, c)).collect(),
     ))
 }
 
@@ -190,6 +191,7 @@ async fn create_curve(
         }
         Err(e) => return Err(e.into()),
     };
+    state.caches.catalogue_changed().await;
     state
         .audit(NewAuditEvent {
             actor_id: Some(caller.id()),

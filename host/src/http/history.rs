@@ -20,6 +20,7 @@ use crate::store::verifications::{self, BatchItemView, BatchView, RecordFilter, 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_verifications))
+        .routes(routes!(recent_verifications))
         .routes(routes!(get_verification))
         .routes(routes!(list_batches))
         .routes(routes!(get_batch))
@@ -67,6 +68,7 @@ async fn list_verifications(
         state.config.http.max_page_size,
     )?;
     let filter = RecordFilter {
+        user_id: None,
         public_key_id: query.public_key_id,
         valid: query.valid,
         from: query.from,
@@ -78,6 +80,25 @@ async fn list_verifications(
     Ok(ApiJson(pagination::paged(records, &page, |r| {
         (r.verified_at, r.id)
     })))
+}
+
+/// The caller's last 20 verifications, newest first (from Redis's
+/// `verify:recent:{user}`, else from PostgreSQL).
+#[utoipa::path(get, path = "/v1/verifications/recent", tag = "history", security(("bearer" = ["verify_signatures"])),
+    responses((status = 200, body = Vec<RecordView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn recent_verifications(
+    State(state): State<AppState>,
+    caller: Authorized<VerifySignatures>,
+) -> Result<ApiJson<Vec<RecordView>>, ApiError> {
+    if let Some(recent) = state.caches.recent(caller.id()).await {
+        return Ok(ApiJson(recent));
+    }
+    let filter = RecordFilter { user_id: Some(caller.id()), ..RecordFilter::default() };
+    let page = crate::store::Page { after: None, limit: crate::cache::entities::RECENT_LEN as i64 };
+    let mut tx = state.store.begin_for(caller.id()).await?;
+    let records = verifications::list_records(&mut tx, &filter, page).await?;
+    tx.commit().await.map_err(StoreError::from)?;
+    Ok(ApiJson(records))
 }
 
 /// One verification record.

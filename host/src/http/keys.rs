@@ -63,6 +63,7 @@ async fn create_key(
     ApiJson(request): ApiJson<NewKeyRequest>,
 ) -> Result<(StatusCode, ApiJson<KeyView>), ApiError> {
     let row = register(&state, &caller, request).await?;
+    state.caches.write_key(&row).await;
     let view = KeyView::from(row);
     state
         .audit(NewAuditEvent {

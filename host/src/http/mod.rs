@@ -9,6 +9,7 @@ pub mod history;
 pub mod keys;
 pub mod ops;
 pub mod pagination;
+pub mod ratelimit;
 pub mod users;
 pub mod verify;
 
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> axum::Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), ratelimit::rate_limit))
         .layer(DefaultBodyLimit::max(http.body_limit_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
         .layer(

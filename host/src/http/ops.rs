@@ -55,7 +55,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, ApiJson<Readiness>
     let plugins = state.plugins.snapshot().plugins().len();
     let redis = if !state.redis.is_configured() {
         "disabled"
-    } else if state.redis.is_healthy() {
+    } else if state.redis.ping().await {
         "up"
     } else {
         "down"

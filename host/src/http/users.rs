@@ -303,6 +303,7 @@ async fn update_user(
         .update_user(id, &changes)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
+    state.user_changed(id).await;
     if changes.password_hash.is_some() || user.status != "active" {
         sessions::end_all_sessions(&state, id).await?;
     }
@@ -344,6 +345,7 @@ async fn delete_user(
     if !state.store.delete_user(id).await? {
         return Err(ApiError::not_found("user"));
     }
+    state.user_changed(id).await;
     state
         .audit(NewAuditEvent {
             actor_id: Some(caller.id()),
@@ -374,6 +376,7 @@ async fn set_roles(
     roles.sort();
     roles.dedup();
     let user = state.store.set_roles(id, &roles).await?;
+    state.user_changed(id).await;
     state
         .audit(NewAuditEvent {
             actor_id: Some(caller.id()),

@@ -2,14 +2,14 @@
 //! the loaded plugins.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Store, StoreError};
 use crate::plugins::Descriptor;
 
 /// An algorithm row.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlgorithmRow {
     /// Identifier.
     pub id: Uuid,
@@ -25,7 +25,7 @@ pub struct AlgorithmRow {
 }
 
 /// A curve row.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CurveRow {
     /// Identifier.
     pub id: Uuid,

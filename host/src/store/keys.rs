@@ -2,12 +2,13 @@
 //! runs in a transaction acting for the caller).
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Page, StoreError, Tx};
 
 /// A public key with its algorithm and curve names.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyRow {
     /// Identifier.
     pub id: Uuid,
@@ -37,6 +38,18 @@ pub struct KeyRow {
     pub expires_at: Option<DateTime<Utc>>,
     /// Stored status; an active key past `expires_at` reads `expired`.
     pub status: String,
+}
+
+impl KeyRow {
+    /// The status now: an active key whose expiry has passed is expired
+    /// (a cached row may predate the expiry).
+    pub fn status_now(&self) -> &str {
+        if self.status == "active" && self.expires_at.is_some_and(|t| t <= Utc::now()) {
+            "expired"
+        } else {
+            &self.status
+        }
+    }
 }
 
 /// A key about to be stored.

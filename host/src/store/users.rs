@@ -1,13 +1,13 @@
 //! Users, their roles and permissions.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Page, Store, StoreError, Tx};
 
 /// A user as the API shows it (never the password hash).
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
     /// Identifier.
     pub id: Uuid,
@@ -39,7 +39,7 @@ pub struct Credentials {
 }
 
 /// A user with everything authorisation needs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Principal {
     /// The user.
     #[serde(flatten)]

@@ -3,7 +3,7 @@
 //! row-level security.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Page, StoreError, Tx};
@@ -115,7 +115,7 @@ pub async fn insert_batch(tx: &mut Tx, batch: &NewBatch) -> Result<(), StoreErro
 }
 
 /// A record as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RecordView {
     /// Identifier.
     pub id: Uuid,
@@ -141,6 +141,8 @@ pub struct RecordView {
 /// Filters of the history.
 #[derive(Debug, Clone, Default)]
 pub struct RecordFilter {
+    /// Only this user's (admins see everyone's otherwise).
+    pub user_id: Option<Uuid>,
     /// Only this key.
     pub public_key_id: Option<Uuid>,
     /// Only valid (or invalid) results.
@@ -168,6 +170,7 @@ pub async fn list_records(
              AND ($3::timestamptz IS NULL OR r.verification_time >= $3)
              AND ($4::timestamptz IS NULL OR r.verification_time < $4)
              AND ($5::timestamptz IS NULL OR (r.verification_time, r.id) < ($5, $6::uuid))
+             AND ($8::uuid IS NULL OR r.user_id = $8)
            ORDER BY r.verification_time DESC, r.id DESC
            LIMIT $7"#,
         filter.public_key_id,
@@ -176,7 +179,8 @@ pub async fn list_records(
         filter.to,
         after_time,
         after_id,
-        page.limit
+        page.limit,
+        filter.user_id
     )
     .fetch_all(&mut **tx)
     .await?)

@@ -330,7 +330,7 @@ pub async fn register(
     }
     let curve_name = info.curve.clone();
     if let Some(name) = &curve_name {
-        let curves = state.store.curves().await?;
+        let curves = state.caches.curves().await?;
         match curves.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
             Some(row) if row.status == "disabled" => {
                 return Err(VerifyError::CurveDisabled(row.name.clone()));

@@ -24,8 +24,10 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::plugins::{ContractError, LoadedPlugin, MAX_BATCH_CALL, PluginError, VerifyInput};
 use crate::store::StoreError;
-use crate::store::keys::{self as key_store, KeyRow};
-use crate::store::verifications::{NewBatch, NewRecord};
+use crate::cache::entities::CachedResult;
+use crate::store::catalog::CurveRow;
+use crate::store::keys::KeyRow;
+use crate::store::verifications::{NewBatch, NewRecord, RecordView};
 use recorder::{RecordError, Unit};
 use request::{Plan, Prepared, VerifyItem};
 
@@ -173,56 +175,82 @@ struct Resolved {
     plugin: Arc<LoadedPlugin>,
 }
 
-/// Check a key's state and find its plugin.
-fn resolve(state: &AppState, key: KeyRow) -> Result<Resolved, VerifyError> {
-    match key.status.as_str() {
+/// Check a key's state (status now, its curve enabled) and find its plugin.
+fn resolve(state: &AppState, key: KeyRow, curves: &[CurveRow]) -> Result<Resolved, VerifyError> {
+    match key.status_now() {
         "active" => {}
         "revoked" => return Err(VerifyError::KeyRevoked),
         _ => return Err(VerifyError::KeyExpired),
     }
-    if let (Some(curve), Some("disabled")) = (&key.curve, key.curve_status.as_deref()) {
-        return Err(VerifyError::CurveDisabled(curve.clone()));
+    if let Some(curve) = &key.curve {
+        let enabled = curves.iter().any(|c| c.name == *curve && c.status == "enabled");
+        if !enabled {
+            return Err(VerifyError::CurveDisabled(curve.clone()));
+        }
     }
-    let plugin = state
-        .plugins
-        .route(&key.algorithm, key.curve.as_deref())
-        .ok_or_else(|| {
-            VerifyError::PluginUnavailable(match &key.curve {
-                Some(curve) => format!("{} on {curve}", key.algorithm),
-                None => key.algorithm.clone(),
-            })
-        })?;
-    let spki = request::spki_from_pem(&key.key_data).ok_or_else(|| {
-        VerifyError::Store(StoreError::Unavailable("stored key is not PEM".into()))
+    let plugin = state.plugins.route(&key.algorithm, key.curve.as_deref()).ok_or_else(|| {
+        VerifyError::PluginUnavailable(match &key.curve {
+            Some(curve) => format!("{} on {curve}", key.algorithm),
+            None => key.algorithm.clone(),
+        })
     })?;
+    let spki = request::spki_from_pem(&key.key_data)
+        .ok_or_else(|| VerifyError::Store(StoreError::Unavailable("stored key is not PEM".into())))?;
     Ok(Resolved { key, spki, plugin })
 }
 
-/// Work for a plugin worker: hash where needed, then the plugin's input.
-struct Call {
+/// One verification with its document hashed, ready for the result cache
+/// and the plugin.
+struct Work {
+    index: usize,
+    key: usize,
     plan: Plan,
-    prepared: Prepared,
-    spki: Vec<u8>,
+    message: Vec<u8>,
+    document_hash: String,
+    signature: Vec<u8>,
 }
 
-impl Call {
-    /// Runs on a worker thread: the document is hashed here, off the async
-    /// runtime.
-    fn into_input(mut self) -> (String, VerifyInput) {
-        let (message, document_hash) = self.prepared.message_for(&self.plan);
-        let input = VerifyInput {
-            key: self.spki,
-            message,
+impl Work {
+    fn new(index: usize, key: usize, plan: Plan, mut prepared: Prepared) -> Self {
+        let (message, document_hash) = prepared.message_for(&plan);
+        Work { index, key, plan, message, document_hash, signature: prepared.signature }
+    }
+
+    fn input(&self, spki: &[u8]) -> VerifyInput {
+        VerifyInput {
+            key: spki.to_vec(),
+            message: self.message.clone(),
             hash: self.plan.hash,
-            signature: self.prepared.signature,
+            signature: self.signature.clone(),
             encoding: self.plan.encoding,
             scheme: self.plan.scheme,
-        };
-        (document_hash, input)
+        }
+    }
+
+    fn cached(&self, result: &CachedResult, plugin: &LoadedPlugin) -> Option<bool> {
+        let same = result.plugin_sha256 == plugin.sha256()
+            && result.hash == self.plan.hash
+            && result.encoding == self.plan.encoding
+            && result.scheme == self.plan.scheme;
+        same.then_some(result.valid)
+    }
+
+    fn to_cache(&self, valid: bool, plugin: &LoadedPlugin) -> CachedResult {
+        CachedResult {
+            valid,
+            plugin_sha256: plugin.sha256().to_owned(),
+            hash: self.plan.hash,
+            encoding: self.plan.encoding,
+            scheme: self.plan.scheme,
+        }
     }
 }
 
-fn record_metadata(plugin: &LoadedPlugin, plan: &Plan, batch: Option<Uuid>) -> serde_json::Value {
+/// Documents up to this size are hashed on the request's own task; larger
+/// ones on the worker threads.
+const INLINE_HASH_BYTES: usize = 64 * 1024;
+
+fn record_metadata(plugin: &LoadedPlugin, plan: &Plan, cached: bool, batch: Option<Uuid>) -> serde_json::Value {
     let descriptor = plugin.descriptor();
     let mut metadata = serde_json::json!({
         "plugin": descriptor.name,
@@ -232,7 +260,7 @@ fn record_metadata(plugin: &LoadedPlugin, plan: &Plan, batch: Option<Uuid>) -> s
         "document_hash_algorithm": plan.document_hash_algorithm().as_str(),
         "signature_encoding": plan.encoding.as_str(),
         "signature_scheme": plan.scheme.as_str(),
-        "cached": false,
+        "cached": cached,
     });
     if let Some(batch) = batch {
         metadata["batch_id"] = serde_json::json!(batch);
@@ -240,46 +268,64 @@ fn record_metadata(plugin: &LoadedPlugin, plan: &Plan, batch: Option<Uuid>) -> s
     metadata
 }
 
+fn view(record: &NewRecord, key: &KeyRow) -> RecordView {
+    RecordView {
+        id: record.id,
+        user_id: record.user_id,
+        public_key_id: record.public_key_id,
+        algorithm: key.algorithm.clone(),
+        curve: key.curve.clone(),
+        document_hash: record.document_hash.clone(),
+        valid: record.is_valid,
+        verified_at: record.verified_at,
+        metadata: Some(record.metadata.clone()),
+    }
+}
+
 /// Verify one signature and record it.
-pub async fn verify_one(
-    state: &AppState,
-    caller: &Caller,
-    item: VerifyItem,
-) -> Result<Verified, VerifyError> {
+pub async fn verify_one(state: &AppState, caller: &Caller, item: VerifyItem) -> Result<Verified, VerifyError> {
     let prepared = Prepared::from_item(&item, &state.config.verify)?;
-    let mut tx = state.store.begin_for(caller.id()).await?;
-    let key = key_store::get(&mut tx, item.public_key_id)
+    let key = state
+        .caches
+        .key(item.public_key_id, caller.id(), caller.is_admin())
         .await?
         .ok_or(VerifyError::KeyNotFound)?;
-    tx.commit().await.map_err(StoreError::from)?;
-    let resolved = resolve(state, key)?;
+    let curves = state.caches.curves().await?;
+    let resolved = resolve(state, key, &curves)?;
     let plan = Plan::new(&resolved.plugin, &item, &prepared)?;
-    let call = Call {
-        plan: plan.clone(),
-        prepared,
-        spki: resolved.spki,
+    let work = if prepared.document_len() <= INLINE_HASH_BYTES {
+        Work::new(0, 0, plan, prepared)
+    } else {
+        state.executor.run(move || Work::new(0, 0, plan, prepared)).await?
     };
-    let plugin = resolved.plugin.clone();
-    let (document_hash, answer) = state
-        .executor
-        .run(move || {
-            let (document_hash, input) = call.into_input();
-            (document_hash, plugin.verify(input))
-        })
-        .await?;
-    let valid = answer??;
+
+    let cache_key = state.caches.result_key(&work.document_hash, resolved.key.id, &work.signature);
+    let cached = state.caches.results(vec![cache_key.clone()]).await.pop().flatten();
+    let hit = cached.as_ref().and_then(|c| work.cached(c, &resolved.plugin));
+    state.caches.count_result(hit.is_some());
+    let valid = match hit {
+        Some(valid) => valid,
+        None => {
+            let plugin = resolved.plugin.clone();
+            let input = work.input(&resolved.spki);
+            let valid = state.executor.run(move || plugin.verify(input)).await???;
+            state.caches.store_results(vec![(cache_key, work.to_cache(valid, &resolved.plugin))]).await;
+            valid
+        }
+    };
 
     let record = NewRecord {
         id: Uuid::new_v4(),
         user_id: caller.id(),
-        document_hash,
+        document_hash: work.document_hash.clone(),
         public_key_id: resolved.key.id,
         algorithm_id: resolved.key.algorithm_id,
         curve_id: resolved.key.curve_id,
         is_valid: valid,
         verified_at: Utc::now(),
-        metadata: record_metadata(&resolved.plugin, &plan, None),
+        metadata: record_metadata(&resolved.plugin, &work.plan, hit.is_some(), None),
     };
+    let recent = [view(&record, &resolved.key)];
     let answer = Verified {
         valid,
         verification_id: record.id,
@@ -289,24 +335,18 @@ pub async fn verify_one(
         document_hash: record.document_hash.clone(),
         verified_at: record.verified_at,
         plugin: resolved.plugin.label(),
-        cached: false,
+        cached: hit.is_some(),
     };
-    state
-        .recorder
-        .record(Unit::Records(vec![record]))
-        .await
-        .map_err(VerifyError::Recording)?;
+    state.recorder.record(Unit::Records(vec![record])).await.map_err(VerifyError::Recording)?;
+    state.caches.push_recent(caller.id(), &recent).await;
     Ok(answer)
 }
 
 /// What one batch item became before the plugins ran.
 enum Slot {
     Failed(VerifyError),
-    Ready {
-        key: usize,
-        plan: Plan,
-        call: Option<Call>,
-    },
+    Ready { key: usize, plan: Plan, prepared: Prepared },
+    Hashed,
 }
 
 /// Verify a batch and record it atomically.
@@ -317,10 +357,7 @@ pub async fn verify_batch(
 ) -> Result<BatchVerified, VerifyError> {
     let max = state.config.verify.max_batch_items;
     if items.is_empty() {
-        return Err(VerifyError::invalid(
-            "empty_batch",
-            "a batch needs at least one item",
-        ));
+        return Err(VerifyError::invalid("empty_batch", "a batch needs at least one item"));
     }
     if items.len() > max {
         return Err(VerifyError::invalid(
@@ -341,21 +378,18 @@ pub async fn verify_batch(
         })
         .collect();
 
-    // Every distinct key in one query, under row-level security.
-    let mut ids: Vec<Uuid> = parsed
-        .iter()
-        .filter_map(|p| p.as_ref().ok().map(|(i, _)| i.public_key_id))
-        .collect();
+    // Every distinct key once.
+    let mut ids: Vec<Uuid> = parsed.iter().filter_map(|p| p.as_ref().ok().map(|(i, _)| i.public_key_id)).collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut tx = state.store.begin_for(caller.id()).await?;
-    let rows = key_store::get_many(&mut tx, &ids).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    let mut resolved: Vec<Result<Resolved, VerifyError>> = Vec::with_capacity(rows.len());
+    let curves = state.caches.curves().await?;
+    let mut resolved: Vec<Result<Resolved, VerifyError>> = Vec::with_capacity(ids.len());
     let mut key_index: HashMap<Uuid, usize> = HashMap::new();
-    for row in rows {
-        key_index.insert(row.id, resolved.len());
-        resolved.push(resolve(state, row));
+    for id in ids {
+        if let Some(row) = state.caches.key(id, caller.id(), caller.is_admin()).await? {
+            key_index.insert(id, resolved.len());
+            resolved.push(resolve(state, row, &curves));
+        }
     }
 
     let mut slots: Vec<Slot> = parsed
@@ -365,64 +399,99 @@ pub async fn verify_batch(
                 Ok(ok) => ok,
                 Err(e) => return Slot::Failed(e),
             };
-            let Some(&k) = key_index.get(&item.public_key_id) else {
-                return Slot::Failed(VerifyError::KeyNotFound);
-            };
+            let Some(&k) = key_index.get(&item.public_key_id) else { return Slot::Failed(VerifyError::KeyNotFound) };
             let key = match &resolved[k] {
                 Ok(key) => key,
                 Err(e) => return Slot::Failed(clone_key_error(e)),
             };
             match Plan::new(&key.plugin, &item, &prepared) {
-                Ok(plan) => Slot::Ready {
-                    key: k,
-                    plan: plan.clone(),
-                    call: Some(Call {
-                        plan,
-                        prepared,
-                        spki: key.spki.clone(),
-                    }),
-                },
+                Ok(plan) => Slot::Ready { key: k, plan, prepared },
                 Err(e) => Slot::Failed(e),
             }
         })
         .collect();
 
-    // Group ready items by plugin, cut into chunks over the workers.
-    // Keyed by the plugin's address: the same loaded plugin, not just the same name.
-    let mut groups: HashMap<usize, (Arc<LoadedPlugin>, Vec<(usize, Call)>)> = HashMap::new();
-    for (index, slot) in slots.iter_mut().enumerate() {
-        if let Slot::Ready { key, call, .. } = slot {
-            if let (Ok(resolved), Some(call)) = (&resolved[*key], call.take()) {
-                let entry = groups
-                    .entry(Arc::as_ptr(&resolved.plugin) as usize)
-                    .or_insert_with(|| (resolved.plugin.clone(), Vec::new()));
-                entry.1.push((index, call));
+    // Hash the documents on the workers.
+    let workers = state.executor.threads().max(1);
+    let ready: Vec<(usize, usize, Plan, Prepared)> = slots
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(index, slot)| match std::mem::replace(slot, Slot::Hashed) {
+            Slot::Ready { key, plan, prepared } => Some((index, key, plan, prepared)),
+            other => {
+                *slot = other;
+                None
+            }
+        })
+        .collect();
+    let chunk = ready.len().div_ceil(workers).clamp(1, MAX_BATCH_CALL);
+    let mut hashing = Vec::new();
+    let mut ready = ready.into_iter().peekable();
+    while ready.peek().is_some() {
+        let part: Vec<_> = ready.by_ref().take(chunk).collect();
+        hashing.push(state.executor.run(move || {
+            part.into_iter().map(|(index, key, plan, prepared)| Work::new(index, key, plan, prepared)).collect::<Vec<_>>()
+        }));
+    }
+    let mut works: Vec<Work> = Vec::with_capacity(total);
+    for part in futures::future::join_all(hashing).await {
+        works.extend(part?);
+    }
+
+    // The result cache, in one round trip; the rest goes to the plugins.
+    let cache_keys: Vec<String> = works
+        .iter()
+        .map(|w| {
+            let key_id = resolved[w.key].as_ref().map(|r| r.key.id).unwrap_or_default();
+            state.caches.result_key(&w.document_hash, key_id, &w.signature)
+        })
+        .collect();
+    let cached = state.caches.results(cache_keys.clone()).await;
+    let mut answers: HashMap<usize, (Result<bool, VerifyError>, bool)> = HashMap::with_capacity(total);
+    let mut groups: HashMap<usize, (Arc<LoadedPlugin>, Vec<(usize, VerifyInput)>)> = HashMap::new();
+    let mut to_cache: HashMap<usize, String> = HashMap::new();
+    for ((work, cached), cache_key) in works.iter().zip(cached).zip(cache_keys) {
+        let Ok(key) = &resolved[work.key] else { continue };
+        let hit = cached.as_ref().and_then(|c| work.cached(c, &key.plugin));
+        state.caches.count_result(hit.is_some());
+        match hit {
+            Some(valid) => {
+                answers.insert(work.index, (Ok(valid), true));
+            }
+            None => {
+                to_cache.insert(work.index, cache_key);
+                // Keyed by the plugin's address: the same loaded plugin, not just the same name.
+                groups
+                    .entry(Arc::as_ptr(&key.plugin) as usize)
+                    .or_insert_with(|| (key.plugin.clone(), Vec::new()))
+                    .1
+                    .push((work.index, work.input(&key.spki)));
             }
         }
     }
-    let workers = state.executor.threads().max(1);
     let mut jobs = Vec::new();
     for (_, (plugin, calls)) in groups {
         let chunk = calls.len().div_ceil(workers).clamp(1, MAX_BATCH_CALL);
         let mut calls = calls.into_iter().peekable();
         while calls.peek().is_some() {
-            let part: Vec<(usize, Call)> = calls.by_ref().take(chunk).collect();
+            let part: Vec<(usize, VerifyInput)> = calls.by_ref().take(chunk).collect();
             let plugin = plugin.clone();
             jobs.push(state.executor.run(move || run_chunk(&plugin, part)));
         }
     }
-    let mut answers: HashMap<usize, (String, Result<bool, VerifyError>)> =
-        HashMap::with_capacity(total);
     for outcome in futures::future::join_all(jobs).await {
-        for (index, document_hash, answer) in outcome? {
-            answers.insert(index, (document_hash, answer));
+        for (index, answer) in outcome? {
+            answers.insert(index, (answer, false));
         }
     }
+    let works: HashMap<usize, Work> = works.into_iter().map(|w| (w.index, w)).collect();
 
     // Records, items and results in request order.
     let batch_id = Uuid::new_v4();
     let verified_at = Utc::now();
     let mut records = Vec::new();
+    let mut recent = Vec::new();
+    let mut fresh = Vec::new();
     let mut items = Vec::new();
     let mut results = Vec::with_capacity(total);
     let mut errors = Vec::new();
@@ -430,52 +499,43 @@ pub async fn verify_batch(
     for (index, slot) in slots.into_iter().enumerate() {
         let outcome = match slot {
             Slot::Failed(error) => Err(error),
-            Slot::Ready { key, plan, .. } => match answers.remove(&index) {
-                Some((document_hash, Ok(valid))) => {
-                    let Ok(resolved) = &resolved[key] else {
-                        continue;
-                    };
-                    Ok((document_hash, valid, resolved, plan))
-                }
-                Some((_, Err(error))) => Err(error),
-                None => Err(VerifyError::Plugin(PluginError::Engine("no answer".into()))),
+            Slot::Ready { .. } | Slot::Hashed => match (answers.remove(&index), works.get(&index)) {
+                (Some((Ok(valid), cached)), Some(work)) => match &resolved[work.key] {
+                    Ok(key) => Ok((work, key, valid, cached)),
+                    Err(e) => Err(clone_key_error(e)),
+                },
+                (Some((Err(error), _)), _) => Err(error),
+                _ => Err(VerifyError::Plugin(PluginError::Engine("no answer".into()))),
             },
         };
         match outcome {
-            Ok((document_hash, valid, resolved, plan)) => {
+            Ok((work, key, valid, cached)) => {
                 let record = NewRecord {
                     id: Uuid::new_v4(),
                     user_id: caller.id(),
-                    document_hash,
-                    public_key_id: resolved.key.id,
-                    algorithm_id: resolved.key.algorithm_id,
-                    curve_id: resolved.key.curve_id,
+                    document_hash: work.document_hash.clone(),
+                    public_key_id: key.key.id,
+                    algorithm_id: key.key.algorithm_id,
+                    curve_id: key.key.curve_id,
                     is_valid: valid,
                     verified_at,
-                    metadata: record_metadata(&resolved.plugin, &plan, Some(batch_id)),
+                    metadata: record_metadata(&key.plugin, &work.plan, cached, Some(batch_id)),
                 };
+                if !cached {
+                    if let Some(cache_key) = to_cache.remove(&index) {
+                        fresh.push((cache_key, work.to_cache(valid, &key.plugin)));
+                    }
+                }
                 success += usize::from(valid);
                 items.push((i32::try_from(index).unwrap_or(i32::MAX), record.id));
-                results.push(BatchResult {
-                    index,
-                    valid: Some(valid),
-                    verification_id: Some(record.id),
-                    error: None,
-                });
+                results.push(BatchResult { index, valid: Some(valid), verification_id: Some(record.id), error: None });
+                recent.push(view(&record, &key.key));
                 records.push(record);
             }
             Err(error) => {
-                let item_error = ItemError {
-                    code: error.code().to_owned(),
-                    detail: error.to_string(),
-                };
+                let item_error = ItemError { code: error.code().to_owned(), detail: error.to_string() };
                 errors.push(serde_json::json!({"index": index, "code": item_error.code}));
-                results.push(BatchResult {
-                    index,
-                    valid: None,
-                    verification_id: None,
-                    error: Some(item_error),
-                });
+                results.push(BatchResult { index, valid: None, verification_id: None, error: Some(item_error) });
             }
         }
     }
@@ -488,47 +548,27 @@ pub async fn verify_batch(
         metadata: serde_json::json!({"errors": errors, "recorded": records.len()}),
         items,
     };
-    state
-        .recorder
-        .record(Unit::Batch(batch, records))
-        .await
-        .map_err(VerifyError::Recording)?;
-    Ok(BatchVerified {
-        batch_id,
-        total_count: total,
-        success_count: success,
-        results,
-    })
+    state.caches.store_results(fresh).await;
+    state.recorder.record(Unit::Batch(batch, records)).await.map_err(VerifyError::Recording)?;
+    state.caches.push_recent(caller.id(), &recent).await;
+    Ok(BatchVerified { batch_id, total_count: total, success_count: success, results })
 }
 
 /// Run one chunk through `verify-batch`; if the plugin fails on the chunk
 /// as a whole, verify its items one by one so a bad item fails alone.
-fn run_chunk(
-    plugin: &LoadedPlugin,
-    calls: Vec<(usize, Call)>,
-) -> Vec<(usize, String, Result<bool, VerifyError>)> {
-    let (indexes, prepared): (Vec<usize>, Vec<(String, VerifyInput)>) = calls
-        .into_iter()
-        .map(|(index, call)| (index, call.into_input()))
-        .unzip();
-    let (hashes, inputs): (Vec<String>, Vec<VerifyInput>) = prepared.into_iter().unzip();
+fn run_chunk(plugin: &LoadedPlugin, calls: Vec<(usize, VerifyInput)>) -> Vec<(usize, Result<bool, VerifyError>)> {
+    let (indexes, inputs): (Vec<usize>, Vec<VerifyInput>) = calls.into_iter().unzip();
     match plugin.verify_batch(inputs.clone()) {
-        Ok(answers) => indexes
-            .into_iter()
-            .zip(hashes)
-            .zip(answers)
-            .map(|((index, hash), answer)| (index, hash, answer.map_err(VerifyError::from)))
-            .collect(),
+        Ok(answers) => indexes.into_iter().zip(answers).map(|(index, answer)| (index, answer.map_err(VerifyError::from))).collect(),
         Err(_) => indexes
             .into_iter()
-            .zip(hashes)
             .zip(inputs)
-            .map(|((index, hash), input)| {
+            .map(|(index, input)| {
                 let answer = match plugin.verify(input) {
                     Ok(answer) => answer.map_err(VerifyError::from),
                     Err(error) => Err(VerifyError::Plugin(error)),
                 };
-                (index, hash, answer)
+                (index, answer)
             })
             .collect(),
     }

@@ -132,6 +132,11 @@ impl Prepared {
         })
     }
 
+    /// Bytes of the document (0 when only its hash was given).
+    pub fn document_len(&self) -> usize {
+        self.document.as_ref().map_or(0, Vec::len)
+    }
+
     /// The plugin's message and the record's hex document hash: the digest
     /// (computed here for a document) for digest-taking plugins, the
     /// document and its SHA-256 for raw-message ones. CPU-bound: call on a

@@ -1,0 +1,166 @@
+//! Verify throughput through the whole service (HTTP, JSON, authentication,
+//! key lookup under row-level security, plugin, group-committed record in
+//! PostgreSQL) against the plugin-only rate on the same machine (the same
+//! plugin called directly on the same worker pool, nothing recorded).
+//!
+//! Needs the local PostgreSQL and Redis of the test setup and the built
+//! plugins: `just bench-http`. Prints a table for BENCHMARKS.md.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use sigil::plugins::{KeyFormat, SignatureEncoding, SignatureScheme, VerifyInput};
+use support::app::TestApp;
+use support::signers::{Kind, TestKey, b64};
+
+const DURATION: Duration = Duration::from_secs(10);
+const CLIENTS: usize = 16;
+const BATCH: usize = 1000;
+
+/// Run `work` from `clients` concurrent tasks for `DURATION`; each call
+/// returns how many verifications it completed. Returns verifications/s.
+async fn measure<F, Fut>(clients: usize, work: F) -> f64
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = u64> + Send,
+{
+    let work = Arc::new(work);
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let work = work.clone();
+        let done = done.clone();
+        tasks.push(tokio::spawn(async move {
+            while started.elapsed() < DURATION {
+                done.fetch_add(work().await, Ordering::Relaxed);
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let app = Arc::new(
+            TestApp::spawn_with(|c| {
+                c.plugins.workers = 0;
+                c.rate_limits.enabled = false;
+                c.database.max_connections = 16;
+                c.verify.result_cache_ttl_secs = 0;
+            })
+            .await,
+        );
+        let (_, token) = app.user(&["user"]).await;
+        let token = Arc::new(token);
+        println!("| algorithm | plugin-only single | HTTP single | ratio | plugin-only batch | HTTP batch | ratio |");
+        println!("|---|---:|---:|---:|---:|---:|---:|");
+        for kind in [Kind::P256, Kind::Ed25519] {
+            let signer = TestKey::generate(kind);
+            let key = app
+                .post("/v1/keys", Some(&token), json!({"key_data": signer.pem(), "format": "PEM", "algorithm": signer.algorithm()}))
+                .await
+                .body;
+            let key_id = key["id"].as_str().expect("key id").to_owned();
+            let document = b"benchmark document for the HTTP path".to_vec();
+            let signature = signer.sign(&document);
+
+            // Plugin only: same plugin, same executor, nothing else.
+            let plugin = app.state.plugins.route(signer.algorithm(), signer.curve()).expect("plugin");
+            let spki = plugin
+                .parse_key(signer.pem().as_bytes(), KeyFormat::Pem, None)
+                .expect("call")
+                .expect("key");
+            let descriptor = plugin.descriptor().clone();
+            let hash = descriptor.default_hash;
+            let input = VerifyInput {
+                key: spki.spki_der,
+                message: match hash {
+                    Some(h) => h.digest(&document),
+                    None => document.clone(),
+                },
+                hash,
+                signature: signature.clone(),
+                encoding: descriptor.signature_encodings[0],
+                scheme: SignatureScheme::Plain,
+            };
+            let _ = SignatureEncoding::Der;
+            let executor = app.state.executor.clone();
+            let (p, i) = (plugin.clone(), input.clone());
+            let plugin_single = measure(CLIENTS, move || {
+                let (p, i, executor) = (p.clone(), i.clone(), executor.clone());
+                async move {
+                    let valid = executor.run(move || p.verify(i)).await.expect("run").expect("call").expect("answer");
+                    assert!(valid);
+                    1
+                }
+            })
+            .await;
+            let executor = app.state.executor.clone();
+            let (p, i) = (plugin.clone(), input.clone());
+            let plugin_batch = measure(4, move || {
+                let (p, i, executor) = (p.clone(), i.clone(), executor.clone());
+                async move {
+                    // The service cuts a batch into chunks of at most 64 for the workers.
+                    let chunks: Vec<_> = (0..BATCH / 50)
+                        .map(|_| {
+                            let (p, inputs) = (p.clone(), vec![i.clone(); 50]);
+                            executor.run(move || p.verify_batch(inputs))
+                        })
+                        .collect();
+                    for chunk in futures::future::join_all(chunks).await {
+                        assert!(chunk.expect("run").expect("call").iter().all(|a| a == &Ok(true)));
+                    }
+                    BATCH as u64
+                }
+            })
+            .await;
+
+            // Through HTTP, every answer recorded.
+            let body = json!({"public_key_id": key_id, "document": b64(&document), "signature": b64(&signature)});
+            let (a, t, b) = (app.clone(), token.clone(), body.clone());
+            let http_single = measure(CLIENTS, move || {
+                let (a, t, b) = (a.clone(), t.clone(), b.clone());
+                async move {
+                    let answer = a.post("/v1/verify", Some(&t), b).await;
+                    assert_eq!(answer.body["valid"], true, "{:?}", answer.body);
+                    1
+                }
+            })
+            .await;
+            let batch_body = json!({"items": vec![body.clone(); BATCH]});
+            let (a, t, b) = (app.clone(), token.clone(), batch_body.clone());
+            let http_batch = measure(4, move || {
+                let (a, t, b) = (a.clone(), t.clone(), b.clone());
+                async move {
+                    let answer = a.post("/v1/verify/batch", Some(&t), b).await;
+                    assert_eq!(answer.body["success_count"], BATCH, "{:?}", answer.status);
+                    BATCH as u64
+                }
+            })
+            .await;
+            println!(
+                "| {} | {:.0}/s | {:.0}/s | {:.0} % | {:.0}/s | {:.0}/s | {:.0} % |",
+                plugin.label(),
+                plugin_single,
+                http_single,
+                100.0 * http_single / plugin_single,
+                plugin_batch,
+                http_batch,
+                100.0 * http_batch / plugin_batch
+            );
+        }
+        let db = app.superuser().await;
+        let records: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_records").fetch_one(&db).await.expect("count");
+        println!("\nrecords written: {records}");
+    });
+}

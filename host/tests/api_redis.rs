@@ -1,0 +1,320 @@
+//! The Redis layer on the real local Redis: the result cache binds the
+//! signature, hosts invalidate each other, rate limits hold, and the
+//! service carries on (losing nothing, keeping revocations) when Redis
+//! goes away, and picks caching up again when it is back.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::app::TestApp;
+use support::signers::{Kind, TestKey, b64};
+
+const DOCUMENT: &[u8] = b"the contract, final version";
+
+async fn key(app: &TestApp, token: &str, signer: &TestKey) -> String {
+    let answer = app
+        .post("/v1/keys", Some(token), json!({"key_data": signer.pem(), "format": "PEM", "algorithm": signer.algorithm()}))
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
+    answer.body["id"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn a_cached_valid_result_never_vouches_for_another_signature() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.user(&["user"]).await;
+    let signer = TestKey::generate(Kind::P256);
+    let id = key(&app, &token, &signer).await;
+    let genuine = signer.sign(DOCUMENT);
+    let body = |signature: &[u8]| json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(signature)});
+
+    let first = app.post("/v1/verify", Some(&token), body(&genuine)).await;
+    assert_eq!((first.body["valid"].as_bool(), first.body["cached"].as_bool()), (Some(true), Some(false)));
+    let second = app.post("/v1/verify", Some(&token), body(&genuine)).await;
+    assert_eq!((second.body["valid"].as_bool(), second.body["cached"].as_bool()), (Some(true), Some(true)));
+
+    // A forged signature for the very same document and key: a well-formed
+    // ECDSA signature made with another key.
+    let forged = TestKey::generate(Kind::P256).sign(DOCUMENT);
+    let answer = app.post("/v1/verify", Some(&token), body(&forged)).await;
+    assert_eq!((answer.body["valid"].as_bool(), answer.body["cached"].as_bool()), (Some(false), Some(false)), "{:?}", answer.body);
+
+    // Every answer, cached or not, is recorded; the cached one says so.
+    let record = app.get(&format!("/v1/verifications/{}", second.body["verification_id"].as_str().expect("id")), Some(&token)).await;
+    assert_eq!(record.body["metadata"]["cached"], true);
+    let history = app.get("/v1/verifications", Some(&token)).await;
+    assert_eq!(history.body["items"].as_array().map(Vec::len), Some(3));
+
+    // Revoking the key makes its cached results unusable at once.
+    app.post(&format!("/v1/keys/{id}/revoke"), Some(&token), json!({})).await;
+    assert_eq!(app.post("/v1/verify", Some(&token), body(&genuine)).await.code(), "key_revoked");
+
+    // The batch path uses and respects the cache the same way.
+    let signer = TestKey::generate(Kind::Ed25519);
+    let id = key(&app, &token, &signer).await;
+    let genuine = signer.sign(DOCUMENT);
+    let forged = TestKey::generate(Kind::Ed25519).sign(DOCUMENT);
+    let item = |signature: &[u8]| json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(signature)});
+    app.post("/v1/verify", Some(&token), item(&genuine)).await;
+    let batch = app.post("/v1/verify/batch", Some(&token), json!({"items": [item(&genuine), item(&forged)]})).await;
+    let valid: Vec<Value> = batch.body["results"].as_array().expect("results").iter().map(|r| r["valid"].clone()).collect();
+    assert_eq!(valid, vec![json!(true), json!(false)]);
+}
+
+#[tokio::test]
+async fn recent_verifications_are_served_newest_first() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.user(&["user"]).await;
+    let signer = TestKey::generate(Kind::Ed25519);
+    let id = key(&app, &token, &signer).await;
+    let mut ids = Vec::new();
+    for i in 0..23 {
+        let doc = format!("document {i}");
+        let answer = app.post("/v1/verify", Some(&token), json!({"public_key_id": id, "document": b64(doc.as_bytes()), "signature": b64(&signer.sign(doc.as_bytes()))})).await;
+        ids.push(answer.body["verification_id"].clone());
+    }
+    let recent = app.get("/v1/verifications/recent", Some(&token)).await;
+    let got: Vec<Value> = recent.body.as_array().expect("list").iter().map(|r| r["id"].clone()).collect();
+    let expected: Vec<Value> = ids.iter().rev().take(20).cloned().collect();
+    assert_eq!(got, expected);
+    // Without the Redis list, PostgreSQL answers the same.
+    let redis = redis::Client::open(support::app::redis_url()).expect("client");
+    let mut conn = redis.get_multiplexed_async_connection().await.expect("redis");
+    let user = app.get("/v1/auth/me", Some(&token)).await.body["id"].as_str().expect("id").to_owned();
+    let _: i64 = redis::cmd("DEL").arg(format!("{}verify:recent:{user}", app.redis_prefix)).query_async(&mut conn).await.expect("del");
+    let again = app.get("/v1/verifications/recent", Some(&token)).await;
+    let got: Vec<Value> = again.body.as_array().expect("list").iter().map(|r| r["id"].clone()).collect();
+    assert_eq!(got, expected);
+}
+
+async fn eventually(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_second_host_sees_revocations_within_a_second() {
+    let a = TestApp::spawn().await;
+    let b = a.another_host(|_| {}).await;
+    let (_, token) = a.user(&["user"]).await;
+    let signer = TestKey::generate(Kind::P256);
+    let id = key(&a, &token, &signer).await;
+    let body = json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&signer.sign(DOCUMENT))});
+    // B has the key (and the user) cached and answers from its caches.
+    for _ in 0..2 {
+        assert_eq!(b.post("/v1/verify", Some(&token), body.clone()).await.body["valid"], true);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await; // B's subscription is up
+    assert_eq!(a.post(&format!("/v1/keys/{id}/revoke"), Some(&token), json!({})).await.status, StatusCode::OK);
+    let took = eventually("B refuses the revoked key", Duration::from_secs(1), async || {
+        b.post("/v1/verify", Some(&token), body.clone()).await.code() == "key_revoked"
+    })
+    .await;
+    eprintln!("revocation reached the second host in {took:?}");
+
+    // A token revoked on A is refused on B.
+    let (_, other) = a.user(&["user"]).await;
+    assert_eq!(b.get("/v1/auth/me", Some(&other)).await.status, StatusCode::OK);
+    assert_eq!(a.post("/v1/auth/logout", Some(&other), json!({})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(b.get("/v1/auth/me", Some(&other)).await.code(), "token_revoked");
+
+    // A suspension on A locks the user out on B.
+    let (suspended, victim) = a.user(&["user"]).await;
+    let (_, admin) = a.admin().await;
+    assert_eq!(b.get("/v1/auth/me", Some(&victim)).await.status, StatusCode::OK);
+    a.request(Method::PATCH, &format!("/v1/users/{suspended}"), Some(&admin), Some(json!({"status": "suspended"}))).await;
+    eventually("B refuses the suspended user", Duration::from_secs(1), async || {
+        b.get("/v1/auth/me", Some(&victim)).await.status == StatusCode::UNAUTHORIZED
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn rate_limits_per_ip_user_and_endpoint() {
+    // Per IP.
+    let app = TestApp::spawn_with(|c| {
+        c.rate_limits.per_ip = 5;
+        c.rate_limits.per_user = 1000;
+        c.rate_limits.per_endpoint = 1000;
+    })
+    .await;
+    let (_, token) = app.user(&["user"]).await; // one login request
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(app.get("/v1/auth/me", Some(&token)).await);
+    }
+    let ok = &statuses[0];
+    assert_eq!(ok.status, StatusCode::OK);
+    let policy = ok.headers["ratelimit-policy"].to_str().expect("text");
+    assert!(policy.contains("\"ip\";q=5;w=60") && policy.contains("\"endpoint\";q=1000;w=60") && policy.contains("\"user\";q=1000;w=60"), "{policy}");
+    assert!(ok.headers["ratelimit"].to_str().expect("text").starts_with("\"ip\";r="), "{:?}", ok.headers["ratelimit"]);
+    let limited = statuses.iter().find(|a| a.status == StatusCode::TOO_MANY_REQUESTS).expect("a 429");
+    assert_eq!(limited.code(), "rate_limited");
+    assert_eq!(limited.headers["content-type"], "application/problem+json");
+    assert!(limited.headers["retry-after"].to_str().expect("text").parse::<u64>().expect("seconds") >= 1);
+    assert!(limited.body["detail"].as_str().expect("detail").contains("ip"));
+    // Operations routes are not limited.
+    assert_eq!(app.get("/health", None).await.status, StatusCode::OK);
+
+    // Per user: one user is stopped, another is not.
+    let app = TestApp::spawn_with(|c| {
+        c.rate_limits.per_ip = 1000;
+        c.rate_limits.per_user = 3;
+        c.rate_limits.per_endpoint = 1000;
+    })
+    .await;
+    let (_, greedy) = app.user(&["user"]).await;
+    let (_, modest) = app.user(&["user"]).await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/v1/auth/me", Some(&greedy)).await.status, StatusCode::OK);
+    }
+    let stopped = app.get("/v1/auth/me", Some(&greedy)).await;
+    assert_eq!(stopped.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(stopped.body["detail"].as_str().expect("detail").contains("user"));
+    assert_eq!(app.get("/v1/auth/me", Some(&modest)).await.status, StatusCode::OK);
+
+    // Per endpoint: one route is stopped for everyone, others are not.
+    let app = TestApp::spawn_with(|c| {
+        c.rate_limits.per_ip = 1000;
+        c.rate_limits.per_user = 1000;
+        c.rate_limits.per_endpoint = 3;
+    })
+    .await;
+    let (_, one) = app.user(&["user"]).await;
+    let (_, two) = app.user(&["user"]).await;
+    for token in [&one, &two, &one] {
+        assert_eq!(app.get("/v1/keys", Some(token)).await.status, StatusCode::OK);
+    }
+    let stopped = app.get("/v1/keys", Some(&two)).await;
+    assert_eq!(stopped.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(stopped.body["detail"].as_str().expect("detail").contains("endpoint"));
+    assert_eq!(app.get("/v1/auth/me", Some(&two)).await.status, StatusCode::OK);
+}
+
+/// A redis-server of the test's own on a spare port.
+struct OwnRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl OwnRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < Duration::from_secs(5), "redis-server did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Self { port, child: Some(child) }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn spare_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+#[tokio::test]
+async fn losing_redis_loses_nothing_and_caching_comes_back() {
+    let mut redis = OwnRedis::start(spare_port());
+    let url = redis.url();
+    let app = TestApp::spawn_with(|c| c.redis.url = sigil::config::Secret::new(url.clone())).await;
+    let (_, token) = app.user(&["user"]).await;
+    let (_, doomed) = app.user(&["user"]).await;
+    let signer = TestKey::generate(Kind::Ed25519);
+    let id = key(&app, &token, &signer).await;
+    let body = json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&signer.sign(DOCUMENT))});
+    let mut answered = 0;
+    for _ in 0..2 {
+        assert_eq!(app.post("/v1/verify", Some(&token), body.clone()).await.body["valid"], true);
+        answered += 1;
+    }
+    assert_eq!(app.post("/v1/verify", Some(&token), body.clone()).await.body["cached"], true);
+    answered += 1;
+    assert_eq!(app.get("/ready", None).await.body["redis"], "up");
+
+    redis.stop();
+    // Everything keeps working from PostgreSQL.
+    for i in 0..20 {
+        let answer = app.post("/v1/verify", Some(&token), body.clone()).await;
+        assert_eq!(answer.status, StatusCode::OK, "request {i} with Redis down: {:?}", answer.body);
+        assert_eq!(answer.body["valid"], true);
+        answered += 1;
+    }
+    let batch = app.post("/v1/verify/batch", Some(&token), json!({"items": [body.clone(), body.clone()]})).await;
+    assert_eq!(batch.body["success_count"], 2);
+    answered += 2;
+    assert_eq!(app.get("/v1/auth/me", Some(&token)).await.status, StatusCode::OK);
+    let relogin = app.post("/v1/auth/login", None, json!({"username": "nobody", "password": "whatever it is"})).await;
+    assert_eq!(relogin.status, StatusCode::UNAUTHORIZED, "login still answers");
+    // A token revoked while Redis is down stays revoked.
+    assert_eq!(app.post("/v1/auth/logout", Some(&doomed), json!({})).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(app.get("/v1/auth/me", Some(&doomed)).await.code(), "token_revoked");
+    let ready = app.get("/ready", None).await;
+    assert_eq!((ready.status, ready.body["redis"].as_str()), (StatusCode::OK, Some("down")));
+
+    // Nothing was lost.
+    let db = app.superuser().await;
+    let records: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_records").fetch_one(&db).await.expect("count");
+    assert_eq!(records, answered);
+
+    // Redis comes back (empty): the revoked token stays revoked, and
+    // caching resumes by itself.
+    let _redis = OwnRedis::start(redis.port);
+    eventually("Redis reported up again", Duration::from_secs(15), async || {
+        app.get("/ready", None).await.body["redis"] == "up"
+    })
+    .await;
+    assert_eq!(app.get("/v1/auth/me", Some(&doomed)).await.code(), "token_revoked");
+    eventually("a cached answer again", Duration::from_secs(15), async || {
+        app.post("/v1/verify", Some(&token), body.clone()).await.body["cached"] == true
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn audit_events_reach_the_redis_stream() {
+    let app = TestApp::spawn().await;
+    let _ = app.user(&["user"]).await; // a login is audited
+    let client = redis::Client::open(support::app::redis_url()).expect("client");
+    let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
+    let stream = format!("{}audit:stream", app.redis_prefix);
+    let entries: Vec<redis::Value> = redis::cmd("XRANGE").arg(&stream).arg("-").arg("+").query_async(&mut conn).await.expect("xrange");
+    assert!(!entries.is_empty(), "no audit events in {stream}");
+    let db = app.superuser().await;
+    let logins: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'auth.login' AND outcome = 'success'")
+        .fetch_one(&db)
+        .await
+        .expect("count");
+    assert_eq!(logins, 1);
+}
