@@ -2,6 +2,9 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
+# Builds use the committed query data in .sqlx/ (no database needed).
+export SQLX_OFFLINE := "true"
+
 # Show the recipes.
 default:
     @just --list
@@ -13,7 +16,7 @@ plugins:
 # Build the plugins, then run every test of the workspace (PostgreSQL and
 # Redis on localhost; each test makes its own database).
 test: plugins
-    SQLX_OFFLINE=true cargo test --workspace --locked
+    cargo test --workspace --locked
 
 # Run Sigil's Wycheproof conformance check on a component file.
 check-plugin FILE:
@@ -46,3 +49,7 @@ bench-http: plugins
 # scratch database (after changing a query or a migration).
 sqlx-prepare:
     scripts/sqlx-prepare
+
+# Scaffold a new algorithm plugin in plugins/NAME from the template.
+new-plugin NAME:
+    scripts/new-plugin {{NAME}}

@@ -16,12 +16,14 @@ use crate::auth::passwords::Passwords;
 use crate::auth::revocation::Revocations;
 use crate::auth::tokens::Tokens;
 use crate::cache::Redis;
-use crate::cache::ratelimit::RateLimiter;
-use crate::config::Config;
 use crate::cache::entities::Caches;
 use crate::cache::events::{self, EventSink, Events, Invalidation};
+use crate::cache::ratelimit::RateLimiter;
+use crate::config::Config;
 use crate::plugins::RouteKey;
-use crate::plugins::{PluginEngine, PluginExecutor, PluginRegistry, SandboxLimits, loader};
+use crate::plugins::{
+    PluginEngine, PluginExecutor, PluginRegistry, SandboxLimits, lifecycle, loader,
+};
 use crate::store::audit::NewAuditEvent;
 use crate::store::users::Principal;
 use crate::store::{Store, StoreError, migrations};
@@ -137,7 +139,9 @@ impl AppState {
                     self.events.audit(&json).await;
                 }
             }
-            Err(error) => tracing::error!(%error, action = event.action, "could not write an audit event"),
+            Err(error) => {
+                tracing::error!(%error, action = event.action, "could not write an audit event")
+            }
         }
     }
 }
@@ -148,7 +152,11 @@ impl EventSink for AppState {
     }
 
     fn system_event(&self, origin: Uuid, event: serde_json::Value) {
-        tracing::debug!(%origin, %event, "system event");
+        if origin == self.events.host() {
+            return;
+        }
+        let state = self.clone();
+        tokio::spawn(async move { lifecycle::apply_remote(&state, &event).await });
     }
 
     fn resubscribed(&self) {
@@ -185,6 +193,7 @@ impl Application {
         })?;
         let executor = PluginExecutor::new(config.plugins.workers)?;
         let plugins = PluginRegistry::new();
+        let mut from_dir = Vec::new();
         if let Some(dir) = config.plugins.dir.clone() {
             let engine = plugin_engine.clone();
             let outcomes = tokio::task::spawn_blocking(move || loader::load_dir(&engine, &dir))
@@ -194,9 +203,8 @@ impl Application {
             for outcome in outcomes {
                 match outcome.result {
                     Ok(plugin) => {
-                        store.catalogue_plugin(plugin.descriptor()).await?;
-                        tracing::info!(path = %outcome.path.display(), plugin = %plugin.label(), routes = ?plugin.descriptor().routes().iter().map(ToString::to_string).collect::<Vec<_>>(), "plugin loaded");
-                        plugins.install(Arc::new(plugin));
+                        tracing::info!(path = %outcome.path.display(), plugin = %plugin.label(), "plugin directory component loaded");
+                        from_dir.push(plugin);
                     }
                     Err(error) => {
                         tracing::error!(path = %outcome.path.display(), %error, code = error.code(), "plugin refused");
@@ -220,7 +228,12 @@ impl Application {
                     source,
                 })?;
         let events = Events::new(redis.clone());
-        let caches = Caches::new(redis.clone(), store.clone(), events.clone(), config.verify.result_cache_ttl_secs);
+        let caches = Caches::new(
+            redis.clone(),
+            store.clone(),
+            events.clone(),
+            config.verify.result_cache_ttl_secs,
+        );
         let state = AppState {
             inner: Arc::new(AppInner {
                 config,
@@ -238,7 +251,13 @@ impl Application {
                 events,
             }),
         };
+        lifecycle::load_at_start(&state, from_dir).await?;
         events::spawn_subscriber(state.redis.clone(), Arc::new(state.clone()));
+        if state.config.plugins.watch_dir {
+            if let Some(dir) = state.config.plugins.dir.clone() {
+                lifecycle::watch_dir(state.clone(), dir);
+            }
+        }
         // Plugins may have added algorithms or curves: no host may keep an
         // older catalogue.
         state.caches.catalogue_changed().await;

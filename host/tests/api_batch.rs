@@ -17,10 +17,17 @@ async fn signers(app: &TestApp, token: &str) -> Vec<Signer> {
     for kind in [Kind::P256, Kind::Secp256k1, Kind::Ed25519, Kind::Rsa2048] {
         let key = TestKey::generate(kind);
         let answer = app
-            .post("/v1/keys", Some(token), json!({"key_data": key.pem(), "format": "PEM", "algorithm": key.algorithm()}))
+            .post(
+                "/v1/keys",
+                Some(token),
+                json!({"key_data": key.pem(), "format": "PEM", "algorithm": key.algorithm()}),
+            )
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
-        out.push(Signer { id: answer.body["id"].as_str().expect("id").to_owned(), key });
+        out.push(Signer {
+            id: answer.body["id"].as_str().expect("id").to_owned(),
+            key,
+        });
     }
     out
 }
@@ -39,11 +46,17 @@ async fn a_thousand_mixed_items_verify_in_order_and_are_recorded_atomically() {
         let signature = signer.key.sign(document.as_bytes());
         // Every third item is signed over another document.
         let valid = i % 3 != 0;
-        let presented = if valid { document } else { format!("{document} (altered)") };
+        let presented = if valid {
+            document
+        } else {
+            format!("{document} (altered)")
+        };
         items.push(json!({"public_key_id": signer.id, "document": b64(presented.as_bytes()), "signature": b64(&signature)}));
         expected.push(valid);
     }
-    let answer = app.post("/v1/verify/batch", Some(&token), json!({"items": items})).await;
+    let answer = app
+        .post("/v1/verify/batch", Some(&token), json!({"items": items}))
+        .await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
     assert_eq!(answer.body["total_count"], 1000);
     let valid_count = expected.iter().filter(|v| **v).count();
@@ -69,15 +82,19 @@ async fn a_thousand_mixed_items_verify_in_order_and_are_recorded_atomically() {
     .await
     .expect("counts");
     assert_eq!((batches, records, batch_items), (1, 1000, 1000));
-    let (total, success): (i32, i32) = sqlx::query_as("SELECT total_count, success_count FROM batch_verifications WHERE id = $1::uuid")
-        .bind(batch_id)
-        .fetch_one(&db)
-        .await
-        .expect("batch row");
+    let (total, success): (i32, i32) = sqlx::query_as(
+        "SELECT total_count, success_count FROM batch_verifications WHERE id = $1::uuid",
+    )
+    .bind(batch_id)
+    .fetch_one(&db)
+    .await
+    .expect("batch row");
     assert_eq!((total, success as usize), (1000, valid_count));
 
     // The batch reads back with its items in order.
-    let detail = app.get(&format!("/v1/batches/{batch_id}"), Some(&token)).await;
+    let detail = app
+        .get(&format!("/v1/batches/{batch_id}"), Some(&token))
+        .await;
     let items = detail.body["items"].as_array().expect("items");
     assert_eq!(items.len(), 1000);
     for (i, item) in items.iter().enumerate() {
@@ -85,7 +102,12 @@ async fn a_thousand_mixed_items_verify_in_order_and_are_recorded_atomically() {
         assert_eq!(item["valid"], expected[i]);
         assert_eq!(item["verification_id"], results[i]["verification_id"]);
     }
-    assert_eq!(app.get("/v1/batches", Some(&token)).await.body["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        app.get("/v1/batches", Some(&token)).await.body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
 }
 
 #[tokio::test]
@@ -105,29 +127,85 @@ async fn bad_items_fail_alone_and_limits_hold() {
         json!({"public_key_id": ed.id, "document": b64(doc), "signature": b64(&ed.key.sign(doc))}),
         json!({"public_key_id": ed.id, "document": b64(doc), "signature": b64(&ed.key.sign(b"other"))}),
     ];
-    let answer = app.post("/v1/verify/batch", Some(&token), json!({"items": items})).await;
+    let answer = app
+        .post("/v1/verify/batch", Some(&token), json!({"items": items}))
+        .await;
     assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
-    let codes: Vec<Value> = answer.body["results"].as_array().expect("results").iter().map(|r| r["error"]["code"].clone()).collect();
-    assert_eq!(codes, vec![
-        Value::Null,
-        json!("key_not_found"),
-        json!("malformed_signature"),
-        json!("invalid_item"),
-        json!("malformed_signature"),
-        Value::Null,
-        Value::Null,
-    ]);
-    let valid: Vec<Value> = answer.body["results"].as_array().expect("results").iter().map(|r| r["valid"].clone()).collect();
-    assert_eq!(valid, vec![json!(true), Value::Null, Value::Null, Value::Null, Value::Null, json!(true), json!(false)]);
-    assert_eq!((answer.body["total_count"].as_u64(), answer.body["success_count"].as_u64()), (Some(7), Some(2)));
-    let detail = app.get(&format!("/v1/batches/{}", answer.body["batch_id"].as_str().expect("id")), Some(&token)).await;
-    assert_eq!(detail.body["items"].as_array().map(Vec::len), Some(3), "only items with an answer have records");
-    assert_eq!(detail.body["metadata"]["errors"].as_array().map(Vec::len), Some(4));
+    let codes: Vec<Value> = answer.body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["error"]["code"].clone())
+        .collect();
+    assert_eq!(
+        codes,
+        vec![
+            Value::Null,
+            json!("key_not_found"),
+            json!("malformed_signature"),
+            json!("invalid_item"),
+            json!("malformed_signature"),
+            Value::Null,
+            Value::Null,
+        ]
+    );
+    let valid: Vec<Value> = answer.body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["valid"].clone())
+        .collect();
+    assert_eq!(
+        valid,
+        vec![
+            json!(true),
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            Value::Null,
+            json!(true),
+            json!(false)
+        ]
+    );
+    assert_eq!(
+        (
+            answer.body["total_count"].as_u64(),
+            answer.body["success_count"].as_u64()
+        ),
+        (Some(7), Some(2))
+    );
+    let detail = app
+        .get(
+            &format!(
+                "/v1/batches/{}",
+                answer.body["batch_id"].as_str().expect("id")
+            ),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(
+        detail.body["items"].as_array().map(Vec::len),
+        Some(3),
+        "only items with an answer have records"
+    );
+    assert_eq!(
+        detail.body["metadata"]["errors"].as_array().map(Vec::len),
+        Some(4)
+    );
 
-    let too_many: Vec<Value> = (0..11).map(|_| json!({"public_key_id": p256.id, "document": b64(doc), "signature": "AA=="})).collect();
-    let refused = app.post("/v1/verify/batch", Some(&token), json!({"items": too_many})).await;
-    assert_eq!((refused.status, refused.code()), (StatusCode::UNPROCESSABLE_ENTITY, "batch_too_large"));
-    let empty = app.post("/v1/verify/batch", Some(&token), json!({"items": []})).await;
+    let too_many: Vec<Value> = (0..11)
+        .map(|_| json!({"public_key_id": p256.id, "document": b64(doc), "signature": "AA=="}))
+        .collect();
+    let refused = app
+        .post("/v1/verify/batch", Some(&token), json!({"items": too_many}))
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "batch_too_large")
+    );
+    let empty = app
+        .post("/v1/verify/batch", Some(&token), json!({"items": []}))
+        .await;
     assert_eq!(empty.code(), "empty_batch");
 }
 
@@ -142,7 +220,11 @@ async fn history_is_private_filtered_and_paged() {
     let before = chrono::Utc::now();
     for i in 0..7 {
         let doc = format!("doc {i}");
-        let signed = if i % 2 == 0 { doc.clone() } else { "something else".to_owned() };
+        let signed = if i % 2 == 0 {
+            doc.clone()
+        } else {
+            "something else".to_owned()
+        };
         app.post("/v1/verify", Some(&alice), json!({"public_key_id": ed.id, "document": b64(doc.as_bytes()), "signature": b64(&ed.key.sign(signed.as_bytes()))})).await;
     }
     let p256 = &signers[0];
@@ -162,28 +244,86 @@ async fn history_is_private_filtered_and_paged() {
         }
     }
     assert_eq!(seen.len(), 9);
-    let times: Vec<&str> = seen.iter().map(|r| r["verified_at"].as_str().expect("time")).collect();
+    let times: Vec<&str> = seen
+        .iter()
+        .map(|r| r["verified_at"].as_str().expect("time"))
+        .collect();
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted, "newest first");
 
-    let by_key = app.get(&format!("/v1/verifications?public_key_id={}", ed.id), Some(&alice)).await;
+    let by_key = app
+        .get(
+            &format!("/v1/verifications?public_key_id={}", ed.id),
+            Some(&alice),
+        )
+        .await;
     assert_eq!(by_key.body["items"].as_array().map(Vec::len), Some(7));
-    let invalid = app.get(&format!("/v1/verifications?public_key_id={}&valid=false", ed.id), Some(&alice)).await;
+    let invalid = app
+        .get(
+            &format!("/v1/verifications?public_key_id={}&valid=false", ed.id),
+            Some(&alice),
+        )
+        .await;
     assert_eq!(invalid.body["items"].as_array().map(Vec::len), Some(3));
-    let from = (before - chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let to = (before - chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let window = app.get(&format!("/v1/verifications?from={from}&to={to}"), Some(&alice)).await;
-    assert_eq!(window.body["items"].as_array().map(Vec::len), Some(0), "{:?}", window.body);
+    let from =
+        (before - chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let to =
+        (before - chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let window = app
+        .get(
+            &format!("/v1/verifications?from={from}&to={to}"),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(
+        window.body["items"].as_array().map(Vec::len),
+        Some(0),
+        "{:?}",
+        window.body
+    );
 
     // Bob sees none of it; an admin sees all of it.
     let record = single.body["verification_id"].as_str().expect("id");
     let batch_id = batch.body["batch_id"].as_str().expect("id");
-    assert_eq!(app.get(&format!("/v1/verifications/{record}"), Some(&bob)).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get(&format!("/v1/batches/{batch_id}"), Some(&bob)).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get("/v1/verifications", Some(&bob)).await.body["items"], json!([]));
-    assert_eq!(app.get("/v1/batches", Some(&bob)).await.body["items"], json!([]));
-    assert_eq!(app.get(&format!("/v1/verifications/{record}"), Some(&admin)).await.status, StatusCode::OK);
-    assert_eq!(app.get(&format!("/v1/batches/{batch_id}"), Some(&admin)).await.status, StatusCode::OK);
-    assert_eq!(app.get("/v1/verifications?limit=100", Some(&admin)).await.body["items"].as_array().map(Vec::len), Some(9));
+    assert_eq!(
+        app.get(&format!("/v1/verifications/{record}"), Some(&bob))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&format!("/v1/batches/{batch_id}"), Some(&bob))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/v1/verifications", Some(&bob)).await.body["items"],
+        json!([])
+    );
+    assert_eq!(
+        app.get("/v1/batches", Some(&bob)).await.body["items"],
+        json!([])
+    );
+    assert_eq!(
+        app.get(&format!("/v1/verifications/{record}"), Some(&admin))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get(&format!("/v1/batches/{batch_id}"), Some(&admin))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/v1/verifications?limit=100", Some(&admin))
+            .await
+            .body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(9)
+    );
 }

@@ -17,7 +17,11 @@ const DOCUMENT: &[u8] = b"the contract, final version";
 
 async fn key(app: &TestApp, token: &str, signer: &TestKey) -> String {
     let answer = app
-        .post("/v1/keys", Some(token), json!({"key_data": signer.pem(), "format": "PEM", "algorithm": signer.algorithm()}))
+        .post(
+            "/v1/keys",
+            Some(token),
+            json!({"key_data": signer.pem(), "format": "PEM", "algorithm": signer.algorithm()}),
+        )
         .await;
     assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
     answer.body["id"].as_str().expect("id").to_owned()
@@ -33,25 +37,59 @@ async fn a_cached_valid_result_never_vouches_for_another_signature() {
     let body = |signature: &[u8]| json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(signature)});
 
     let first = app.post("/v1/verify", Some(&token), body(&genuine)).await;
-    assert_eq!((first.body["valid"].as_bool(), first.body["cached"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (
+            first.body["valid"].as_bool(),
+            first.body["cached"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
     let second = app.post("/v1/verify", Some(&token), body(&genuine)).await;
-    assert_eq!((second.body["valid"].as_bool(), second.body["cached"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (
+            second.body["valid"].as_bool(),
+            second.body["cached"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
 
     // A forged signature for the very same document and key: a well-formed
     // ECDSA signature made with another key.
     let forged = TestKey::generate(Kind::P256).sign(DOCUMENT);
     let answer = app.post("/v1/verify", Some(&token), body(&forged)).await;
-    assert_eq!((answer.body["valid"].as_bool(), answer.body["cached"].as_bool()), (Some(false), Some(false)), "{:?}", answer.body);
+    assert_eq!(
+        (
+            answer.body["valid"].as_bool(),
+            answer.body["cached"].as_bool()
+        ),
+        (Some(false), Some(false)),
+        "{:?}",
+        answer.body
+    );
 
     // Every answer, cached or not, is recorded; the cached one says so.
-    let record = app.get(&format!("/v1/verifications/{}", second.body["verification_id"].as_str().expect("id")), Some(&token)).await;
+    let record = app
+        .get(
+            &format!(
+                "/v1/verifications/{}",
+                second.body["verification_id"].as_str().expect("id")
+            ),
+            Some(&token),
+        )
+        .await;
     assert_eq!(record.body["metadata"]["cached"], true);
     let history = app.get("/v1/verifications", Some(&token)).await;
     assert_eq!(history.body["items"].as_array().map(Vec::len), Some(3));
 
     // Revoking the key makes its cached results unusable at once.
-    app.post(&format!("/v1/keys/{id}/revoke"), Some(&token), json!({})).await;
-    assert_eq!(app.post("/v1/verify", Some(&token), body(&genuine)).await.code(), "key_revoked");
+    app.post(&format!("/v1/keys/{id}/revoke"), Some(&token), json!({}))
+        .await;
+    assert_eq!(
+        app.post("/v1/verify", Some(&token), body(&genuine))
+            .await
+            .code(),
+        "key_revoked"
+    );
 
     // The batch path uses and respects the cache the same way.
     let signer = TestKey::generate(Kind::Ed25519);
@@ -60,8 +98,19 @@ async fn a_cached_valid_result_never_vouches_for_another_signature() {
     let forged = TestKey::generate(Kind::Ed25519).sign(DOCUMENT);
     let item = |signature: &[u8]| json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(signature)});
     app.post("/v1/verify", Some(&token), item(&genuine)).await;
-    let batch = app.post("/v1/verify/batch", Some(&token), json!({"items": [item(&genuine), item(&forged)]})).await;
-    let valid: Vec<Value> = batch.body["results"].as_array().expect("results").iter().map(|r| r["valid"].clone()).collect();
+    let batch = app
+        .post(
+            "/v1/verify/batch",
+            Some(&token),
+            json!({"items": [item(&genuine), item(&forged)]}),
+        )
+        .await;
+    let valid: Vec<Value> = batch.body["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| r["valid"].clone())
+        .collect();
     assert_eq!(valid, vec![json!(true), json!(false)]);
 }
 
@@ -78,16 +127,38 @@ async fn recent_verifications_are_served_newest_first() {
         ids.push(answer.body["verification_id"].clone());
     }
     let recent = app.get("/v1/verifications/recent", Some(&token)).await;
-    let got: Vec<Value> = recent.body.as_array().expect("list").iter().map(|r| r["id"].clone()).collect();
+    let got: Vec<Value> = recent
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
     let expected: Vec<Value> = ids.iter().rev().take(20).cloned().collect();
     assert_eq!(got, expected);
     // Without the Redis list, PostgreSQL answers the same.
     let redis = redis::Client::open(support::app::redis_url()).expect("client");
-    let mut conn = redis.get_multiplexed_async_connection().await.expect("redis");
-    let user = app.get("/v1/auth/me", Some(&token)).await.body["id"].as_str().expect("id").to_owned();
-    let _: i64 = redis::cmd("DEL").arg(format!("{}verify:recent:{user}", app.redis_prefix)).query_async(&mut conn).await.expect("del");
+    let mut conn = redis
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let user = app.get("/v1/auth/me", Some(&token)).await.body["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let _: i64 = redis::cmd("DEL")
+        .arg(format!("{}verify:recent:{user}", app.redis_prefix))
+        .query_async(&mut conn)
+        .await
+        .expect("del");
     let again = app.get("/v1/verifications/recent", Some(&token)).await;
-    let got: Vec<Value> = again.body.as_array().expect("list").iter().map(|r| r["id"].clone()).collect();
+    let got: Vec<Value> = again
+        .body
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
     assert_eq!(got, expected);
 }
 
@@ -112,30 +183,67 @@ async fn a_second_host_sees_revocations_within_a_second() {
     let body = json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&signer.sign(DOCUMENT))});
     // B has the key (and the user) cached and answers from its caches.
     for _ in 0..2 {
-        assert_eq!(b.post("/v1/verify", Some(&token), body.clone()).await.body["valid"], true);
+        assert_eq!(
+            b.post("/v1/verify", Some(&token), body.clone()).await.body["valid"],
+            true
+        );
     }
     tokio::time::sleep(Duration::from_millis(200)).await; // B's subscription is up
-    assert_eq!(a.post(&format!("/v1/keys/{id}/revoke"), Some(&token), json!({})).await.status, StatusCode::OK);
-    let took = eventually("B refuses the revoked key", Duration::from_secs(1), async || {
-        b.post("/v1/verify", Some(&token), body.clone()).await.code() == "key_revoked"
-    })
+    assert_eq!(
+        a.post(&format!("/v1/keys/{id}/revoke"), Some(&token), json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let took = eventually(
+        "B refuses the revoked key",
+        Duration::from_secs(1),
+        async || {
+            b.post("/v1/verify", Some(&token), body.clone())
+                .await
+                .code()
+                == "key_revoked"
+        },
+    )
     .await;
     eprintln!("revocation reached the second host in {took:?}");
 
     // A token revoked on A is refused on B.
     let (_, other) = a.user(&["user"]).await;
-    assert_eq!(b.get("/v1/auth/me", Some(&other)).await.status, StatusCode::OK);
-    assert_eq!(a.post("/v1/auth/logout", Some(&other), json!({})).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(b.get("/v1/auth/me", Some(&other)).await.code(), "token_revoked");
+    assert_eq!(
+        b.get("/v1/auth/me", Some(&other)).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        a.post("/v1/auth/logout", Some(&other), json!({}))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        b.get("/v1/auth/me", Some(&other)).await.code(),
+        "token_revoked"
+    );
 
     // A suspension on A locks the user out on B.
     let (suspended, victim) = a.user(&["user"]).await;
     let (_, admin) = a.admin().await;
-    assert_eq!(b.get("/v1/auth/me", Some(&victim)).await.status, StatusCode::OK);
-    a.request(Method::PATCH, &format!("/v1/users/{suspended}"), Some(&admin), Some(json!({"status": "suspended"}))).await;
-    eventually("B refuses the suspended user", Duration::from_secs(1), async || {
-        b.get("/v1/auth/me", Some(&victim)).await.status == StatusCode::UNAUTHORIZED
-    })
+    assert_eq!(
+        b.get("/v1/auth/me", Some(&victim)).await.status,
+        StatusCode::OK
+    );
+    a.request(
+        Method::PATCH,
+        &format!("/v1/users/{suspended}"),
+        Some(&admin),
+        Some(json!({"status": "suspended"})),
+    )
+    .await;
+    eventually(
+        "B refuses the suspended user",
+        Duration::from_secs(1),
+        async || b.get("/v1/auth/me", Some(&victim)).await.status == StatusCode::UNAUTHORIZED,
+    )
     .await;
 }
 
@@ -156,13 +264,40 @@ async fn rate_limits_per_ip_user_and_endpoint() {
     let ok = &statuses[0];
     assert_eq!(ok.status, StatusCode::OK);
     let policy = ok.headers["ratelimit-policy"].to_str().expect("text");
-    assert!(policy.contains("\"ip\";q=5;w=60") && policy.contains("\"endpoint\";q=1000;w=60") && policy.contains("\"user\";q=1000;w=60"), "{policy}");
-    assert!(ok.headers["ratelimit"].to_str().expect("text").starts_with("\"ip\";r="), "{:?}", ok.headers["ratelimit"]);
-    let limited = statuses.iter().find(|a| a.status == StatusCode::TOO_MANY_REQUESTS).expect("a 429");
+    assert!(
+        policy.contains("\"ip\";q=5;w=60")
+            && policy.contains("\"endpoint\";q=1000;w=60")
+            && policy.contains("\"user\";q=1000;w=60"),
+        "{policy}"
+    );
+    assert!(
+        ok.headers["ratelimit"]
+            .to_str()
+            .expect("text")
+            .starts_with("\"ip\";r="),
+        "{:?}",
+        ok.headers["ratelimit"]
+    );
+    let limited = statuses
+        .iter()
+        .find(|a| a.status == StatusCode::TOO_MANY_REQUESTS)
+        .expect("a 429");
     assert_eq!(limited.code(), "rate_limited");
     assert_eq!(limited.headers["content-type"], "application/problem+json");
-    assert!(limited.headers["retry-after"].to_str().expect("text").parse::<u64>().expect("seconds") >= 1);
-    assert!(limited.body["detail"].as_str().expect("detail").contains("ip"));
+    assert!(
+        limited.headers["retry-after"]
+            .to_str()
+            .expect("text")
+            .parse::<u64>()
+            .expect("seconds")
+            >= 1
+    );
+    assert!(
+        limited.body["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("ip")
+    );
     // Operations routes are not limited.
     assert_eq!(app.get("/health", None).await.status, StatusCode::OK);
 
@@ -176,12 +311,23 @@ async fn rate_limits_per_ip_user_and_endpoint() {
     let (_, greedy) = app.user(&["user"]).await;
     let (_, modest) = app.user(&["user"]).await;
     for _ in 0..3 {
-        assert_eq!(app.get("/v1/auth/me", Some(&greedy)).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get("/v1/auth/me", Some(&greedy)).await.status,
+            StatusCode::OK
+        );
     }
     let stopped = app.get("/v1/auth/me", Some(&greedy)).await;
     assert_eq!(stopped.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(stopped.body["detail"].as_str().expect("detail").contains("user"));
-    assert_eq!(app.get("/v1/auth/me", Some(&modest)).await.status, StatusCode::OK);
+    assert!(
+        stopped.body["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("user")
+    );
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&modest)).await.status,
+        StatusCode::OK
+    );
 
     // Per endpoint: one route is stopped for everyone, others are not.
     let app = TestApp::spawn_with(|c| {
@@ -193,12 +339,23 @@ async fn rate_limits_per_ip_user_and_endpoint() {
     let (_, one) = app.user(&["user"]).await;
     let (_, two) = app.user(&["user"]).await;
     for token in [&one, &two, &one] {
-        assert_eq!(app.get("/v1/keys", Some(token)).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get("/v1/keys", Some(token)).await.status,
+            StatusCode::OK
+        );
     }
     let stopped = app.get("/v1/keys", Some(&two)).await;
     assert_eq!(stopped.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(stopped.body["detail"].as_str().expect("detail").contains("endpoint"));
-    assert_eq!(app.get("/v1/auth/me", Some(&two)).await.status, StatusCode::OK);
+    assert!(
+        stopped.body["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("endpoint")
+    );
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&two)).await.status,
+        StatusCode::OK
+    );
 }
 
 /// A redis-server of the test's own on a spare port.
@@ -210,16 +367,31 @@ struct OwnRedis {
 impl OwnRedis {
     fn start(port: u16) -> Self {
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server starts");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(started.elapsed() < Duration::from_secs(5), "redis-server did not listen");
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "redis-server did not listen"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { port, child: Some(child) }
+        Self {
+            port,
+            child: Some(child),
+        }
     }
 
     fn stop(&mut self) {
@@ -241,7 +413,11 @@ impl Drop for OwnRedis {
 }
 
 fn spare_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 #[tokio::test]
@@ -256,10 +432,20 @@ async fn losing_redis_loses_nothing_and_caching_comes_back() {
     let body = json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&signer.sign(DOCUMENT))});
     let mut answered = 0;
     for _ in 0..2 {
-        assert_eq!(app.post("/v1/verify", Some(&token), body.clone()).await.body["valid"], true);
+        assert_eq!(
+            app.post("/v1/verify", Some(&token), body.clone())
+                .await
+                .body["valid"],
+            true
+        );
         answered += 1;
     }
-    assert_eq!(app.post("/v1/verify", Some(&token), body.clone()).await.body["cached"], true);
+    assert_eq!(
+        app.post("/v1/verify", Some(&token), body.clone())
+            .await
+            .body["cached"],
+        true
+    );
     answered += 1;
     assert_eq!(app.get("/ready", None).await.body["redis"], "up");
 
@@ -267,38 +453,88 @@ async fn losing_redis_loses_nothing_and_caching_comes_back() {
     // Everything keeps working from PostgreSQL.
     for i in 0..20 {
         let answer = app.post("/v1/verify", Some(&token), body.clone()).await;
-        assert_eq!(answer.status, StatusCode::OK, "request {i} with Redis down: {:?}", answer.body);
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "request {i} with Redis down: {:?}",
+            answer.body
+        );
         assert_eq!(answer.body["valid"], true);
         answered += 1;
     }
-    let batch = app.post("/v1/verify/batch", Some(&token), json!({"items": [body.clone(), body.clone()]})).await;
+    let batch = app
+        .post(
+            "/v1/verify/batch",
+            Some(&token),
+            json!({"items": [body.clone(), body.clone()]}),
+        )
+        .await;
     assert_eq!(batch.body["success_count"], 2);
     answered += 2;
-    assert_eq!(app.get("/v1/auth/me", Some(&token)).await.status, StatusCode::OK);
-    let relogin = app.post("/v1/auth/login", None, json!({"username": "nobody", "password": "whatever it is"})).await;
-    assert_eq!(relogin.status, StatusCode::UNAUTHORIZED, "login still answers");
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+    let relogin = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "nobody", "password": "whatever it is"}),
+        )
+        .await;
+    assert_eq!(
+        relogin.status,
+        StatusCode::UNAUTHORIZED,
+        "login still answers"
+    );
     // A token revoked while Redis is down stays revoked.
-    assert_eq!(app.post("/v1/auth/logout", Some(&doomed), json!({})).await.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.get("/v1/auth/me", Some(&doomed)).await.code(), "token_revoked");
+    assert_eq!(
+        app.post("/v1/auth/logout", Some(&doomed), json!({}))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&doomed)).await.code(),
+        "token_revoked"
+    );
     let ready = app.get("/ready", None).await;
-    assert_eq!((ready.status, ready.body["redis"].as_str()), (StatusCode::OK, Some("down")));
+    assert_eq!(
+        (ready.status, ready.body["redis"].as_str()),
+        (StatusCode::OK, Some("down"))
+    );
 
     // Nothing was lost.
     let db = app.superuser().await;
-    let records: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_records").fetch_one(&db).await.expect("count");
+    let records: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_records")
+        .fetch_one(&db)
+        .await
+        .expect("count");
     assert_eq!(records, answered);
 
     // Redis comes back (empty): the revoked token stays revoked, and
     // caching resumes by itself.
     let _redis = OwnRedis::start(redis.port);
-    eventually("Redis reported up again", Duration::from_secs(15), async || {
-        app.get("/ready", None).await.body["redis"] == "up"
-    })
+    eventually(
+        "Redis reported up again",
+        Duration::from_secs(15),
+        async || app.get("/ready", None).await.body["redis"] == "up",
+    )
     .await;
-    assert_eq!(app.get("/v1/auth/me", Some(&doomed)).await.code(), "token_revoked");
-    eventually("a cached answer again", Duration::from_secs(15), async || {
-        app.post("/v1/verify", Some(&token), body.clone()).await.body["cached"] == true
-    })
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&doomed)).await.code(),
+        "token_revoked"
+    );
+    eventually(
+        "a cached answer again",
+        Duration::from_secs(15),
+        async || {
+            app.post("/v1/verify", Some(&token), body.clone())
+                .await
+                .body["cached"]
+                == true
+        },
+    )
     .await;
 }
 
@@ -307,14 +543,25 @@ async fn audit_events_reach_the_redis_stream() {
     let app = TestApp::spawn().await;
     let _ = app.user(&["user"]).await; // a login is audited
     let client = redis::Client::open(support::app::redis_url()).expect("client");
-    let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
     let stream = format!("{}audit:stream", app.redis_prefix);
-    let entries: Vec<redis::Value> = redis::cmd("XRANGE").arg(&stream).arg("-").arg("+").query_async(&mut conn).await.expect("xrange");
+    let entries: Vec<redis::Value> = redis::cmd("XRANGE")
+        .arg(&stream)
+        .arg("-")
+        .arg("+")
+        .query_async(&mut conn)
+        .await
+        .expect("xrange");
     assert!(!entries.is_empty(), "no audit events in {stream}");
     let db = app.superuser().await;
-    let logins: i64 = sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'auth.login' AND outcome = 'success'")
-        .fetch_one(&db)
-        .await
-        .expect("count");
+    let logins: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'auth.login' AND outcome = 'success'",
+    )
+    .fetch_one(&db)
+    .await
+    .expect("count");
     assert_eq!(logins, 1);
 }

@@ -306,12 +306,31 @@ async fn every_refusal_has_its_own_code() {
     assert_eq!(verify(&app, &token, good.clone()).await.body["valid"], true);
 
     // Expired key (an expiry in the past expires it now).
-    let expire = app.request(Method::PATCH, &format!("/v1/keys/{id}"), Some(&token), Some(json!({"expires_at": "2020-01-01T00:00:00Z"}))).await;
+    let expire = app
+        .request(
+            Method::PATCH,
+            &format!("/v1/keys/{id}"),
+            Some(&token),
+            Some(json!({"expires_at": "2020-01-01T00:00:00Z"})),
+        )
+        .await;
     assert_eq!(expire.body["status"], "expired", "{:?}", expire.body);
     let expired = verify(&app, &token, good.clone()).await;
-    assert_eq!((expired.status, expired.code()), (StatusCode::UNPROCESSABLE_ENTITY, "key_expired"));
-    assert_eq!(app.get(&format!("/v1/keys/{id}"), Some(&token)).await.body["status"], "expired");
-    app.request(Method::PATCH, &format!("/v1/keys/{id}"), Some(&token), Some(json!({"expires_at": "2100-01-01T00:00:00Z"}))).await;
+    assert_eq!(
+        (expired.status, expired.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "key_expired")
+    );
+    assert_eq!(
+        app.get(&format!("/v1/keys/{id}"), Some(&token)).await.body["status"],
+        "expired"
+    );
+    app.request(
+        Method::PATCH,
+        &format!("/v1/keys/{id}"),
+        Some(&token),
+        Some(json!({"expires_at": "2100-01-01T00:00:00Z"})),
+    )
+    .await;
     let db = app.superuser().await;
 
     // Revoked key.

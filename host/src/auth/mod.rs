@@ -157,9 +157,16 @@ async fn check_user_limit(parts: &Parts, state: &AppState, user: Uuid) -> Result
         return Ok(());
     }
     let window = std::time::Duration::from_secs(limits.window_secs);
-    let decision = state.rate_limiter.check("user", &user.to_string(), limits.per_user, window).await;
-    let refusal = (!decision.allowed).then(|| crate::http::ratelimit::refusal(std::slice::from_ref(&decision)));
-    if let Some(slot) = parts.extensions.get::<crate::http::ratelimit::UserLimitSlot>() {
+    let decision = state
+        .rate_limiter
+        .check("user", &user.to_string(), limits.per_user, window)
+        .await;
+    let refusal = (!decision.allowed)
+        .then(|| crate::http::ratelimit::refusal(std::slice::from_ref(&decision)));
+    if let Some(slot) = parts
+        .extensions
+        .get::<crate::http::ratelimit::UserLimitSlot>()
+    {
         slot.set(decision);
     }
     refusal.map_or(Ok(()), Err)

@@ -122,9 +122,10 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
 /// A struct as Redis hash fields (each value MessagePack).
 fn to_fields<T: Serialize>(value: &T) -> Vec<(String, Vec<u8>)> {
     match serde_json::to_value(value) {
-        Ok(serde_json::Value::Object(map)) => {
-            map.into_iter().filter_map(|(k, v)| encode(&v).map(|bytes| (k, bytes))).collect()
-        }
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .filter_map(|(k, v)| encode(&v).map(|bytes| (k, bytes)))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -171,7 +172,8 @@ impl Caches {
     /// Drop every in-process copy and (do not) trust them until told.
     pub fn set_local_trust(&self, trusted: bool) {
         self.flush_local();
-        self.trust_local.store(trusted || !self.redis.is_configured(), Ordering::Release);
+        self.trust_local
+            .store(trusted || !self.redis.is_configured(), Ordering::Release);
     }
 
     /// Drop every in-process copy.
@@ -197,7 +199,12 @@ impl Caches {
 
     async fn get_bytes(&self, key: String) -> Option<Vec<u8>> {
         self.redis
-            .run(|mut conn| async move { redis::cmd("GET").arg(&key).query_async::<Option<Vec<u8>>>(&mut conn).await })
+            .run(|mut conn| async move {
+                redis::cmd("GET")
+                    .arg(&key)
+                    .query_async::<Option<Vec<u8>>>(&mut conn)
+                    .await
+            })
             .await
             .ok()
             .flatten()
@@ -207,7 +214,13 @@ impl Caches {
         let _ = self
             .redis
             .run(|mut conn| async move {
-                redis::cmd("SET").arg(&key).arg(value).arg("EX").arg(ttl).query_async::<()>(&mut conn).await
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(value)
+                    .arg("EX")
+                    .arg(ttl)
+                    .query_async::<()>(&mut conn)
+                    .await
             })
             .await;
     }
@@ -215,7 +228,12 @@ impl Caches {
     async fn delete(&self, keys: Vec<String>) {
         let _ = self
             .redis
-            .run(|mut conn| async move { redis::cmd("DEL").arg(&keys).query_async::<i64>(&mut conn).await })
+            .run(|mut conn| async move {
+                redis::cmd("DEL")
+                    .arg(&keys)
+                    .query_async::<i64>(&mut conn)
+                    .await
+            })
             .await;
     }
 
@@ -263,7 +281,11 @@ impl Caches {
             }
         }
         let key = self.redis.key(&format!("cache:user:{id}"));
-        if let Some(principal) = self.hash_get_all(key.clone()).await.and_then(from_fields::<Principal>) {
+        if let Some(principal) = self
+            .hash_get_all(key.clone())
+            .await
+            .and_then(from_fields::<Principal>)
+        {
             self.stats.user.hit();
             self.principals.insert(id, principal.clone());
             return Ok(Some(principal));
@@ -280,7 +302,8 @@ impl Caches {
     /// A user changed: drop every copy, here and on other hosts.
     pub async fn user_changed(&self, id: Uuid) {
         self.principals.remove(&id);
-        self.delete(vec![self.redis.key(&format!("cache:user:{id}"))]).await;
+        self.delete(vec![self.redis.key(&format!("cache:user:{id}"))])
+            .await;
         self.events.invalidate(Invalidation::User(id)).await;
     }
 
@@ -289,7 +312,12 @@ impl Caches {
     /// A key the caller may use: from the caches if one holds it and the
     /// caller owns it (or is an admin), else from PostgreSQL under the
     /// caller's row-level security (`cache:public_key:{id}`, 1 h).
-    pub async fn key(&self, id: Uuid, caller: Uuid, admin: bool) -> Result<Option<KeyRow>, StoreError> {
+    pub async fn key(
+        &self,
+        id: Uuid,
+        caller: Uuid,
+        admin: bool,
+    ) -> Result<Option<KeyRow>, StoreError> {
         let visible = |row: KeyRow| (row.user_id == caller || admin).then_some(row);
         if self.local_ok() {
             if let Some(row) = self.keys.get(&id) {
@@ -298,7 +326,11 @@ impl Caches {
             }
         }
         let key = self.redis.key(&format!("cache:public_key:{id}"));
-        if let Some(row) = self.get_bytes(key.clone()).await.and_then(|b| decode::<KeyRow>(&b)) {
+        if let Some(row) = self
+            .get_bytes(key.clone())
+            .await
+            .and_then(|b| decode::<KeyRow>(&b))
+        {
             self.stats.public_key.hit();
             self.keys.insert(id, row.clone());
             return Ok(visible(row));
@@ -316,7 +348,12 @@ impl Caches {
     /// Write-through: store a key's current row in both levels.
     pub async fn write_key(&self, row: &KeyRow) {
         if let Some(bytes) = encode(row) {
-            self.set_bytes(self.redis.key(&format!("cache:public_key:{}", row.id)), bytes, KEY_TTL).await;
+            self.set_bytes(
+                self.redis.key(&format!("cache:public_key:{}", row.id)),
+                bytes,
+                KEY_TTL,
+            )
+            .await;
         }
         self.keys.insert(row.id, row.clone());
     }
@@ -324,7 +361,8 @@ impl Caches {
     /// A key changed (revoked, renamed, deleted): drop every copy.
     pub async fn key_changed(&self, id: Uuid) {
         self.keys.remove(&id);
-        self.delete(vec![self.redis.key(&format!("cache:public_key:{id}"))]).await;
+        self.delete(vec![self.redis.key(&format!("cache:public_key:{id}"))])
+            .await;
         self.events.invalidate(Invalidation::Key(id)).await;
     }
 
@@ -339,8 +377,13 @@ impl Caches {
             }
         }
         let key = self.redis.key("cache:curves");
-        if let Some(fields) = self.hash_get_all(key.clone()).await.filter(|f| !f.is_empty()) {
-            let curves: Option<Vec<CurveRow>> = fields.iter().map(|(_, bytes)| decode(bytes)).collect();
+        if let Some(fields) = self
+            .hash_get_all(key.clone())
+            .await
+            .filter(|f| !f.is_empty())
+        {
+            let curves: Option<Vec<CurveRow>> =
+                fields.iter().map(|(_, bytes)| decode(bytes)).collect();
             if let Some(mut curves) = curves {
                 self.stats.catalogue.hit();
                 curves.sort_by(|a, b| a.name.cmp(&b.name));
@@ -351,7 +394,10 @@ impl Caches {
         }
         self.stats.catalogue.miss();
         let curves = Arc::new(self.store.curves().await?);
-        let fields = curves.iter().filter_map(|c| encode(c).map(|bytes| (c.name.clone(), bytes))).collect();
+        let fields = curves
+            .iter()
+            .filter_map(|c| encode(c).map(|bytes| (c.name.clone(), bytes)))
+            .collect();
         self.hash_set_all(key, fields, CATALOGUE_TTL).await;
         self.curves.insert((), curves.clone());
         Ok(curves)
@@ -366,8 +412,13 @@ impl Caches {
             }
         }
         let key = self.redis.key("cache:algorithms");
-        if let Some(fields) = self.hash_get_all(key.clone()).await.filter(|f| !f.is_empty()) {
-            let algorithms: Option<Vec<AlgorithmRow>> = fields.iter().map(|(_, bytes)| decode(bytes)).collect();
+        if let Some(fields) = self
+            .hash_get_all(key.clone())
+            .await
+            .filter(|f| !f.is_empty())
+        {
+            let algorithms: Option<Vec<AlgorithmRow>> =
+                fields.iter().map(|(_, bytes)| decode(bytes)).collect();
             if let Some(mut algorithms) = algorithms {
                 self.stats.catalogue.hit();
                 algorithms.sort_by(|a, b| a.name.cmp(&b.name));
@@ -378,7 +429,10 @@ impl Caches {
         }
         self.stats.catalogue.miss();
         let algorithms = Arc::new(self.store.algorithms().await?);
-        let fields = algorithms.iter().filter_map(|a| encode(a).map(|bytes| (a.name.clone(), bytes))).collect();
+        let fields = algorithms
+            .iter()
+            .filter_map(|a| encode(a).map(|bytes| (a.name.clone(), bytes)))
+            .collect();
         self.hash_set_all(key, fields, CATALOGUE_TTL).await;
         self.algorithms.insert((), algorithms.clone());
         Ok(algorithms)
@@ -388,7 +442,11 @@ impl Caches {
     pub async fn catalogue_changed(&self) {
         self.curves.clear();
         self.algorithms.clear();
-        self.delete(vec![self.redis.key("cache:curves"), self.redis.key("cache:algorithms")]).await;
+        self.delete(vec![
+            self.redis.key("cache:curves"),
+            self.redis.key("cache:algorithms"),
+        ])
+        .await;
         self.events.invalidate(Invalidation::Catalogue).await;
     }
 
@@ -400,7 +458,8 @@ impl Caches {
     pub fn result_key(&self, document_hash: &str, key: Uuid, signature: &[u8]) -> String {
         use sha2::Digest as _;
         let sig = hex::encode(sha2::Sha256::digest(signature));
-        self.redis.key(&format!("verify:doc:{document_hash}:key:{key}:sig:{sig}"))
+        self.redis
+            .key(&format!("verify:doc:{document_hash}:key:{key}:sig:{sig}"))
     }
 
     /// Whether results are cached at all.
@@ -414,17 +473,26 @@ impl Caches {
             return vec![None; keys.len()];
         }
         let count = keys.len();
-        let answers: Vec<Option<Vec<u8>>> = self
-            .redis
-            .run(|mut conn| async move { redis::cmd("MGET").arg(&keys).query_async(&mut conn).await })
-            .await
-            .unwrap_or_else(|_| vec![None; count]);
-        answers.into_iter().map(|bytes| bytes.and_then(|b| decode(&b))).collect()
+        let answers: Vec<Option<Vec<u8>>> =
+            self.redis
+                .run(|mut conn| async move {
+                    redis::cmd("MGET").arg(&keys).query_async(&mut conn).await
+                })
+                .await
+                .unwrap_or_else(|_| vec![None; count]);
+        answers
+            .into_iter()
+            .map(|bytes| bytes.and_then(|b| decode(&b)))
+            .collect()
     }
 
     /// Count a result-cache lookup.
     pub fn count_result(&self, hit: bool) {
-        if hit { self.stats.result.hit() } else { self.stats.result.miss() }
+        if hit {
+            self.stats.result.hit()
+        } else {
+            self.stats.result.miss()
+        }
     }
 
     /// Store answers (one round trip).
@@ -439,7 +507,12 @@ impl Caches {
                 let mut pipe = redis::pipe();
                 for (key, result) in &entries {
                     if let Some(bytes) = encode(result) {
-                        pipe.cmd("SET").arg(key).arg(bytes).arg("EX").arg(ttl).ignore();
+                        pipe.cmd("SET")
+                            .arg(key)
+                            .arg(bytes)
+                            .arg("EX")
+                            .arg(ttl)
+                            .ignore();
                     }
                 }
                 pipe.query_async::<()>(&mut conn).await
@@ -456,7 +529,13 @@ impl Caches {
             return;
         }
         let key = self.redis.key(&format!("verify:recent:{user}"));
-        let values: Vec<Vec<u8>> = records.iter().rev().take(RECENT_LEN).rev().filter_map(encode).collect();
+        let values: Vec<Vec<u8>> = records
+            .iter()
+            .rev()
+            .take(RECENT_LEN)
+            .rev()
+            .filter_map(encode)
+            .collect();
         let _ = self
             .redis
             .run(|mut conn| async move {
@@ -486,7 +565,12 @@ impl Caches {
         let values: Vec<Vec<u8>> = self
             .redis
             .run(|mut conn| async move {
-                redis::cmd("LRANGE").arg(&key).arg(0).arg(RECENT_LEN - 1).query_async(&mut conn).await
+                redis::cmd("LRANGE")
+                    .arg(&key)
+                    .arg(0)
+                    .arg(RECENT_LEN - 1)
+                    .query_async(&mut conn)
+                    .await
             })
             .await
             .ok()?;

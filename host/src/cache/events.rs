@@ -67,7 +67,10 @@ pub struct Events {
 impl Events {
     /// Publisher for this host.
     pub fn new(redis: Redis) -> Self {
-        Self { redis, host: Uuid::new_v4() }
+        Self {
+            redis,
+            host: Uuid::new_v4(),
+        }
     }
 
     /// This host's id in envelopes.
@@ -76,11 +79,20 @@ impl Events {
     }
 
     async fn publish<T: Serialize>(&self, channel: &str, event: T) -> bool {
-        let Ok(payload) = serde_json::to_string(&Envelope { origin: self.host, event }) else { return false };
+        let Ok(payload) = serde_json::to_string(&Envelope {
+            origin: self.host,
+            event,
+        }) else {
+            return false;
+        };
         let channel = self.redis.key(channel);
         self.redis
             .run(|mut conn| async move {
-                redis::cmd("PUBLISH").arg(&channel).arg(payload).query_async::<i64>(&mut conn).await
+                redis::cmd("PUBLISH")
+                    .arg(&channel)
+                    .arg(payload)
+                    .query_async::<i64>(&mut conn)
+                    .await
             })
             .await
             .is_ok()
@@ -122,7 +134,9 @@ impl Events {
 /// Subscribe to invalidations and system events for as long as the process
 /// runs, reconnecting by itself.
 pub fn spawn_subscriber(redis: Redis, sink: Arc<dyn EventSink>) {
-    let Some(client) = redis.client().cloned() else { return };
+    let Some(client) = redis.client().cloned() else {
+        return;
+    };
     tokio::spawn(async move {
         let invalidate = redis.key(INVALIDATE);
         let system = redis.key(SYSTEM);
@@ -144,8 +158,11 @@ pub fn spawn_subscriber(redis: Redis, sink: Arc<dyn EventSink>) {
                                     Err(error) => tracing::warn!(%error, "unreadable invalidation"),
                                 }
                             } else if channel == system {
-                                match serde_json::from_slice::<Envelope<serde_json::Value>>(payload) {
-                                    Ok(envelope) => sink.system_event(envelope.origin, envelope.event),
+                                match serde_json::from_slice::<Envelope<serde_json::Value>>(payload)
+                                {
+                                    Ok(envelope) => {
+                                        sink.system_event(envelope.origin, envelope.event)
+                                    }
                                     Err(error) => tracing::warn!(%error, "unreadable system event"),
                                 }
                             }

@@ -16,7 +16,11 @@ pub struct LocalCache<K, V> {
 impl<K: Eq + Hash + Clone, V: Clone> LocalCache<K, V> {
     /// A cache of at most `capacity` entries living `ttl` each.
     pub fn new(capacity: usize, ttl: Duration) -> Self {
-        Self { entries: Mutex::new(HashMap::new()), ttl, capacity: capacity.max(1) }
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            ttl,
+            capacity: capacity.max(1),
+        }
     }
 
     /// The live entry for `key`.
@@ -34,7 +38,9 @@ impl<K: Eq + Hash + Clone, V: Clone> LocalCache<K, V> {
 
     /// Store `value` for `key`.
     pub fn insert(&self, key: K, value: V) {
-        let Ok(mut entries) = self.entries.lock() else { return };
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
         if entries.len() >= self.capacity {
             let now = Instant::now();
             entries.retain(|_, (_, expires)| *expires > now);

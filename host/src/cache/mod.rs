@@ -117,7 +117,11 @@ impl Redis {
 
     /// Ask Redis whether it answers (a probe for the breaker too).
     pub async fn ping(&self) -> bool {
-        self.run(|mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await }).await.is_ok()
+        self.run(
+            |mut conn| async move { redis::cmd("PING").query_async::<String>(&mut conn).await },
+        )
+        .await
+        .is_ok()
     }
 
     /// Whether a connection is up and the breaker closed.

@@ -100,7 +100,11 @@ struct LocalWindow {
 impl RateLimiter {
     /// A limiter on `redis` (which may be disabled).
     pub fn new(redis: Redis) -> Self {
-        Self { redis, script: redis::Script::new(SCRIPT), local: Mutex::new(HashMap::new()) }
+        Self {
+            redis,
+            script: redis::Script::new(SCRIPT),
+            local: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Count one request for `scope`/`id` against `limit` per `window`.
@@ -121,15 +125,24 @@ impl RateLimiter {
     /// only if all of them allow it.
     pub async fn check_all(&self, limits: &[Limit<'_>], window: Duration) -> Vec<Decision> {
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
-        let now_ms = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis())
-            .unwrap_or(u64::MAX);
+        let now_ms = u64::try_from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX);
         let index = now_ms / window_ms;
         let elapsed = now_ms % window_ms;
-        let bases: Vec<String> =
-            limits.iter().map(|l| self.redis.key(&format!("ratelimit:{}:{}", l.scope, l.id))).collect();
+        let bases: Vec<String> = limits
+            .iter()
+            .map(|l| self.redis.key(&format!("ratelimit:{}:{}", l.scope, l.id)))
+            .collect();
         let mut invocation = self.script.prepare_invoke();
         for base in &bases {
-            invocation.key(format!("{base}:{index}")).key(format!("{base}:{}", index.saturating_sub(1)));
+            invocation
+                .key(format!("{base}:{index}"))
+                .key(format!("{base}:{}", index.saturating_sub(1)));
         }
         invocation.arg(window_ms).arg(elapsed);
         for limit in limits {
@@ -162,8 +175,14 @@ impl RateLimiter {
                 allowed,
                 limit: limit.limit,
                 window_secs: window_ms.div_ceil(1000),
-                remaining: limit.limit.saturating_sub(u32::try_from(count).unwrap_or(u32::MAX)),
-                retry_after_secs: if allowed { 0 } else { retry_ms.div_ceil(1000).max(1) },
+                remaining: limit
+                    .limit
+                    .saturating_sub(u32::try_from(count).unwrap_or(u32::MAX)),
+                retry_after_secs: if allowed {
+                    0
+                } else {
+                    retry_ms.div_ceil(1000).max(1)
+                },
                 reset_secs: (window_ms - elapsed).div_ceil(1000),
             })
             .collect()
@@ -178,16 +197,26 @@ impl RateLimiter {
         elapsed: u64,
         window_ms: u64,
     ) -> Vec<(bool, u64, u64)> {
-        let Ok(mut windows) = self.local.lock() else { return vec![(true, 0, 0); limits.len()] };
+        let Ok(mut windows) = self.local.lock() else {
+            return vec![(true, 0, 0); limits.len()];
+        };
         if windows.len() > 100_000 {
             windows.retain(|_, w| w.index + 1 >= index);
         }
         let weight = (window_ms - elapsed) as f64 / window_ms as f64;
         let mut estimates = Vec::with_capacity(limits.len());
         for (base, limit) in bases.iter().zip(limits) {
-            let window = windows.entry(base.clone()).or_insert(LocalWindow { index, current: 0, previous: 0 });
+            let window = windows.entry(base.clone()).or_insert(LocalWindow {
+                index,
+                current: 0,
+                previous: 0,
+            });
             if window.index != index {
-                window.previous = if window.index + 1 == index { window.current } else { 0 };
+                window.previous = if window.index + 1 == index {
+                    window.current
+                } else {
+                    0
+                };
                 window.current = 0;
                 window.index = index;
             }
@@ -205,7 +234,11 @@ impl RateLimiter {
                     }
                     (true, (estimate + 1.0) as u64, 0)
                 } else {
-                    (false, estimate as u64, if ok { 0 } else { window_ms - elapsed })
+                    (
+                        false,
+                        estimate as u64,
+                        if ok { 0 } else { window_ms - elapsed },
+                    )
                 }
             })
             .collect()

@@ -55,6 +55,9 @@ pub struct CurveView {
     pub plugin: Option<ServedBy>,
     /// Whether verifications on it can run now (enabled and served).
     pub available: bool,
+    /// The status an admin set (`status` also says `disabled` when no
+    /// plugin serves the curve).
+    pub configured_status: String,
 }
 
 /// A curve to add.
@@ -90,12 +93,18 @@ fn served_by(plugin: &crate::plugins::LoadedPlugin) -> ServedBy {
     }
 }
 
-fn curve_view(state: &AppState, curve: CurveRow) -> CurveView {
+/// The curve as callers see it: `status` is `disabled` when an admin
+/// disabled it or when no plugin serves it (`configured_status` keeps the
+/// admin's setting).
+fn curve_view(state: &AppState, mut curve: CurveRow) -> CurveView {
     let plugin = state.plugins.route(&curve.algorithm, Some(&curve.name));
     let available = curve.status == "enabled" && plugin.is_some();
+    let effective = if available { "enabled" } else { "disabled" };
+    let configured_status = std::mem::replace(&mut curve.status, effective.to_owned());
     CurveView {
         plugin: plugin.as_deref().map(served_by),
         available,
+        configured_status,
         curve,
     }
 }
@@ -134,7 +143,11 @@ async fn list_curves(
 ) -> Result<ApiJson<Vec<CurveView>>, ApiError> {
     let curves = state.caches.curves().await?;
     Ok(ApiJson(
-        curves.iter().cloned().map(|c| curve_view(&state, c)).collect(),
+        curves
+            .iter()
+            .cloned()
+            .map(|c| curve_view(&state, c))
+            .collect(),
     ))
 }
 

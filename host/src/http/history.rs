@@ -93,8 +93,14 @@ async fn recent_verifications(
     if let Some(recent) = state.caches.recent(caller.id()).await {
         return Ok(ApiJson(recent));
     }
-    let filter = RecordFilter { user_id: Some(caller.id()), ..RecordFilter::default() };
-    let page = crate::store::Page { after: None, limit: crate::cache::entities::RECENT_LEN as i64 };
+    let filter = RecordFilter {
+        user_id: Some(caller.id()),
+        ..RecordFilter::default()
+    };
+    let page = crate::store::Page {
+        after: None,
+        limit: crate::cache::entities::RECENT_LEN as i64,
+    };
     let mut tx = state.store.begin_for(caller.id()).await?;
     let records = verifications::list_records(&mut tx, &filter, page).await?;
     tx.commit().await.map_err(StoreError::from)?;

@@ -9,6 +9,7 @@ pub mod history;
 pub mod keys;
 pub mod ops;
 pub mod pagination;
+pub mod plugins;
 pub mod ratelimit;
 pub mod users;
 pub mod verify;
@@ -68,6 +69,7 @@ pub fn api(config: &crate::config::Config) -> (axum::Router<AppState>, utoipa::o
         .merge(keys::router())
         .merge(verify::router(config.http.batch_body_limit_bytes))
         .merge(history::router())
+        .merge(plugins::router(config.plugins.max_upload_bytes))
         .merge(ops::router())
         .split_for_parts()
 }

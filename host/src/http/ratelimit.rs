@@ -44,15 +44,26 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
     }
     let (mut parts, body) = request.into_parts();
     let ip = client_ip(&parts, state.config.http.trust_forwarded_for).to_string();
-    let route = parts.extensions.get::<MatchedPath>().map_or("unmatched", |m| m.as_str());
+    let route = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map_or("unmatched", |m| m.as_str());
     let endpoint = format!("{} {route}", parts.method);
     let window = Duration::from_secs(config.window_secs);
     let mut decisions = state
         .rate_limiter
         .check_all(
             &[
-                Limit { scope: "ip", id: &ip, limit: config.per_ip },
-                Limit { scope: "endpoint", id: &endpoint, limit: config.per_endpoint },
+                Limit {
+                    scope: "ip",
+                    id: &ip,
+                    limit: config.per_ip,
+                },
+                Limit {
+                    scope: "endpoint",
+                    id: &endpoint,
+                    limit: config.per_endpoint,
+                },
             ],
             window,
         )
@@ -75,7 +86,13 @@ pub fn refusal(decisions: &[Decision]) -> ApiError {
     let denied: Vec<&Decision> = decisions.iter().filter(|d| !d.allowed).collect();
     let retry = denied.iter().map(|d| d.retry_after_secs).max().unwrap_or(1);
     let scopes: Vec<&str> = denied.iter().map(|d| d.scope.as_str()).collect();
-    ApiError::too_many_requests(retry, format!("rate limit exceeded ({}); retry in {retry} s", scopes.join(", ")))
+    ApiError::too_many_requests(
+        retry,
+        format!(
+            "rate limit exceeded ({}); retry in {retry} s",
+            scopes.join(", ")
+        ),
+    )
 }
 
 fn set_headers(headers: &mut HeaderMap, decisions: &[Decision]) {
@@ -88,7 +105,10 @@ fn set_headers(headers: &mut HeaderMap, decisions: &[Decision]) {
         .collect::<Vec<_>>()
         .join(", ");
     if let Some(tightest) = decisions.iter().min_by_key(|d| d.remaining) {
-        let current = format!("\"{}\";r={};t={}", tightest.scope, tightest.remaining, tightest.reset_secs);
+        let current = format!(
+            "\"{}\";r={};t={}",
+            tightest.scope, tightest.remaining, tightest.reset_secs
+        );
         if let Ok(value) = HeaderValue::from_str(&current) {
             headers.insert("ratelimit", value);
         }

@@ -157,10 +157,9 @@ struct Group {
     cases: Vec<Case>,
 }
 
-/// Run every applicable vector against `plugin`.
-pub fn run(plugin: &LoadedPlugin) -> Report {
-    let descriptor = plugin.descriptor();
-    let sets = match descriptor.algorithm_type {
+/// The Wycheproof sets that apply to what `plugin` declares.
+fn applicable_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
+    match plugin.descriptor().algorithm_type {
         AlgorithmType::Ecdsa => ecdsa_sets(plugin),
         AlgorithmType::EdDsa => eddsa_sets(plugin),
         AlgorithmType::Rsa => {
@@ -169,13 +168,99 @@ pub fn run(plugin: &LoadedPlugin) -> Report {
             sets
         }
         AlgorithmType::Other => Vec::new(),
-    };
+    }
+}
+
+/// Run every applicable vector against `plugin`.
+pub fn run(plugin: &LoadedPlugin) -> Report {
     Report {
-        sets: sets
+        sets: applicable_sets(plugin)
             .into_iter()
             .map(|(name, groups)| run_set(plugin, name, groups))
             .collect(),
     }
+}
+
+/// Groups per set and vectors per group that admission samples.
+const ADMISSION_GROUPS: usize = 3;
+const ADMISSION_VECTORS: usize = 12;
+
+/// Admission self-tests for an uploaded plugin: a sample of every
+/// applicable Wycheproof set (valid and invalid vectors alike, through both
+/// `verify` and `verify-batch`), plus tampered copies of valid vectors
+/// (altered message, truncated and zeroed signatures) that must all be
+/// refused. Returns the number of checks run, or the first failure.
+/// A plugin for which no known-answer vectors exist is not admitted.
+pub fn admission(plugin: &LoadedPlugin) -> Result<usize, String> {
+    let sets = applicable_sets(plugin);
+    if sets.is_empty() {
+        return Err(format!(
+            "no known-answer vectors apply to what {} declares (algorithm {}, curves {:?}); Sigil does not admit a plugin it cannot test",
+            plugin.label(),
+            plugin.descriptor().algorithm,
+            plugin
+                .descriptor()
+                .curves
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+        ));
+    }
+    let mut checked = 0;
+    for (name, groups) in sets {
+        let sampled: Vec<Group> = groups
+            .into_iter()
+            .take(ADMISSION_GROUPS)
+            .map(sample_with_tampering)
+            .collect();
+        let report = run_set(plugin, name.clone(), sampled);
+        if report.failed > 0 {
+            let why = report.notes.first().cloned().unwrap_or_default();
+            return Err(format!("known-answer test {name} failed: {why}"));
+        }
+        checked += report.vectors;
+    }
+    if checked == 0 {
+        return Err("the plugin refused every known-answer key".into());
+    }
+    Ok(checked)
+}
+
+/// A spread of a group's vectors (the valid ones first) and, for its first
+/// valid vector, tampered copies that must be refused.
+fn sample_with_tampering(mut group: Group) -> Group {
+    group
+        .cases
+        .sort_by_key(|c| (c.expect != Expect::Accept, c.tc_id));
+    let valid = group
+        .cases
+        .iter()
+        .filter(|c| c.expect == Expect::Accept)
+        .count()
+        .min(ADMISSION_VECTORS / 3);
+    let invalid: Vec<Case> = group.cases.drain(valid..).collect();
+    let step = invalid.len().div_ceil(ADMISSION_VECTORS - valid).max(1);
+    group.cases.extend(invalid.into_iter().step_by(step));
+    if let Some(genuine) = group.cases.iter().find(|c| c.expect == Expect::Accept) {
+        let tampered = |comment: &str, message: Vec<u8>, signature: Vec<u8>| Case {
+            tc_id: genuine.tc_id,
+            comment: format!("admission: {comment}"),
+            expect: Expect::Reject,
+            message,
+            signature,
+        };
+        let mut altered = genuine.message.clone();
+        altered.push(b'!');
+        let cut = genuine.signature[..genuine.signature.len().saturating_sub(1)].to_vec();
+        let zeros = vec![0u8; genuine.signature.len()];
+        let extra = vec![
+            tampered("altered message", altered, genuine.signature.clone()),
+            tampered("truncated signature", genuine.message.clone(), cut),
+            tampered("zeroed signature", genuine.message.clone(), zeros),
+        ];
+        group.cases.extend(extra);
+    }
+    group
 }
 
 fn run_set(plugin: &LoadedPlugin, name: String, groups: Vec<Group>) -> SetReport {

@@ -17,6 +17,7 @@ pub mod contract;
 pub mod engine;
 pub mod error;
 pub mod executor;
+pub mod lifecycle;
 pub mod loader;
 pub mod plugin;
 pub mod registry;

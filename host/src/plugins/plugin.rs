@@ -5,6 +5,7 @@
 //! from the [`super::executor::PluginExecutor`]'s threads.
 
 use std::fmt;
+use std::sync::Arc;
 
 use sha2::{Digest as _, Sha256};
 use wasmtime::Store;
@@ -27,7 +28,7 @@ pub struct LoadedPlugin {
     pre: PluginPre<SandboxState>,
     descriptor: Descriptor,
     sha256: String,
-    size: usize,
+    bytes: Arc<[u8]>,
 }
 
 impl fmt::Debug for LoadedPlugin {
@@ -62,7 +63,7 @@ impl LoadedPlugin {
             pre,
             descriptor,
             sha256: hex::encode(Sha256::digest(bytes)),
-            size: bytes.len(),
+            bytes: Arc::from(bytes),
         })
     }
 
@@ -78,7 +79,12 @@ impl LoadedPlugin {
 
     /// Size of the component in bytes.
     pub fn size(&self) -> usize {
-        self.size
+        self.bytes.len()
+    }
+
+    /// The component's bytes (to record it).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 
     /// `name@version`, for logs and records.

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod catalog;
 pub mod keys;
 pub mod migrations;
+pub mod plugins;
 pub mod tokens;
 pub mod users;
 pub mod verifications;

@@ -22,9 +22,9 @@ use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::Caller;
+use crate::cache::entities::CachedResult;
 use crate::plugins::{ContractError, LoadedPlugin, MAX_BATCH_CALL, PluginError, VerifyInput};
 use crate::store::StoreError;
-use crate::cache::entities::CachedResult;
 use crate::store::catalog::CurveRow;
 use crate::store::keys::KeyRow;
 use crate::store::verifications::{NewBatch, NewRecord, RecordView};
@@ -183,19 +183,25 @@ fn resolve(state: &AppState, key: KeyRow, curves: &[CurveRow]) -> Result<Resolve
         _ => return Err(VerifyError::KeyExpired),
     }
     if let Some(curve) = &key.curve {
-        let enabled = curves.iter().any(|c| c.name == *curve && c.status == "enabled");
+        let enabled = curves
+            .iter()
+            .any(|c| c.name == *curve && c.status == "enabled");
         if !enabled {
             return Err(VerifyError::CurveDisabled(curve.clone()));
         }
     }
-    let plugin = state.plugins.route(&key.algorithm, key.curve.as_deref()).ok_or_else(|| {
-        VerifyError::PluginUnavailable(match &key.curve {
-            Some(curve) => format!("{} on {curve}", key.algorithm),
-            None => key.algorithm.clone(),
-        })
+    let plugin = state
+        .plugins
+        .route(&key.algorithm, key.curve.as_deref())
+        .ok_or_else(|| {
+            VerifyError::PluginUnavailable(match &key.curve {
+                Some(curve) => format!("{} on {curve}", key.algorithm),
+                None => key.algorithm.clone(),
+            })
+        })?;
+    let spki = request::spki_from_pem(&key.key_data).ok_or_else(|| {
+        VerifyError::Store(StoreError::Unavailable("stored key is not PEM".into()))
     })?;
-    let spki = request::spki_from_pem(&key.key_data)
-        .ok_or_else(|| VerifyError::Store(StoreError::Unavailable("stored key is not PEM".into())))?;
     Ok(Resolved { key, spki, plugin })
 }
 
@@ -213,7 +219,14 @@ struct Work {
 impl Work {
     fn new(index: usize, key: usize, plan: Plan, mut prepared: Prepared) -> Self {
         let (message, document_hash) = prepared.message_for(&plan);
-        Work { index, key, plan, message, document_hash, signature: prepared.signature }
+        Work {
+            index,
+            key,
+            plan,
+            message,
+            document_hash,
+            signature: prepared.signature,
+        }
     }
 
     fn input(&self, spki: &[u8]) -> VerifyInput {
@@ -250,7 +263,12 @@ impl Work {
 /// ones on the worker threads.
 const INLINE_HASH_BYTES: usize = 64 * 1024;
 
-fn record_metadata(plugin: &LoadedPlugin, plan: &Plan, cached: bool, batch: Option<Uuid>) -> serde_json::Value {
+fn record_metadata(
+    plugin: &LoadedPlugin,
+    plan: &Plan,
+    cached: bool,
+    batch: Option<Uuid>,
+) -> serde_json::Value {
     let descriptor = plugin.descriptor();
     let mut metadata = serde_json::json!({
         "plugin": descriptor.name,
@@ -283,7 +301,11 @@ fn view(record: &NewRecord, key: &KeyRow) -> RecordView {
 }
 
 /// Verify one signature and record it.
-pub async fn verify_one(state: &AppState, caller: &Caller, item: VerifyItem) -> Result<Verified, VerifyError> {
+pub async fn verify_one(
+    state: &AppState,
+    caller: &Caller,
+    item: VerifyItem,
+) -> Result<Verified, VerifyError> {
     let prepared = Prepared::from_item(&item, &state.config.verify)?;
     let key = state
         .caches
@@ -296,12 +318,24 @@ pub async fn verify_one(state: &AppState, caller: &Caller, item: VerifyItem) -> 
     let work = if prepared.document_len() <= INLINE_HASH_BYTES {
         Work::new(0, 0, plan, prepared)
     } else {
-        state.executor.run(move || Work::new(0, 0, plan, prepared)).await?
+        state
+            .executor
+            .run(move || Work::new(0, 0, plan, prepared))
+            .await?
     };
 
-    let cache_key = state.caches.result_key(&work.document_hash, resolved.key.id, &work.signature);
-    let cached = state.caches.results(vec![cache_key.clone()]).await.pop().flatten();
-    let hit = cached.as_ref().and_then(|c| work.cached(c, &resolved.plugin));
+    let cache_key = state
+        .caches
+        .result_key(&work.document_hash, resolved.key.id, &work.signature);
+    let cached = state
+        .caches
+        .results(vec![cache_key.clone()])
+        .await
+        .pop()
+        .flatten();
+    let hit = cached
+        .as_ref()
+        .and_then(|c| work.cached(c, &resolved.plugin));
     state.caches.count_result(hit.is_some());
     let valid = match hit {
         Some(valid) => valid,
@@ -309,7 +343,10 @@ pub async fn verify_one(state: &AppState, caller: &Caller, item: VerifyItem) -> 
             let plugin = resolved.plugin.clone();
             let input = work.input(&resolved.spki);
             let valid = state.executor.run(move || plugin.verify(input)).await???;
-            state.caches.store_results(vec![(cache_key, work.to_cache(valid, &resolved.plugin))]).await;
+            state
+                .caches
+                .store_results(vec![(cache_key, work.to_cache(valid, &resolved.plugin))])
+                .await;
             valid
         }
     };
@@ -337,7 +374,11 @@ pub async fn verify_one(state: &AppState, caller: &Caller, item: VerifyItem) -> 
         plugin: resolved.plugin.label(),
         cached: hit.is_some(),
     };
-    state.recorder.record(Unit::Records(vec![record])).await.map_err(VerifyError::Recording)?;
+    state
+        .recorder
+        .record(Unit::Records(vec![record]))
+        .await
+        .map_err(VerifyError::Recording)?;
     state.caches.push_recent(caller.id(), &recent).await;
     Ok(answer)
 }
@@ -345,7 +386,11 @@ pub async fn verify_one(state: &AppState, caller: &Caller, item: VerifyItem) -> 
 /// What one batch item became before the plugins ran.
 enum Slot {
     Failed(VerifyError),
-    Ready { key: usize, plan: Plan, prepared: Prepared },
+    Ready {
+        key: usize,
+        plan: Plan,
+        prepared: Prepared,
+    },
     Hashed,
 }
 
@@ -357,7 +402,10 @@ pub async fn verify_batch(
 ) -> Result<BatchVerified, VerifyError> {
     let max = state.config.verify.max_batch_items;
     if items.is_empty() {
-        return Err(VerifyError::invalid("empty_batch", "a batch needs at least one item"));
+        return Err(VerifyError::invalid(
+            "empty_batch",
+            "a batch needs at least one item",
+        ));
     }
     if items.len() > max {
         return Err(VerifyError::invalid(
@@ -379,7 +427,10 @@ pub async fn verify_batch(
         .collect();
 
     // Every distinct key once.
-    let mut ids: Vec<Uuid> = parsed.iter().filter_map(|p| p.as_ref().ok().map(|(i, _)| i.public_key_id)).collect();
+    let mut ids: Vec<Uuid> = parsed
+        .iter()
+        .filter_map(|p| p.as_ref().ok().map(|(i, _)| i.public_key_id))
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     let curves = state.caches.curves().await?;
@@ -399,13 +450,19 @@ pub async fn verify_batch(
                 Ok(ok) => ok,
                 Err(e) => return Slot::Failed(e),
             };
-            let Some(&k) = key_index.get(&item.public_key_id) else { return Slot::Failed(VerifyError::KeyNotFound) };
+            let Some(&k) = key_index.get(&item.public_key_id) else {
+                return Slot::Failed(VerifyError::KeyNotFound);
+            };
             let key = match &resolved[k] {
                 Ok(key) => key,
                 Err(e) => return Slot::Failed(clone_key_error(e)),
             };
             match Plan::new(&key.plugin, &item, &prepared) {
-                Ok(plan) => Slot::Ready { key: k, plan, prepared },
+                Ok(plan) => Slot::Ready {
+                    key: k,
+                    plan,
+                    prepared,
+                },
                 Err(e) => Slot::Failed(e),
             }
         })
@@ -416,13 +473,19 @@ pub async fn verify_batch(
     let ready: Vec<(usize, usize, Plan, Prepared)> = slots
         .iter_mut()
         .enumerate()
-        .filter_map(|(index, slot)| match std::mem::replace(slot, Slot::Hashed) {
-            Slot::Ready { key, plan, prepared } => Some((index, key, plan, prepared)),
-            other => {
-                *slot = other;
-                None
-            }
-        })
+        .filter_map(
+            |(index, slot)| match std::mem::replace(slot, Slot::Hashed) {
+                Slot::Ready {
+                    key,
+                    plan,
+                    prepared,
+                } => Some((index, key, plan, prepared)),
+                other => {
+                    *slot = other;
+                    None
+                }
+            },
+        )
         .collect();
     let chunk = ready.len().div_ceil(workers).clamp(1, MAX_BATCH_CALL);
     let mut hashing = Vec::new();
@@ -430,7 +493,9 @@ pub async fn verify_batch(
     while ready.peek().is_some() {
         let part: Vec<_> = ready.by_ref().take(chunk).collect();
         hashing.push(state.executor.run(move || {
-            part.into_iter().map(|(index, key, plan, prepared)| Work::new(index, key, plan, prepared)).collect::<Vec<_>>()
+            part.into_iter()
+                .map(|(index, key, plan, prepared)| Work::new(index, key, plan, prepared))
+                .collect::<Vec<_>>()
         }));
     }
     let mut works: Vec<Work> = Vec::with_capacity(total);
@@ -442,16 +507,24 @@ pub async fn verify_batch(
     let cache_keys: Vec<String> = works
         .iter()
         .map(|w| {
-            let key_id = resolved[w.key].as_ref().map(|r| r.key.id).unwrap_or_default();
-            state.caches.result_key(&w.document_hash, key_id, &w.signature)
+            let key_id = resolved[w.key]
+                .as_ref()
+                .map(|r| r.key.id)
+                .unwrap_or_default();
+            state
+                .caches
+                .result_key(&w.document_hash, key_id, &w.signature)
         })
         .collect();
     let cached = state.caches.results(cache_keys.clone()).await;
-    let mut answers: HashMap<usize, (Result<bool, VerifyError>, bool)> = HashMap::with_capacity(total);
+    let mut answers: HashMap<usize, (Result<bool, VerifyError>, bool)> =
+        HashMap::with_capacity(total);
     let mut groups: HashMap<usize, (Arc<LoadedPlugin>, Vec<(usize, VerifyInput)>)> = HashMap::new();
     let mut to_cache: HashMap<usize, String> = HashMap::new();
     for ((work, cached), cache_key) in works.iter().zip(cached).zip(cache_keys) {
-        let Ok(key) = &resolved[work.key] else { continue };
+        let Ok(key) = &resolved[work.key] else {
+            continue;
+        };
         let hit = cached.as_ref().and_then(|c| work.cached(c, &key.plugin));
         state.caches.count_result(hit.is_some());
         match hit {
@@ -499,14 +572,16 @@ pub async fn verify_batch(
     for (index, slot) in slots.into_iter().enumerate() {
         let outcome = match slot {
             Slot::Failed(error) => Err(error),
-            Slot::Ready { .. } | Slot::Hashed => match (answers.remove(&index), works.get(&index)) {
-                (Some((Ok(valid), cached)), Some(work)) => match &resolved[work.key] {
-                    Ok(key) => Ok((work, key, valid, cached)),
-                    Err(e) => Err(clone_key_error(e)),
-                },
-                (Some((Err(error), _)), _) => Err(error),
-                _ => Err(VerifyError::Plugin(PluginError::Engine("no answer".into()))),
-            },
+            Slot::Ready { .. } | Slot::Hashed => {
+                match (answers.remove(&index), works.get(&index)) {
+                    (Some((Ok(valid), cached)), Some(work)) => match &resolved[work.key] {
+                        Ok(key) => Ok((work, key, valid, cached)),
+                        Err(e) => Err(clone_key_error(e)),
+                    },
+                    (Some((Err(error), _)), _) => Err(error),
+                    _ => Err(VerifyError::Plugin(PluginError::Engine("no answer".into()))),
+                }
+            }
         };
         match outcome {
             Ok((work, key, valid, cached)) => {
@@ -528,14 +603,27 @@ pub async fn verify_batch(
                 }
                 success += usize::from(valid);
                 items.push((i32::try_from(index).unwrap_or(i32::MAX), record.id));
-                results.push(BatchResult { index, valid: Some(valid), verification_id: Some(record.id), error: None });
+                results.push(BatchResult {
+                    index,
+                    valid: Some(valid),
+                    verification_id: Some(record.id),
+                    error: None,
+                });
                 recent.push(view(&record, &key.key));
                 records.push(record);
             }
             Err(error) => {
-                let item_error = ItemError { code: error.code().to_owned(), detail: error.to_string() };
+                let item_error = ItemError {
+                    code: error.code().to_owned(),
+                    detail: error.to_string(),
+                };
                 errors.push(serde_json::json!({"index": index, "code": item_error.code}));
-                results.push(BatchResult { index, valid: None, verification_id: None, error: Some(item_error) });
+                results.push(BatchResult {
+                    index,
+                    valid: None,
+                    verification_id: None,
+                    error: Some(item_error),
+                });
             }
         }
     }
@@ -549,17 +637,33 @@ pub async fn verify_batch(
         items,
     };
     state.caches.store_results(fresh).await;
-    state.recorder.record(Unit::Batch(batch, records)).await.map_err(VerifyError::Recording)?;
+    state
+        .recorder
+        .record(Unit::Batch(batch, records))
+        .await
+        .map_err(VerifyError::Recording)?;
     state.caches.push_recent(caller.id(), &recent).await;
-    Ok(BatchVerified { batch_id, total_count: total, success_count: success, results })
+    Ok(BatchVerified {
+        batch_id,
+        total_count: total,
+        success_count: success,
+        results,
+    })
 }
 
 /// Run one chunk through `verify-batch`; if the plugin fails on the chunk
 /// as a whole, verify its items one by one so a bad item fails alone.
-fn run_chunk(plugin: &LoadedPlugin, calls: Vec<(usize, VerifyInput)>) -> Vec<(usize, Result<bool, VerifyError>)> {
+fn run_chunk(
+    plugin: &LoadedPlugin,
+    calls: Vec<(usize, VerifyInput)>,
+) -> Vec<(usize, Result<bool, VerifyError>)> {
     let (indexes, inputs): (Vec<usize>, Vec<VerifyInput>) = calls.into_iter().unzip();
     match plugin.verify_batch(inputs.clone()) {
-        Ok(answers) => indexes.into_iter().zip(answers).map(|(index, answer)| (index, answer.map_err(VerifyError::from))).collect(),
+        Ok(answers) => indexes
+            .into_iter()
+            .zip(answers)
+            .map(|(index, answer)| (index, answer.map_err(VerifyError::from)))
+            .collect(),
         Err(_) => indexes
             .into_iter()
             .zip(inputs)

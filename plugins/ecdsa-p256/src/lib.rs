@@ -12,7 +12,7 @@ struct P256;
 impl EcdsaCurve for P256 {
     type Curve = p256::NistP256;
     const PLUGIN: &'static str = "ecdsa-p256";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const VERSION: &'static str = sigil_plugin_sdk::plugin_version!();
     const CURVE: &'static str = "P-256";
     const DESCRIPTION: &'static str = "NIST P-256 (secp256r1, prime256v1)";
     const HASHES: &'static [HashAlgorithm] = &[

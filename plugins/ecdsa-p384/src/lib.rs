@@ -12,7 +12,7 @@ struct P384;
 impl EcdsaCurve for P384 {
     type Curve = p384::NistP384;
     const PLUGIN: &'static str = "ecdsa-p384";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const VERSION: &'static str = sigil_plugin_sdk::plugin_version!();
     const CURVE: &'static str = "P-384";
     const DESCRIPTION: &'static str = "NIST P-384 (secp384r1)";
     const HASHES: &'static [HashAlgorithm] = &[

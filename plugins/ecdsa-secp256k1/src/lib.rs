@@ -16,7 +16,7 @@ struct Secp256k1;
 impl EcdsaCurve for Secp256k1 {
     type Curve = k256::Secp256k1;
     const PLUGIN: &'static str = "ecdsa-secp256k1";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const VERSION: &'static str = sigil_plugin_sdk::plugin_version!();
     const CURVE: &'static str = "secp256k1";
     const DESCRIPTION: &'static str = "SECG secp256k1, the Bitcoin and Ethereum curve";
     const HASHES: &'static [HashAlgorithm] = &[HashAlgorithm::Sha256, HashAlgorithm::Keccak256];

@@ -36,7 +36,7 @@ impl Plugin for Ed25519 {
     fn describe() -> Descriptor {
         Descriptor {
             name: "ed25519".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: sigil_plugin_sdk::plugin_version!().into(),
             algorithm: "EdDSA".into(),
             algorithm_type: AlgorithmType::Eddsa,
             description: "Edwards-curve Digital Signature Algorithm".into(),

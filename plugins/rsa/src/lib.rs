@@ -45,7 +45,7 @@ impl Plugin for Rsa {
     fn describe() -> Descriptor {
         Descriptor {
             name: "rsa".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: sigil_plugin_sdk::plugin_version!().into(),
             algorithm: "RSA".into(),
             algorithm_type: AlgorithmType::Rsa,
             description:

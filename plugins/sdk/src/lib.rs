@@ -55,6 +55,18 @@ pub trait Plugin {
     }
 }
 
+/// The plugin's version: `SIGIL_PLUGIN_VERSION` at build time if set (to
+/// build a variant), else the crate's own version.
+#[macro_export]
+macro_rules! plugin_version {
+    () => {
+        match option_env!("SIGIL_PLUGIN_VERSION") {
+            Some(version) => version,
+            None => env!("CARGO_PKG_VERSION"),
+        }
+    };
+}
+
 /// Export a [`Plugin`] implementation as the component's `verifier`.
 #[macro_export]
 macro_rules! export_plugin {

@@ -20,7 +20,7 @@ struct Curve;
 impl EcdsaCurve for Curve {
     type Curve = bp256::BrainpoolP256r1;
     const PLUGIN: &'static str = "template";
-    const VERSION: &'static str = env!("CARGO_PKG_VERSION");
+    const VERSION: &'static str = sigil_plugin_sdk::plugin_version!();
     const CURVE: &'static str = "brainpoolP256r1";
     const DESCRIPTION: &'static str = "Brainpool P-256 r1 (RFC 5639)";
     const HASHES: &'static [HashAlgorithm] = &[HashAlgorithm::Sha256];

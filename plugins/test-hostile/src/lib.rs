@@ -11,6 +11,9 @@
 //! | 4    | panics (a trap) |
 //! | 5    | recurses until the stack overflows |
 //! | 6    | tries to read the clock, the environment and randomness and answers `ok(true)` only if it learnt anything |
+//!
+//! Built with `SIGIL_HOSTILE_DESCRIBE=loop` or `=trap` it misbehaves in
+//! `describe` instead (for the admission tests).
 
 use std::hint::black_box;
 
@@ -23,9 +26,17 @@ struct Hostile;
 
 impl Plugin for Hostile {
     fn describe() -> Descriptor {
+        // Variants built for admission tests misbehave here already.
+        match option_env!("SIGIL_HOSTILE_DESCRIBE") {
+            Some("loop") => loop {
+                black_box(());
+            },
+            Some("trap") => panic!("hostile plugin traps in describe"),
+            _ => {}
+        }
         Descriptor {
             name: "hostile".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
+            version: sigil_plugin_sdk::plugin_version!().into(),
             algorithm: "HOSTILE".into(),
             algorithm_type: AlgorithmType::Other,
             description: "misbehaves on request, for sandbox tests".into(),
@@ -39,8 +50,16 @@ impl Plugin for Hostile {
         }
     }
 
-    fn parse_key(key: Vec<u8>, _format: KeyFormat, _curve: Option<String>) -> Result<KeyInfo, Error> {
-        Ok(keys::key_info(None, 8 * u32::try_from(key.len()).unwrap_or(0), key))
+    fn parse_key(
+        key: Vec<u8>,
+        _format: KeyFormat,
+        _curve: Option<String>,
+    ) -> Result<KeyInfo, Error> {
+        Ok(keys::key_info(
+            None,
+            8 * u32::try_from(key.len()).unwrap_or(0),
+            key,
+        ))
     }
 
     fn verify(request: VerifyRequest) -> Result<bool, Error> {

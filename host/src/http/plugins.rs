@@ -1,0 +1,208 @@
+//! `/v1/plugins`: hot-loading algorithm plugins (permission
+//! `manage_curves`).
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::error::{ApiError, ApiJson, ApiPath, Problem};
+use crate::app::AppState;
+use crate::auth::perm::ManageCurves;
+use crate::auth::{Authorized, ClientIp};
+use crate::plugins::lifecycle::{self, LifecycleError};
+use crate::store::audit::NewAuditEvent;
+use crate::store::plugins::PluginRow;
+
+/// The routes of this module.
+pub fn router(max_upload: usize) -> OpenApiRouter<AppState> {
+    let upload = OpenApiRouter::new()
+        .routes(routes!(upload_plugin, list_plugins))
+        .layer(DefaultBodyLimit::max(max_upload));
+    OpenApiRouter::new()
+        .merge(upload)
+        .routes(routes!(get_plugin))
+        .routes(routes!(activate_plugin))
+        .routes(routes!(disable_plugin))
+}
+
+/// A stored plugin version and whether it is serving here.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PluginView {
+    /// The stored version.
+    #[serde(flatten)]
+    pub plugin: PluginRow,
+    /// Whether this host routes requests to it now.
+    pub serving: bool,
+    /// The routes it serves (`ecdsa/p-256`).
+    pub routes: Vec<String>,
+}
+
+fn view(state: &AppState, row: PluginRow) -> PluginView {
+    let snapshot = state.plugins.snapshot();
+    let serving = snapshot.plugins().iter().any(|p| p.sha256() == row.sha256);
+    let routes = serde_json::from_value::<crate::plugins::Descriptor>(row.descriptor.clone())
+        .map(|d| d.routes().iter().map(ToString::to_string).collect())
+        .unwrap_or_default();
+    PluginView {
+        plugin: row,
+        serving,
+        routes,
+    }
+}
+
+impl From<LifecycleError> for ApiError {
+    fn from(error: LifecycleError) -> Self {
+        match error {
+            LifecycleError::Refused { code, detail } => ApiError::unprocessable(code, detail),
+            LifecycleError::Conflict { code, detail } => ApiError::conflict(code, detail),
+            LifecycleError::NotFound => ApiError::not_found("plugin"),
+            LifecycleError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Upload a component (`Content-Type: application/wasm`): it is compiled,
+/// checked against the contract, described, self-tested on known-answer
+/// vectors, stored and activated on every host. A refusal names the check
+/// that failed and changes nothing.
+#[utoipa::path(post, path = "/v1/plugins", tag = "plugins", security(("bearer" = ["manage_curves"])),
+    request_body(content = Vec<u8>, content_type = "application/wasm"),
+    responses((status = 201, body = PluginView), (status = 401, body = Problem), (status = 403, body = Problem),
+               (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+async fn upload_plugin(
+    State(state): State<AppState>,
+    caller: Authorized<ManageCurves>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, ApiJson<PluginView>), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.starts_with("application/wasm") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the component as application/wasm",
+        ));
+    }
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "plugin_too_large",
+                format!(
+                    "a component may be at most {} bytes",
+                    state.config.plugins.max_upload_bytes
+                ),
+            )
+        } else {
+            ApiError::bad_request("malformed_body", rejection.body_text())
+        }
+    })?;
+    let sha256 = lifecycle::sha256_hex(&bytes);
+    let outcome = lifecycle::upload(&state, bytes.to_vec(), Some(caller.id())).await;
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(caller.id()),
+            actor_ip: Some(ip.to_string()),
+            action: "plugin.upload",
+            target_type: Some("plugin"),
+            target_id: Some(sha256.clone()),
+            success: outcome.is_ok(),
+            details: Some(match &outcome {
+                Ok(row) => serde_json::json!({"id": row.id, "name": row.name, "version": row.version, "activated": true}),
+                Err(error) => serde_json::json!({"refused": error.to_string()}),
+            }),
+        })
+        .await;
+    Ok((StatusCode::CREATED, ApiJson(view(&state, outcome?))))
+}
+
+/// Every stored version, newest first.
+#[utoipa::path(get, path = "/v1/plugins", tag = "plugins", security(("bearer" = ["manage_curves"])),
+    responses((status = 200, body = Vec<PluginView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+async fn list_plugins(
+    State(state): State<AppState>,
+    _caller: Authorized<ManageCurves>,
+) -> Result<ApiJson<Vec<PluginView>>, ApiError> {
+    let rows = state.store.plugins().await?;
+    Ok(ApiJson(
+        rows.into_iter().map(|row| view(&state, row)).collect(),
+    ))
+}
+
+/// One stored version.
+#[utoipa::path(get, path = "/v1/plugins/{id}", tag = "plugins", security(("bearer" = ["manage_curves"])),
+    params(("id" = Uuid, Path, description = "plugin id")),
+    responses((status = 200, body = PluginView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn get_plugin(
+    State(state): State<AppState>,
+    _caller: Authorized<ManageCurves>,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<ApiJson<PluginView>, ApiError> {
+    let row = state
+        .store
+        .plugin(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("plugin"))?;
+    Ok(ApiJson(view(&state, row)))
+}
+
+/// Activate a stored version on every host (also how to roll back).
+#[utoipa::path(post, path = "/v1/plugins/{id}/activate", tag = "plugins", security(("bearer" = ["manage_curves"])),
+    params(("id" = Uuid, Path, description = "plugin id")),
+    responses((status = 200, body = PluginView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+async fn activate_plugin(
+    State(state): State<AppState>,
+    caller: Authorized<ManageCurves>,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<ApiJson<PluginView>, ApiError> {
+    let row = lifecycle::activate(&state, id).await?;
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(caller.id()),
+            actor_ip: Some(ip.to_string()),
+            action: "plugin.activate",
+            target_type: Some("plugin"),
+            target_id: Some(id.to_string()),
+            success: true,
+            details: Some(
+                serde_json::json!({"name": row.name, "version": row.version, "sha256": row.sha256}),
+            ),
+        })
+        .await;
+    Ok(ApiJson(view(&state, row)))
+}
+
+/// Disable a version; its routes stop being served if it was active.
+#[utoipa::path(post, path = "/v1/plugins/{id}/disable", tag = "plugins", security(("bearer" = ["manage_curves"])),
+    params(("id" = Uuid, Path, description = "plugin id")),
+    responses((status = 200, body = PluginView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+async fn disable_plugin(
+    State(state): State<AppState>,
+    caller: Authorized<ManageCurves>,
+    ClientIp(ip): ClientIp,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<ApiJson<PluginView>, ApiError> {
+    let row = lifecycle::disable(&state, id).await?;
+    state
+        .audit(NewAuditEvent {
+            actor_id: Some(caller.id()),
+            actor_ip: Some(ip.to_string()),
+            action: "plugin.disable",
+            target_type: Some("plugin"),
+            target_id: Some(id.to_string()),
+            success: true,
+            details: Some(serde_json::json!({"name": row.name, "version": row.version})),
+        })
+        .await;
+    Ok(ApiJson(view(&state, row)))
+}

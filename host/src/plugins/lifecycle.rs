@@ -1,0 +1,426 @@
+//! The life of a plugin in a running deployment: admission of an uploaded
+//! component, activation (one active version per plugin, swapped in
+//! atomically), disabling, rollback (activating an older version), and
+//! propagation to every host through PostgreSQL and `system:events`.
+//!
+//! PostgreSQL's `plugins` table is the source of truth: a host loads the
+//! active set from it at start, components found in `SIGIL_PLUGIN_DIR` are
+//! recorded there, and another host's activation is replayed from it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+use uuid::Uuid;
+
+use super::conformance;
+use super::error::PluginError;
+use super::plugin::LoadedPlugin;
+use crate::app::AppState;
+use crate::store::StoreError;
+use crate::store::plugins::{NewPlugin, PluginRow};
+
+/// Why a plugin operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// The component failed a check of admission.
+    #[error("{detail}")]
+    Refused {
+        /// Stable code naming the check.
+        code: &'static str,
+        /// What failed.
+        detail: String,
+    },
+    /// It conflicts with what is stored or active.
+    #[error("{detail}")]
+    Conflict {
+        /// Stable code.
+        code: &'static str,
+        /// What conflicts.
+        detail: String,
+    },
+    /// No such plugin version.
+    #[error("no such plugin")]
+    NotFound,
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl LifecycleError {
+    fn refused(error: PluginError) -> Self {
+        let code = match &error {
+            PluginError::Timeout(_) | PluginError::Trap(_) | PluginError::MemoryExhausted(_) => {
+                "describe_failed"
+            }
+            PluginError::ContractViolation(_) => "invalid_descriptor",
+            other => other.code(),
+        };
+        LifecycleError::Refused {
+            code,
+            detail: error.to_string(),
+        }
+    }
+}
+
+/// Hex SHA-256 of a component.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Compile, check and describe a component off the async threads, within
+/// the admission budget; with `self_test`, also run the known-answer
+/// vectors.
+async fn load(
+    state: &AppState,
+    bytes: Vec<u8>,
+    self_test: bool,
+) -> Result<LoadedPlugin, LifecycleError> {
+    let engine = state.plugin_engine.clone();
+    let budget = Duration::from_millis(state.config.plugins.admission_timeout_ms);
+    let work = tokio::task::spawn_blocking(move || {
+        let plugin = LoadedPlugin::load(&engine, &bytes).map_err(LifecycleError::refused)?;
+        if self_test {
+            let checks = conformance::admission(&plugin).map_err(|detail| {
+                let code = if detail.starts_with("no known-answer") {
+                    "untestable"
+                } else {
+                    "self_test_failed"
+                };
+                LifecycleError::Refused { code, detail }
+            })?;
+            tracing::info!(plugin = %plugin.label(), checks, "admission self-tests passed");
+        }
+        Ok(plugin)
+    });
+    match tokio::time::timeout(budget, work).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(join)) => Err(LifecycleError::Refused {
+            code: "admission_failed",
+            detail: join.to_string(),
+        }),
+        Err(_) => Err(LifecycleError::Refused {
+            code: "admission_timeout",
+            detail: format!("compiling and testing the component took longer than {budget:?}"),
+        }),
+    }
+}
+
+/// Refuse a plugin that would take a route another plugin (by name) serves.
+fn check_routes(state: &AppState, plugin: &LoadedPlugin) -> Result<(), LifecycleError> {
+    for route in plugin.descriptor().routes() {
+        if let Some(current) = state.plugins.snapshot().get(&route) {
+            if current.descriptor().name != plugin.descriptor().name {
+                return Err(LifecycleError::Conflict {
+                    code: "route_conflict",
+                    detail: format!(
+                        "{route} is served by plugin {}; disable it before activating {}",
+                        current.label(),
+                        plugin.label()
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Admit an uploaded component, store it and activate it.
+pub async fn upload(
+    state: &AppState,
+    bytes: Vec<u8>,
+    uploader: Option<Uuid>,
+) -> Result<PluginRow, LifecycleError> {
+    let sha256 = sha256_hex(&bytes);
+    if let Some(existing) = state.store.plugin_by_sha256(&sha256).await? {
+        return Err(LifecycleError::Conflict {
+            code: "plugin_exists",
+            detail: format!(
+                "this component is already stored as {} {} ({})",
+                existing.name, existing.version, existing.id
+            ),
+        });
+    }
+    let plugin = load(state, bytes.clone(), true).await?;
+    check_routes(state, &plugin)?;
+    let descriptor = serde_json::to_value(plugin.descriptor()).unwrap_or_default();
+    let row = state
+        .store
+        .insert_plugin(&NewPlugin {
+            name: &plugin.descriptor().name,
+            version: &plugin.descriptor().version,
+            sha256: &sha256,
+            artifact: &bytes,
+            descriptor: &descriptor,
+            uploaded_by: uploader,
+        })
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict { .. } => LifecycleError::Conflict {
+                code: "version_exists",
+                detail: format!("{} is already stored with other bytes", plugin.label()),
+            },
+            other => other.into(),
+        })?;
+    activate_loaded(state, row.id, Arc::new(plugin)).await
+}
+
+/// Activate a stored version (rollback is activating an older one).
+pub async fn activate(state: &AppState, id: Uuid) -> Result<PluginRow, LifecycleError> {
+    let row = state
+        .store
+        .plugin(id)
+        .await?
+        .ok_or(LifecycleError::NotFound)?;
+    let bytes = state
+        .store
+        .plugin_artifact(id)
+        .await?
+        .ok_or(LifecycleError::NotFound)?;
+    if sha256_hex(&bytes) != row.sha256 {
+        return Err(LifecycleError::Refused {
+            code: "artifact_corrupt",
+            detail: "the stored component does not match its SHA-256".into(),
+        });
+    }
+    let plugin = load(state, bytes, false).await?;
+    check_routes(state, &plugin)?;
+    activate_loaded(state, id, Arc::new(plugin)).await
+}
+
+async fn activate_loaded(
+    state: &AppState,
+    id: Uuid,
+    plugin: Arc<LoadedPlugin>,
+) -> Result<PluginRow, LifecycleError> {
+    state.store.catalogue_plugin(plugin.descriptor()).await?;
+    let row = state
+        .store
+        .activate_plugin(id)
+        .await?
+        .ok_or(LifecycleError::NotFound)?;
+    let displaced = state.plugins.install(plugin.clone());
+    state.caches.catalogue_changed().await;
+    state
+        .events
+        .system(json!({"type": "plugin_activated", "id": id, "sha256": row.sha256, "name": row.name, "version": row.version}))
+        .await;
+    tracing::info!(
+        plugin = %plugin.label(),
+        displaced = ?displaced.iter().map(|p| p.label()).collect::<Vec<_>>(),
+        "plugin activated"
+    );
+    Ok(row)
+}
+
+/// Disable a version; if it is serving, its routes stop being served.
+pub async fn disable(state: &AppState, id: Uuid) -> Result<PluginRow, LifecycleError> {
+    let row = state
+        .store
+        .disable_plugin(id)
+        .await?
+        .ok_or(LifecycleError::NotFound)?;
+    remove_routes(state, &row);
+    state.caches.catalogue_changed().await;
+    state
+        .events
+        .system(json!({"type": "plugin_disabled", "id": id, "sha256": row.sha256}))
+        .await;
+    Ok(row)
+}
+
+fn remove_routes(state: &AppState, row: &PluginRow) {
+    if let Ok(descriptor) = serde_json::from_value::<super::Descriptor>(row.descriptor.clone()) {
+        state.plugins.remove(&descriptor.routes(), &row.sha256);
+    }
+}
+
+/// At start: record the plugin directory's components, then load the
+/// active set from PostgreSQL. A directory component becomes the active
+/// version of its plugin only when no version of it is active yet.
+pub async fn load_at_start(
+    state: &AppState,
+    from_dir: Vec<LoadedPlugin>,
+) -> Result<(), StoreError> {
+    let mut loaded: Vec<Arc<LoadedPlugin>> = Vec::new();
+    for plugin in from_dir {
+        let descriptor = serde_json::to_value(plugin.descriptor()).unwrap_or_default();
+        let existing = match state.store.plugin_by_sha256(plugin.sha256()).await? {
+            Some(row) => Some(row),
+            None => {
+                let bytes = plugin.bytes().to_vec();
+                match state
+                    .store
+                    .insert_plugin(&NewPlugin {
+                        name: &plugin.descriptor().name,
+                        version: &plugin.descriptor().version,
+                        sha256: plugin.sha256(),
+                        artifact: &bytes,
+                        descriptor: &descriptor,
+                        uploaded_by: None,
+                    })
+                    .await
+                {
+                    Ok(row) => Some(row),
+                    // Another host recorded it at the same moment, or this
+                    // version exists with other bytes: leave it.
+                    Err(StoreError::Conflict { constraint }) => {
+                        tracing::warn!(plugin = %plugin.label(), %constraint, "plugin directory component not recorded");
+                        state.store.plugin_by_sha256(plugin.sha256()).await?
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+        };
+        if let Some(row) = existing {
+            let name_active = state
+                .store
+                .plugins()
+                .await?
+                .iter()
+                .any(|p| p.name == row.name && p.status == "active");
+            if !name_active && row.status != "disabled" {
+                state.store.activate_plugin(row.id).await?;
+            }
+        }
+        loaded.push(Arc::new(plugin));
+    }
+    for (row, bytes) in state.store.active_plugins().await? {
+        let plugin = match loaded.iter().find(|p| p.sha256() == row.sha256) {
+            Some(plugin) => plugin.clone(),
+            None => {
+                let engine = state.plugin_engine.clone();
+                match tokio::task::spawn_blocking(move || LoadedPlugin::load(&engine, &bytes)).await
+                {
+                    Ok(Ok(plugin)) => Arc::new(plugin),
+                    Ok(Err(error)) => {
+                        tracing::error!(plugin = %row.name, version = %row.version, %error, "active plugin failed to load");
+                        continue;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "loading an active plugin panicked");
+                        continue;
+                    }
+                }
+            }
+        };
+        state.store.catalogue_plugin(plugin.descriptor()).await?;
+        state.plugins.install(plugin.clone());
+        tracing::info!(plugin = %plugin.label(), routes = ?plugin.descriptor().routes().iter().map(ToString::to_string).collect::<Vec<_>>(), "plugin active");
+    }
+    Ok(())
+}
+
+/// Replay another host's activation or disabling.
+pub async fn apply_remote(state: &AppState, event: &serde_json::Value) {
+    let kind = event["type"].as_str().unwrap_or_default();
+    let Some(id) = event["id"].as_str().and_then(|id| id.parse::<Uuid>().ok()) else {
+        return;
+    };
+    match kind {
+        "plugin_activated" => {
+            let already = state
+                .plugins
+                .snapshot()
+                .plugins()
+                .iter()
+                .any(|p| Some(p.sha256()) == event["sha256"].as_str());
+            if already {
+                return;
+            }
+            let outcome = async {
+                let row = state
+                    .store
+                    .plugin(id)
+                    .await?
+                    .ok_or(LifecycleError::NotFound)?;
+                let bytes = state
+                    .store
+                    .plugin_artifact(id)
+                    .await?
+                    .ok_or(LifecycleError::NotFound)?;
+                if sha256_hex(&bytes) != row.sha256 {
+                    return Err(LifecycleError::Refused {
+                        code: "artifact_corrupt",
+                        detail: "SHA-256 mismatch".into(),
+                    });
+                }
+                let plugin = Arc::new(load(state, bytes, false).await?);
+                state.plugins.install(plugin.clone());
+                state.caches.flush_local();
+                Ok::<_, LifecycleError>(plugin.label())
+            }
+            .await;
+            match outcome {
+                Ok(label) => {
+                    tracing::info!(plugin = %label, "plugin activated by another host; swapped in")
+                }
+                Err(error) => tracing::error!(%error, "could not replay a plugin activation"),
+            }
+        }
+        "plugin_disabled" => match state.store.plugin(id).await {
+            Ok(Some(row)) => {
+                remove_routes(state, &row);
+                state.caches.flush_local();
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "could not replay a plugin disabling"),
+        },
+        _ => {}
+    }
+}
+
+/// Development: watch the plugin directory; a component dropped into it (or
+/// changed) goes through the same admission as an upload.
+pub fn watch_dir(state: AppState, dir: std::path::PathBuf) {
+    tokio::spawn(async move {
+        let mut seen = scan(&dir).await;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let now = scan(&dir).await;
+            for (path, stamp) in &now {
+                if seen.get(path) == Some(stamp) {
+                    continue;
+                }
+                match tokio::fs::read(path).await {
+                    Ok(bytes) => match upload(&state, bytes, None).await {
+                        Ok(row) => {
+                            tracing::info!(path = %path.display(), plugin = %row.name, version = %row.version, "plugin from the watched directory admitted and activated")
+                        }
+                        Err(error) => {
+                            tracing::warn!(path = %path.display(), %error, "plugin from the watched directory refused")
+                        }
+                    },
+                    Err(error) => {
+                        tracing::warn!(path = %path.display(), %error, "reading a plugin file")
+                    }
+                }
+            }
+            seen = now;
+        }
+    });
+}
+
+/// `*.wasm` files with their modification time and size.
+async fn scan(
+    dir: &std::path::Path,
+) -> std::collections::HashMap<std::path::PathBuf, (std::time::SystemTime, u64)> {
+    let mut found = std::collections::HashMap::new();
+    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
+        return found;
+    };
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            if let Ok(meta) = entry.metadata().await {
+                found.insert(
+                    path,
+                    (meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len()),
+                );
+            }
+        }
+    }
+    found
+}
