@@ -20,6 +20,7 @@ use crate::cache::entities::Caches;
 use crate::cache::events::{self, EventSink, Events, Invalidation};
 use crate::cache::ratelimit::RateLimiter;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::plugins::RouteKey;
 use crate::plugins::{
     PluginEngine, PluginExecutor, PluginRegistry, SandboxLimits, lifecycle, loader,
@@ -94,6 +95,8 @@ pub struct AppInner {
     pub caches: Caches,
     /// Pub/sub publisher.
     pub events: Events,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Deref for AppState {
@@ -213,8 +216,10 @@ impl Application {
             }
         }
 
+        let metrics = Arc::new(Metrics::default());
         let (recorder, _writers) = Recorder::start(
             store.clone(),
+            metrics.clone(),
             2,
             config.verify.record_batch_max,
             Duration::from_millis(config.verify.record_batch_linger_ms),
@@ -249,6 +254,7 @@ impl Application {
                 recorder,
                 caches,
                 events,
+                metrics,
             }),
         };
         lifecycle::load_at_start(&state, from_dir).await?;
@@ -291,6 +297,12 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await?;
+        // Every answered request's records are committed already; write
+        // what clients handed over but stopped waiting for.
+        let left = self.state.recorder.drain(Duration::from_secs(30)).await;
+        if left > 0 {
+            tracing::error!(left, "stopping with verification records unwritten");
+        }
         tracing::info!("stopped");
         Ok(())
     }

@@ -38,6 +38,13 @@ enum Command {
     /// Work with algorithm plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Exit 0 if `GET URL` answers 200 (container health checks; no curl
+    /// needed in the image).
+    Probe {
+        /// The URL (`http://127.0.0.1:8080/health`).
+        #[arg(default_value = "http://127.0.0.1:8080/health")]
+        url: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,12 +80,13 @@ enum PluginCommand {
 /// Parse the command line and run it.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Plugin(PluginCommand::Check {
-        file,
-        describe_only,
-    }) = &cli.command
-    {
-        return plugin_check(file, *describe_only);
+    match &cli.command {
+        Command::Plugin(PluginCommand::Check {
+            file,
+            describe_only,
+        }) => return plugin_check(file, *describe_only),
+        Command::Probe { url } => return probe(url),
+        _ => {}
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
@@ -107,7 +115,7 @@ pub fn main() -> ExitCode {
                 email,
                 password,
             }) => create_admin(&config, &username, &email, password).await,
-            Command::Plugin(_) => Ok(()),
+            Command::Plugin(_) | Command::Probe { .. } => Ok(()),
         }
     });
     match outcome {
@@ -237,5 +245,44 @@ fn plugin_check(file: &Path, describe_only: bool) -> ExitCode {
     } else {
         println!("conformance: FAIL");
         ExitCode::from(1)
+    }
+}
+
+/// A minimal HTTP/1.1 GET for health checks.
+fn probe(url: &str) -> ExitCode {
+    use std::io::{Read as _, Write as _};
+    let Some(rest) = url.strip_prefix("http://") else {
+        eprintln!("error: only http:// URLs are probed");
+        return ExitCode::from(2);
+    };
+    let (authority, path) = rest
+        .split_once('/')
+        .map_or((rest, "/".to_owned()), |(a, p)| (a, format!("/{p}")));
+    let timeout = std::time::Duration::from_secs(3);
+    let answer = std::net::ToSocketAddrs::to_socket_addrs(authority)
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .and_then(|addr| std::net::TcpStream::connect_timeout(&addr, timeout).ok())
+        .and_then(|mut stream| {
+            stream.set_read_timeout(Some(timeout)).ok()?;
+            write!(
+                stream,
+                "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+            )
+            .ok()?;
+            let mut head = [0u8; 12];
+            stream.read_exact(&mut head).ok()?;
+            Some(head)
+        });
+    match answer {
+        Some(head) if head.starts_with(b"HTTP/1.1 200") => ExitCode::SUCCESS,
+        Some(head) => {
+            eprintln!("unhealthy: {}", String::from_utf8_lossy(&head));
+            ExitCode::FAILURE
+        }
+        None => {
+            eprintln!("unhealthy: no answer from {url}");
+            ExitCode::FAILURE
+        }
     }
 }

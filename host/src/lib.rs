@@ -17,6 +17,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod metrics;
 pub mod plugins;
 pub mod store;
 pub mod telemetry;

@@ -161,8 +161,10 @@ async fn check_user_limit(parts: &Parts, state: &AppState, user: Uuid) -> Result
         .rate_limiter
         .check("user", &user.to_string(), limits.per_user, window)
         .await;
-    let refusal = (!decision.allowed)
-        .then(|| crate::http::ratelimit::refusal(std::slice::from_ref(&decision)));
+    let refusal = (!decision.allowed).then(|| {
+        state.metrics.rate_limited("user");
+        crate::http::ratelimit::refusal(std::slice::from_ref(&decision))
+    });
     if let Some(slot) = parts
         .extensions
         .get::<crate::http::ratelimit::UserLimitSlot>()

@@ -2,6 +2,7 @@
 //! middleware stack; the OpenAPI document generated from the handlers'
 //! annotations (`/openapi.json`).
 
+pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod error;
@@ -70,6 +71,7 @@ pub fn api(config: &crate::config::Config) -> (axum::Router<AppState>, utoipa::o
         .merge(verify::router(config.http.batch_body_limit_bytes))
         .merge(history::router())
         .merge(plugins::router(config.plugins.max_upload_bytes))
+        .merge(audit::router())
         .merge(ops::router())
         .split_for_parts()
 }
@@ -92,6 +94,7 @@ pub fn router(state: AppState) -> axum::Router {
         .layer(middleware::from_fn_with_state(state.clone(), ratelimit::rate_limit))
         .layer(DefaultBodyLimit::max(http.body_limit_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -120,6 +123,24 @@ async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "this route does not take that method",
     )
+}
+
+/// Count and time every request by method, route template and status.
+async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let response = next.run(request).await;
+    state.metrics.http_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
 }
 
 /// Bound every request's time; a request that runs over answers 503.

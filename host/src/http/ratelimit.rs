@@ -69,6 +69,9 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
         )
         .await;
     if decisions.iter().any(|d| !d.allowed) {
+        for decision in decisions.iter().filter(|d| !d.allowed) {
+            state.metrics.rate_limited(&decision.scope);
+        }
         let mut response = refusal(&decisions).into_response();
         set_headers(response.headers_mut(), &decisions);
         return response;

@@ -342,7 +342,17 @@ pub async fn verify_one(
         None => {
             let plugin = resolved.plugin.clone();
             let input = work.input(&resolved.spki);
-            let valid = state.executor.run(move || plugin.verify(input)).await???;
+            let started = std::time::Instant::now();
+            let answer = state.executor.run(move || plugin.verify(input)).await?;
+            state
+                .metrics
+                .verify_latency(&resolved.plugin.label(), started.elapsed());
+            if let Err(failure) = &answer {
+                state
+                    .metrics
+                    .plugin_failure(&resolved.plugin.label(), failure_kind(failure));
+            }
+            let valid = answer??;
             state
                 .caches
                 .store_results(vec![(cache_key, work.to_cache(valid, &resolved.plugin))])
@@ -549,7 +559,19 @@ pub async fn verify_batch(
         while calls.peek().is_some() {
             let part: Vec<(usize, VerifyInput)> = calls.by_ref().take(chunk).collect();
             let plugin = plugin.clone();
-            jobs.push(state.executor.run(move || run_chunk(&plugin, part)));
+            let metrics = state.metrics.clone();
+            jobs.push(state.executor.run(move || {
+                let started = std::time::Instant::now();
+                let items = u32::try_from(part.len().max(1)).unwrap_or(u32::MAX);
+                let answers = run_chunk(&plugin, part);
+                metrics.verify_latency(&plugin.label(), started.elapsed() / items);
+                for (_, answer) in &answers {
+                    if let Err(VerifyError::Plugin(failure)) = answer {
+                        metrics.plugin_failure(&plugin.label(), failure_kind(failure));
+                    }
+                }
+                answers
+            }));
         }
     }
     for outcome in futures::future::join_all(jobs).await {
@@ -675,6 +697,16 @@ fn run_chunk(
                 (index, answer)
             })
             .collect(),
+    }
+}
+
+/// The metrics label of a plugin failure.
+fn failure_kind(error: &PluginError) -> &'static str {
+    match error {
+        PluginError::Trap(_) => "trap",
+        PluginError::Timeout(_) => "timeout",
+        PluginError::MemoryExhausted(_) => "memory",
+        _ => "other",
     }
 }
 

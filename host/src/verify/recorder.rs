@@ -11,12 +11,13 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::metrics::Metrics;
 use crate::store::verifications::{self, NewBatch, NewRecord};
 use crate::store::{Store, StoreError};
 
@@ -70,6 +71,8 @@ pub struct RecorderStats {
 pub struct Recorder {
     queue: mpsc::Sender<Job>,
     stats: Arc<RecorderStats>,
+    /// Units queued or being written.
+    pending: Arc<AtomicUsize>,
 }
 
 impl Recorder {
@@ -79,6 +82,7 @@ impl Recorder {
     /// finish once every handle is dropped and the queue is drained).
     pub fn start(
         store: Store,
+        metrics: Arc<Metrics>,
         writers: usize,
         max_rows: usize,
         linger: Duration,
@@ -86,28 +90,59 @@ impl Recorder {
         let (queue, receiver) = mpsc::channel::<Job>(16_384);
         let receiver = Arc::new(Mutex::new(receiver));
         let stats = Arc::new(RecorderStats::default());
+        let pending = Arc::new(AtomicUsize::new(0));
         let handles = (0..writers.max(1))
             .map(|_| {
-                let receiver = receiver.clone();
-                let store = store.clone();
-                let stats = stats.clone();
-                tokio::spawn(write_loop(store, receiver, max_rows.max(1), linger, stats))
+                let writer = Writer {
+                    store: store.clone(),
+                    stats: stats.clone(),
+                    metrics: metrics.clone(),
+                    pending: pending.clone(),
+                };
+                tokio::spawn(write_loop(
+                    writer,
+                    receiver.clone(),
+                    max_rows.max(1),
+                    linger,
+                ))
             })
             .collect();
-        (Self { queue, stats }, handles)
+        (
+            Self {
+                queue,
+                stats,
+                pending,
+            },
+            handles,
+        )
     }
 
-    /// Store `unit`; returns once it is committed.
+    /// Store `unit`; returns once it is committed. A unit handed over is
+    /// written even if the caller stops waiting.
     pub async fn record(&self, unit: Unit) -> Result<(), RecordError> {
         let (done, answer) = oneshot::channel();
-        self.queue
-            .send(Job { unit, done })
-            .await
-            .map_err(|_| RecordError::Stopped)?;
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        if self.queue.send(Job { unit, done }).await.is_err() {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(RecordError::Stopped);
+        }
         answer
             .await
             .map_err(|_| RecordError::Stopped)?
             .map_err(RecordError::from)
+    }
+
+    /// Wait until every unit handed over so far is written (at shutdown),
+    /// at most `limit`. Returns how many are still pending.
+    pub async fn drain(&self, limit: Duration) -> usize {
+        let started = std::time::Instant::now();
+        loop {
+            let pending = self.pending.load(Ordering::Acquire);
+            if pending == 0 || started.elapsed() >= limit {
+                return pending;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Counters.
@@ -116,12 +151,19 @@ impl Recorder {
     }
 }
 
-async fn write_loop(
+/// What a writer task works with.
+struct Writer {
     store: Store,
+    stats: Arc<RecorderStats>,
+    metrics: Arc<Metrics>,
+    pending: Arc<AtomicUsize>,
+}
+
+async fn write_loop(
+    writer: Writer,
     receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
     max_rows: usize,
     linger: Duration,
-    stats: Arc<RecorderStats>,
 ) {
     loop {
         let jobs = {
@@ -146,14 +188,16 @@ async fn write_loop(
             }
             jobs
         };
-        commit_group(&store, jobs, &stats).await;
+        let count = jobs.len();
+        commit_group(&writer.store, jobs, &writer.stats, &writer.metrics).await;
+        writer.pending.fetch_sub(count, Ordering::AcqRel);
     }
 }
 
 /// Commit the group in one transaction; if that fails for a reason other
 /// than availability, commit each job alone so one bad unit (a key deleted
 /// meanwhile) fails alone.
-async fn commit_group(store: &Store, jobs: Vec<Job>, stats: &RecorderStats) {
+async fn commit_group(store: &Store, jobs: Vec<Job>, stats: &RecorderStats, metrics: &Metrics) {
     let units: Vec<&Unit> = jobs.iter().map(|j| &j.unit).collect();
     let rows: usize = units.iter().map(|u| u.rows()).sum();
     let outcome = store.retry("record", || commit(store, &units)).await;
@@ -161,6 +205,7 @@ async fn commit_group(store: &Store, jobs: Vec<Job>, stats: &RecorderStats) {
         Ok(()) => {
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats.rows.fetch_add(rows as u64, Ordering::Relaxed);
+            metrics.record_batch(rows);
             for job in jobs {
                 let _ = job.done.send(Ok(()));
             }
