@@ -9,6 +9,11 @@ export SQLX_OFFLINE := "true"
 default:
     @just --list
 
+# Run Sigil: docker compose with a Docker engine, else the local PostgreSQL
+# and Redis; prints the administrator's credentials.
+run:
+    scripts/run
+
 # Build every plugin component into target/plugins/{default,extra}.
 plugins:
     scripts/build-plugins

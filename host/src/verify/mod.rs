@@ -369,7 +369,7 @@ pub async fn verify_one(
         algorithm_id: resolved.key.algorithm_id,
         curve_id: resolved.key.curve_id,
         is_valid: valid,
-        verified_at: Utc::now(),
+        verified_at: now(),
         metadata: record_metadata(&resolved.plugin, &work.plan, hit.is_some(), None),
     };
     let recent = [view(&record, &resolved.key)];
@@ -583,7 +583,7 @@ pub async fn verify_batch(
 
     // Records, items and results in request order.
     let batch_id = Uuid::new_v4();
-    let verified_at = Utc::now();
+    let verified_at = now();
     let mut records = Vec::new();
     let mut recent = Vec::new();
     let mut fresh = Vec::new();
@@ -698,6 +698,13 @@ fn run_chunk(
             })
             .collect(),
     }
+}
+
+/// Now, at the database's precision (microseconds), so an answer's
+/// `verified_at` is exactly its record's.
+fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now)
 }
 
 /// The metrics label of a plugin failure.
