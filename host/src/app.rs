@@ -259,11 +259,10 @@ impl Application {
         };
         lifecycle::load_at_start(&state, from_dir).await?;
         events::spawn_subscriber(state.redis.clone(), Arc::new(state.clone()));
-        if state.config.plugins.watch_dir {
-            if let Some(dir) = state.config.plugins.dir.clone() {
+        if state.config.plugins.watch_dir
+            && let Some(dir) = state.config.plugins.dir.clone() {
                 lifecycle::watch_dir(state.clone(), dir);
             }
-        }
         // Plugins may have added algorithms or curves: no host may keep an
         // older catalogue.
         state.caches.catalogue_changed().await;

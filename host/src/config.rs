@@ -475,29 +475,27 @@ impl Config {
                 ));
             }
         }
-        if let Some(cert) = &self.database.ssl_root_cert {
-            if !cert.is_file() {
+        if let Some(cert) = &self.database.ssl_root_cert
+            && !cert.is_file() {
                 return Err(invalid(
                     "database.ssl_root_cert",
                     format!("{} is not a readable file", cert.display()),
                 ));
             }
-        }
         let redis = self.redis.url.expose();
-        if !redis.is_empty() && !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err(invalid(
                 "REDIS_URL",
                 "must start with redis:// or rediss://",
             ));
         }
-        if let Some(dir) = &self.plugins.dir {
-            if !dir.is_dir() {
+        if let Some(dir) = &self.plugins.dir
+            && !dir.is_dir() {
                 return Err(invalid(
                     "SIGIL_PLUGIN_DIR",
                     format!("{} is not a directory", dir.display()),
                 ));
             }
-        }
         if self.plugins.deadline_ms == 0 || self.plugins.deadline_ms > 60_000 {
             return Err(invalid(
                 "plugins.deadline_ms",

@@ -18,6 +18,9 @@ type Column = (
     Option<&'static str>,
 );
 
+/// (name, data type, max length, is_nullable, default) as the catalogue reads.
+type ColumnRow = (String, String, Option<i32>, String, Option<String>);
+
 const UUID_PK: Column = ("id", "uuid", None, false, Some("gen_random_uuid()"));
 const TS_NOW: &str = "now()";
 
@@ -249,7 +252,7 @@ async fn pool() -> (PgPool, String) {
 async fn every_seed_column_has_its_type_nullability_and_default() {
     let (db, _) = pool().await;
     for (table, columns) in seed_tables() {
-        let rows: Vec<(String, String, Option<i32>, String, Option<String>)> = sqlx::query_as(
+        let rows: Vec<ColumnRow> = sqlx::query_as(
             "SELECT column_name::text, data_type::text, character_maximum_length::int, is_nullable::text, column_default::text
              FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1",
         )

@@ -271,8 +271,8 @@ impl FromRequestParts<AppState> for ClientIp {
 
 /// See [`ClientIp`].
 pub fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> IpAddr {
-    if trust_forwarded_for {
-        if let Some(ip) = parts
+    if trust_forwarded_for
+        && let Some(ip) = parts
             .headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
@@ -281,7 +281,6 @@ pub fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> IpAddr {
         {
             return ip;
         }
-    }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

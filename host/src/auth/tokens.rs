@@ -178,7 +178,7 @@ impl Tokens {
                 expires_at: row.expires_at,
             }));
         }
-        ring.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        ring.sort_by_key(|key| std::cmp::Reverse(key.created_at));
         self.ring.store(Arc::new(ring));
         Ok(())
     }
@@ -319,11 +319,9 @@ impl Tokens {
         if let Some(public) = cached
             .and_then(|x| URL_SAFE_NO_PAD.decode(x).ok())
             .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
-        {
-            if thumbprint(&public) == kid {
+            && thumbprint(&public) == kid {
                 return Ok(Some(DecodingKey::from_ed_der(&public)));
             }
-        }
         // Maybe rotated by another host: reload once (serialised).
         let _guard = self.reload.lock().await;
         if let Some(key) = lookup(&self.ring.load()) {

@@ -274,12 +274,11 @@ impl Caches {
 
     /// A user with roles and permissions (`cache:user:{id}`, 15 min).
     pub async fn principal(&self, id: Uuid) -> Result<Option<Principal>, StoreError> {
-        if self.local_ok() {
-            if let Some(principal) = self.principals.get(&id) {
+        if self.local_ok()
+            && let Some(principal) = self.principals.get(&id) {
                 self.stats.user.hit();
                 return Ok(Some(principal));
             }
-        }
         let key = self.redis.key(&format!("cache:user:{id}"));
         if let Some(principal) = self
             .hash_get_all(key.clone())
@@ -319,12 +318,11 @@ impl Caches {
         admin: bool,
     ) -> Result<Option<KeyRow>, StoreError> {
         let visible = |row: KeyRow| (row.user_id == caller || admin).then_some(row);
-        if self.local_ok() {
-            if let Some(row) = self.keys.get(&id) {
+        if self.local_ok()
+            && let Some(row) = self.keys.get(&id) {
                 self.stats.public_key.hit();
                 return Ok(visible(row));
             }
-        }
         let key = self.redis.key(&format!("cache:public_key:{id}"));
         if let Some(row) = self
             .get_bytes(key.clone())
@@ -370,12 +368,11 @@ impl Caches {
 
     /// Every curve (`cache:curves`, a hash by name, 1 h).
     pub async fn curves(&self) -> Result<Arc<Vec<CurveRow>>, StoreError> {
-        if self.local_ok() {
-            if let Some(curves) = self.curves.get(&()) {
+        if self.local_ok()
+            && let Some(curves) = self.curves.get(&()) {
                 self.stats.catalogue.hit();
                 return Ok(curves);
             }
-        }
         let key = self.redis.key("cache:curves");
         if let Some(fields) = self
             .hash_get_all(key.clone())
@@ -405,12 +402,11 @@ impl Caches {
 
     /// Every algorithm (`cache:algorithms`, a hash by name, 1 h).
     pub async fn algorithms(&self) -> Result<Arc<Vec<AlgorithmRow>>, StoreError> {
-        if self.local_ok() {
-            if let Some(algorithms) = self.algorithms.get(&()) {
+        if self.local_ok()
+            && let Some(algorithms) = self.algorithms.get(&()) {
                 self.stats.catalogue.hit();
                 return Ok(algorithms);
             }
-        }
         let key = self.redis.key("cache:algorithms");
         if let Some(fields) = self
             .hash_get_all(key.clone())

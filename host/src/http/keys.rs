@@ -87,14 +87,13 @@ async fn list_keys(
     caller: Authorized<ManagePublicKeys>,
     ApiQuery(query): ApiQuery<KeyQuery>,
 ) -> Result<ApiJson<Paged<KeyView>>, ApiError> {
-    if let Some(status) = &query.status {
-        if !["active", "revoked", "expired"].contains(&status.as_str()) {
+    if let Some(status) = &query.status
+        && !["active", "revoked", "expired"].contains(&status.as_str()) {
             return Err(ApiError::unprocessable(
                 "invalid_status",
                 "status is active, revoked or expired",
             ));
         }
-    }
     let page = pagination::page(
         query.cursor.as_deref(),
         query.limit,

@@ -110,8 +110,8 @@ async fn load(
 /// Refuse a plugin that would take a route another plugin (by name) serves.
 fn check_routes(state: &AppState, plugin: &LoadedPlugin) -> Result<(), LifecycleError> {
     for route in plugin.descriptor().routes() {
-        if let Some(current) = state.plugins.snapshot().get(&route) {
-            if current.descriptor().name != plugin.descriptor().name {
+        if let Some(current) = state.plugins.snapshot().get(&route)
+            && current.descriptor().name != plugin.descriptor().name {
                 return Err(LifecycleError::Conflict {
                     code: "route_conflict",
                     detail: format!(
@@ -121,7 +121,6 @@ fn check_routes(state: &AppState, plugin: &LoadedPlugin) -> Result<(), Lifecycle
                     ),
                 });
             }
-        }
     }
     Ok(())
 }
@@ -413,14 +412,13 @@ async fn scan(
     };
     while let Ok(Some(entry)) = entries.next_entry().await {
         let path = entry.path();
-        if path.extension().is_some_and(|e| e == "wasm") {
-            if let Ok(meta) = entry.metadata().await {
+        if path.extension().is_some_and(|e| e == "wasm")
+            && let Ok(meta) = entry.metadata().await {
                 found.insert(
                     path,
                     (meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len()),
                 );
             }
-        }
     }
     found
 }

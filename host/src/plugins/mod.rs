@@ -1,15 +1,15 @@
 //! The plugin engine: algorithm components behind the WIT contract, run
 //! sandboxed.
 //!
-//! - [`engine`]: the wasmtime engine, configured once (pooling allocator,
+//! - [`engine`] — the wasmtime engine, configured once (pooling allocator,
 //!   epoch deadlines, memory cap) and a compile cache;
-//! - [`sandbox`]: what a plugin may touch (nothing);
-//! - [`plugin`]: a loaded component and the contract's calls;
-//! - [`registry`]: (algorithm, curve) to plugin, swapped atomically;
-//! - [`executor`]: the threads plugin calls run on;
-//! - [`loader`]: loading a directory of components;
-//! - [`conformance`]: Wycheproof vectors against a plugin;
-//! - [`contract`]: the contract's vocabulary on the host side.
+//! - [`sandbox`] — what a plugin may touch (nothing);
+//! - [`plugin`] — a loaded component and the contract's calls;
+//! - [`registry`] — (algorithm, curve) to plugin, swapped atomically;
+//! - [`executor`] — the threads plugin calls run on;
+//! - [`loader`] — loading a directory of components;
+//! - [`conformance`] — Wycheproof vectors against a plugin;
+//! - [`contract`] — the contract's vocabulary on the host side.
 
 mod bindings;
 pub mod conformance;

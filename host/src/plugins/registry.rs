@@ -82,14 +82,13 @@ impl PluginRegistry {
             displaced.clear();
             let mut next = Snapshot::clone(current);
             for route in &routes {
-                if let Some(old) = next.routes.insert(route.clone(), plugin.clone()) {
-                    if !displaced
+                if let Some(old) = next.routes.insert(route.clone(), plugin.clone())
+                    && !displaced
                         .iter()
                         .any(|p: &Arc<LoadedPlugin>| Arc::ptr_eq(p, &old))
                     {
                         displaced.push(old);
                     }
-                }
             }
             next
         });

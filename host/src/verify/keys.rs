@@ -134,11 +134,20 @@ pub fn check_name(name: &Option<String>) -> Result<(), VerifyError> {
     }
 }
 
-/// Decode the key as sent into bytes, the format the plugin parses, and a
-/// curve hint (from a JWK's `crv`).
-fn decode(
-    request: &NewKeyRequest,
-) -> Result<(Vec<u8>, KeyFormat, Option<String>, &'static str), VerifyError> {
+/// A key as sent, decoded.
+struct Decoded {
+    /// The bytes the plugin parses.
+    bytes: Vec<u8>,
+    /// Their format.
+    format: KeyFormat,
+    /// A curve hint (a JWK's `crv`).
+    curve: Option<String>,
+    /// The format the client used (`JWK` arrives as `raw`).
+    uploaded_as: &'static str,
+}
+
+/// Decode the key as sent into what the plugin parses.
+fn decode(request: &NewKeyRequest) -> Result<Decoded, VerifyError> {
     let text = || {
         request
             .key_data
@@ -157,12 +166,12 @@ fn decode(
         })
     };
     match request.format.to_ascii_uppercase().as_str() {
-        "PEM" => Ok((text()?.as_bytes().to_vec(), KeyFormat::Pem, None, "PEM")),
-        "DER" => Ok((base64(text()?)?, KeyFormat::Der, None, "DER")),
-        "RAW" => Ok((base64(text()?)?, KeyFormat::Raw, None, "raw")),
+        "PEM" => Ok(Decoded { bytes: text()?.as_bytes().to_vec(), format: KeyFormat::Pem, curve: None, uploaded_as: "PEM" }),
+        "DER" => Ok(Decoded { bytes: base64(text()?)?, format: KeyFormat::Der, curve: None, uploaded_as: "DER" }),
+        "RAW" => Ok(Decoded { bytes: base64(text()?)?, format: KeyFormat::Raw, curve: None, uploaded_as: "raw" }),
         "JWK" => {
             let (bytes, curve) = jwk_to_raw(&request.key_data)?;
-            Ok((bytes, KeyFormat::Raw, curve, "JWK"))
+            Ok(Decoded { bytes, format: KeyFormat::Raw, curve, uploaded_as: "JWK" })
         }
         other => Err(VerifyError::invalid(
             "unsupported_key_format",
@@ -278,7 +287,7 @@ pub async fn register(
             "expires_at is in the past",
         ));
     }
-    let (bytes, format, jwk_curve, uploaded_format) = decode(&request)?;
+    let Decoded { bytes, format, curve: jwk_curve, uploaded_as: uploaded_format } = decode(&request)?;
     let curve = request.curve.clone().or(jwk_curve);
 
     let snapshot = state.plugins.snapshot();
@@ -314,14 +323,13 @@ pub async fn register(
         .run(move || parse_with_first(&candidates, &bytes, format, hint.as_deref()))
         .await??;
     let descriptor = plugin.descriptor();
-    if let (Some(named), Some(actual)) = (&curve, &info.curve) {
-        if !named.eq_ignore_ascii_case(actual) {
+    if let (Some(named), Some(actual)) = (&curve, &info.curve)
+        && !named.eq_ignore_ascii_case(actual) {
             return Err(VerifyError::invalid(
                 "curve_mismatch",
                 format!("the key is on {actual}, not {named}"),
             ));
         }
-    }
     if has_curves && info.curve.is_none() {
         return Err(VerifyError::invalid(
             "curve_required",

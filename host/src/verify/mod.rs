@@ -393,6 +393,9 @@ pub async fn verify_one(
     Ok(answer)
 }
 
+/// Batch items bound for one plugin: (item index, input).
+type PluginGroup = (Arc<LoadedPlugin>, Vec<(usize, VerifyInput)>);
+
 /// What one batch item became before the plugins ran.
 enum Slot {
     Failed(VerifyError),
@@ -529,7 +532,7 @@ pub async fn verify_batch(
     let cached = state.caches.results(cache_keys.clone()).await;
     let mut answers: HashMap<usize, (Result<bool, VerifyError>, bool)> =
         HashMap::with_capacity(total);
-    let mut groups: HashMap<usize, (Arc<LoadedPlugin>, Vec<(usize, VerifyInput)>)> = HashMap::new();
+    let mut groups: HashMap<usize, PluginGroup> = HashMap::new();
     let mut to_cache: HashMap<usize, String> = HashMap::new();
     for ((work, cached), cache_key) in works.iter().zip(cached).zip(cache_keys) {
         let Ok(key) = &resolved[work.key] else {
@@ -618,11 +621,10 @@ pub async fn verify_batch(
                     verified_at,
                     metadata: record_metadata(&key.plugin, &work.plan, cached, Some(batch_id)),
                 };
-                if !cached {
-                    if let Some(cache_key) = to_cache.remove(&index) {
+                if !cached
+                    && let Some(cache_key) = to_cache.remove(&index) {
                         fresh.push((cache_key, work.to_cache(valid, &key.plugin)));
                     }
-                }
                 success += usize::from(valid);
                 items.push((i32::try_from(index).unwrap_or(i32::MAX), record.id));
                 results.push(BatchResult {

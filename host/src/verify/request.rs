@@ -203,8 +203,8 @@ impl Plan {
                         ),
                     ));
                 }
-                if let Some(digest) = &prepared.digest {
-                    if digest.len() != hash.output_len() {
+                if let Some(digest) = &prepared.digest
+                    && digest.len() != hash.output_len() {
                         return Err(VerifyError::malformed(
                             "invalid_document_hash",
                             format!(
@@ -214,7 +214,6 @@ impl Plan {
                             ),
                         ));
                     }
-                }
                 Some(hash)
             }
             MessageInput::RawMessage => {

@@ -123,7 +123,7 @@ impl TestKey {
                 ec.public_key()
                     .affine_coordinates(ec.group(), &mut x, &mut y, &mut ctx)
                     .expect("coordinates");
-                let size = usize::try_from((ec.group().degree() + 7) / 8).expect("size");
+                let size = usize::try_from(ec.group().degree().div_ceil(8)).expect("size");
                 json!({
                     "kty": "EC",
                     "crv": self.curve().expect("curve"),
