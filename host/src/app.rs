@@ -164,6 +164,8 @@ impl EventSink for AppState {
 
     fn resubscribed(&self) {
         self.caches.set_local_trust(true);
+        let state = self.clone();
+        tokio::spawn(async move { state.caches.retry_unwritten().await });
     }
 
     fn unsubscribed(&self) {
@@ -233,11 +235,13 @@ impl Application {
                     source,
                 })?;
         let events = Events::new(redis.clone());
+        let seal_key = store.deployment_secret("cache_mac").await?;
         let caches = Caches::new(
             redis.clone(),
             store.clone(),
             events.clone(),
             config.verify.result_cache_ttl_secs,
+            seal_key,
         );
         let state = AppState {
             inner: Arc::new(AppInner {
@@ -260,9 +264,10 @@ impl Application {
         lifecycle::load_at_start(&state, from_dir).await?;
         events::spawn_subscriber(state.redis.clone(), Arc::new(state.clone()));
         if state.config.plugins.watch_dir
-            && let Some(dir) = state.config.plugins.dir.clone() {
-                lifecycle::watch_dir(state.clone(), dir);
-            }
+            && let Some(dir) = state.config.plugins.dir.clone()
+        {
+            lifecycle::watch_dir(state.clone(), dir);
+        }
         // Plugins may have added algorithms or curves: no host may keep an
         // older catalogue.
         state.caches.catalogue_changed().await;
@@ -312,6 +317,16 @@ impl Application {
 fn spawn_maintenance(state: AppState) {
     let revocations = state.revocations.clone();
     tokio::spawn(async move { revocations.load_into_redis().await });
+    // Invalidations that could not reach Redis are written as soon as it
+    // answers again.
+    let retry = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            retry.caches.retry_unwritten().await;
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(300));
         tick.tick().await;
@@ -325,6 +340,8 @@ fn spawn_maintenance(state: AppState) {
                 Ok(purged) => tracing::debug!(purged, "purged expired token state"),
                 Err(error) => tracing::warn!(%error, "purging expired token state failed"),
             }
+            // Renew the blacklist (and its ready marker) well within its TTL.
+            state.revocations.load_into_redis().await;
         }
     });
 }

@@ -476,12 +476,13 @@ impl Config {
             }
         }
         if let Some(cert) = &self.database.ssl_root_cert
-            && !cert.is_file() {
-                return Err(invalid(
-                    "database.ssl_root_cert",
-                    format!("{} is not a readable file", cert.display()),
-                ));
-            }
+            && !cert.is_file()
+        {
+            return Err(invalid(
+                "database.ssl_root_cert",
+                format!("{} is not a readable file", cert.display()),
+            ));
+        }
         let redis = self.redis.url.expose();
         if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
             return Err(invalid(
@@ -490,12 +491,13 @@ impl Config {
             ));
         }
         if let Some(dir) = &self.plugins.dir
-            && !dir.is_dir() {
-                return Err(invalid(
-                    "SIGIL_PLUGIN_DIR",
-                    format!("{} is not a directory", dir.display()),
-                ));
-            }
+            && !dir.is_dir()
+        {
+            return Err(invalid(
+                "SIGIL_PLUGIN_DIR",
+                format!("{} is not a directory", dir.display()),
+            ));
+        }
         if self.plugins.deadline_ms == 0 || self.plugins.deadline_ms > 60_000 {
             return Err(invalid(
                 "plugins.deadline_ms",

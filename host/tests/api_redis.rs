@@ -565,3 +565,86 @@ async fn audit_events_reach_the_redis_stream() {
     .expect("count");
     assert_eq!(logins, 1);
 }
+
+#[tokio::test]
+async fn entries_forged_in_redis_are_ignored() {
+    use sha2::Digest as _;
+    let app = TestApp::spawn().await;
+    let (user, token) = app.user(&["user"]).await;
+    let signer = TestKey::generate(Kind::P256);
+    let id = key(&app, &token, &signer).await;
+    let genuine = signer.sign(DOCUMENT);
+    let forged = TestKey::generate(Kind::P256).sign(DOCUMENT);
+    let body = |signature: &[u8]| json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(signature)});
+    assert_eq!(
+        app.post("/v1/verify", Some(&token), body(&genuine))
+            .await
+            .body["valid"],
+        true
+    );
+
+    let client = redis::Client::open(support::app::redis_url()).expect("client");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let doc_hash = hex::encode(sha2::Sha256::digest(DOCUMENT));
+    let entry = |signature: &[u8]| {
+        format!(
+            "{}verify:doc:{doc_hash}:key:{id}:sig:{}",
+            app.redis_prefix,
+            hex::encode(sha2::Sha256::digest(signature))
+        )
+    };
+    let sealed: Vec<u8> = redis::cmd("GET")
+        .arg(entry(&genuine))
+        .query_async(&mut conn)
+        .await
+        .expect("cached entry");
+    // Someone with write access to Redis copies the genuine "valid" entry
+    // under the forged signature's key: the seal binds the key, so it is
+    // ignored and the plugin answers.
+    let _: () = redis::cmd("SET")
+        .arg(entry(&forged))
+        .arg(&sealed)
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    let answer = app.post("/v1/verify", Some(&token), body(&forged)).await;
+    assert_eq!(
+        (
+            answer.body["valid"].as_bool(),
+            answer.body["cached"].as_bool()
+        ),
+        (Some(false), Some(false))
+    );
+
+    // A hand-made user entry granting admin rights is ignored too.
+    let user_key = format!("{}cache:user:{user}", app.redis_prefix);
+    let _: () = redis::cmd("DEL")
+        .arg(&user_key)
+        .query_async(&mut conn)
+        .await
+        .expect("del");
+    let fake: Vec<(String, Vec<u8>)> = vec![
+        (
+            "roles".into(),
+            rmp_serde::to_vec(&json!(["admin"])).expect("msgpack"),
+        ),
+        (
+            "permissions".into(),
+            rmp_serde::to_vec(&json!(["manage_users"])).expect("msgpack"),
+        ),
+    ];
+    let _: () = redis::cmd("HSET")
+        .arg(&user_key)
+        .arg(&fake)
+        .query_async(&mut conn)
+        .await
+        .expect("hset");
+    let restarted = app.another_host(|_| {}).await; // no in-process copy
+    assert_eq!(
+        restarted.get("/v1/users", Some(&token)).await.status,
+        StatusCode::FORBIDDEN
+    );
+}

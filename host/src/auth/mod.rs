@@ -253,8 +253,9 @@ impl<P: RequiredPermission + Send + Sync> FromRequestParts<AppState> for Authori
     }
 }
 
-/// The client's address: the socket peer, or the first `X-Forwarded-For`
-/// entry when the deployment says a trusted proxy sets it.
+/// The client's address: the socket peer, or the last `X-Forwarded-For`
+/// entry (the one the proxy itself appended) when the deployment says a
+/// trusted proxy sits in front.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
@@ -276,11 +277,13 @@ pub fn client_ip(parts: &Parts, trust_forwarded_for: bool) -> IpAddr {
             .headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            // The last hop is the one the trusted proxy appended; earlier
+            // entries are whatever the client sent.
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok())
-        {
-            return ip;
-        }
+    {
+        return ip;
+    }
     parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()

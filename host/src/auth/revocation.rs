@@ -1,10 +1,19 @@
 //! Revoked access tokens and sessions. PostgreSQL is the source of truth
 //! (`revoked_tokens`, `revoked_sessions`); Redis holds the same facts as
 //! `blacklist:token:{jti}` and `blacklist:session:{sid}` with a TTL to the
-//! token's expiry, for a check that costs one round trip. When Redis is
-//! unavailable, or has lost its state (the `blacklist:ready` marker, set
-//! after a load from PostgreSQL, is missing), the check asks PostgreSQL, so
-//! a revoked token stays revoked.
+//! revocation's end, for a check that costs one round trip.
+//!
+//! Redis is trusted to say "not revoked" only while the `blacklist:ready`
+//! marker is present. The marker is set after a complete load from
+//! PostgreSQL, expires after [`READY_TTL`] (the maintenance task reloads
+//! sooner), and is deleted whenever writing a revocation to Redis fails.
+//! Without it, or without Redis, the check asks PostgreSQL. Redis must not
+//! evict keys silently (`maxmemory-policy noeviction`, see
+//! deploy/redis/redis.conf): a write refused for lack of memory is a
+//! failure, which removes the marker.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -12,17 +21,26 @@ use uuid::Uuid;
 use crate::cache::Redis;
 use crate::store::{Store, StoreError};
 
+/// Lifetime of the `blacklist:ready` marker, in seconds.
+pub const READY_TTL: u64 = 600;
+
 /// The revocation list.
 #[derive(Clone, Debug)]
 pub struct Revocations {
     store: Store,
     redis: Redis,
+    /// A reload into Redis is running (one at a time).
+    loading: Arc<AtomicBool>,
 }
 
 impl Revocations {
     /// Over `store`, fronted by `redis`.
     pub fn new(store: Store, redis: Redis) -> Self {
-        Self { store, redis }
+        Self {
+            store,
+            redis,
+            loading: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     fn token_key(&self, jti: Uuid) -> String {
@@ -57,13 +75,24 @@ impl Revocations {
             Ok((_, true)) => Ok(true),
             Ok((true, false)) => Ok(false),
             Ok((false, false)) => {
-                // Redis came back empty: answer from PostgreSQL and reload.
-                let this = self.clone();
-                tokio::spawn(async move { this.load_into_redis().await });
+                // Redis is not known to hold every revocation: ask
+                // PostgreSQL, and (re)load Redis in the background.
+                self.reload_in_background();
                 self.store.is_token_revoked(jti, sid).await
             }
             Err(_) => self.store.is_token_revoked(jti, sid).await,
         }
+    }
+
+    fn reload_in_background(&self) {
+        if self.loading.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            this.load_into_redis().await;
+            this.loading.store(false, Ordering::Release);
+        });
     }
 
     /// Revoke one access token until `expires_at`.
@@ -87,9 +116,14 @@ impl Revocations {
         self.mark(self.session_key(sid), expires_at).await;
     }
 
+    /// Write a revocation to Redis; if that fails, Redis stops being
+    /// trusted for "not revoked" until the next complete load.
     async fn mark(&self, key: String, expires_at: DateTime<Utc>) {
+        if !self.redis.is_configured() {
+            return;
+        }
         let ttl = (expires_at - Utc::now()).num_seconds().max(1);
-        let _ = self
+        let written = self
             .redis
             .run(|mut conn| async move {
                 redis::cmd("SET")
@@ -101,11 +135,29 @@ impl Revocations {
                     .await
             })
             .await;
+        if written.is_err() {
+            let ready = self.ready_key();
+            let cleared = self
+                .redis
+                .run(|mut conn| async move {
+                    redis::cmd("DEL")
+                        .arg(&ready)
+                        .query_async::<i64>(&mut conn)
+                        .await
+                })
+                .await;
+            // If even that failed, Redis is unreachable: checks go to
+            // PostgreSQL, and the marker lapses within READY_TTL.
+            tracing::warn!(
+                cleared = cleared.is_ok(),
+                "a revocation did not reach Redis; PostgreSQL answers until the next load"
+            );
+        }
     }
 
     /// Copy every live revocation from PostgreSQL into Redis, then set the
-    /// `blacklist:ready` marker. Run at start and whenever Redis is found
-    /// without the marker.
+    /// `blacklist:ready` marker (only if every write succeeded). Run at
+    /// start, periodically, and whenever the marker is missing.
     pub async fn load_into_redis(&self) {
         if !self.redis.is_configured() {
             return;
@@ -119,6 +171,7 @@ impl Revocations {
         };
         let now = Utc::now();
         let mut pipe = redis::pipe();
+        pipe.atomic();
         for row in &rows {
             let key = if row.is_session {
                 self.session_key(row.id)
@@ -132,13 +185,18 @@ impl Revocations {
                 .arg((row.expires_at - now).num_seconds().max(1))
                 .ignore();
         }
-        pipe.cmd("SET").arg(self.ready_key()).arg(1).ignore();
+        pipe.cmd("SET")
+            .arg(self.ready_key())
+            .arg(1)
+            .arg("EX")
+            .arg(READY_TTL)
+            .ignore();
         match self
             .redis
             .run(|mut conn| async move { pipe.query_async::<()>(&mut conn).await })
             .await
         {
-            Ok(()) => tracing::info!(
+            Ok(()) => tracing::debug!(
                 revocations = rows.len(),
                 "revocation list loaded into Redis"
             ),

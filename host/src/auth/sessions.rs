@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::Caller;
 use super::passwords::HashError;
-use super::tokens::TokenError;
+use super::tokens::{LEEWAY_SECS, TokenError};
 use crate::app::AppState;
 use crate::store::StoreError;
 use crate::store::audit::NewAuditEvent;
@@ -207,28 +207,39 @@ pub async fn refresh(
     if refresh_token.is_empty() || refresh_token.len() > 256 {
         return Err(SessionError::InvalidRefreshToken);
     }
+    let token_hash = hash_refresh_token(refresh_token);
     let mut tx = state.store.begin().await?;
+    // Rotation and revocation of a family are serialised by one lock per
+    // family, always taken before any row lock: a revocation cannot miss a
+    // token a concurrent refresh is issuing, and a refresh cannot outlive a
+    // revocation.
+    let Some(family) = state.store.refresh_family(&mut tx, &token_hash).await? else {
+        return Err(SessionError::InvalidRefreshToken);
+    };
+    state.store.lock_session(&mut tx, family).await?;
     let Some(row) = state
         .store
-        .refresh_token_for_update(&mut tx, &hash_refresh_token(refresh_token))
+        .refresh_token_for_update(&mut tx, &token_hash)
         .await?
     else {
         return Err(SessionError::InvalidRefreshToken);
     };
-    if row.revoked_at.is_some() || row.expires_at <= Utc::now() {
+    if row.revoked_at.is_some()
+        || row.expires_at <= Utc::now()
+        || state.store.is_session_revoked(&mut tx, family).await?
+    {
         return Err(SessionError::InvalidRefreshToken);
     }
-    let session_end =
-        Utc::now() + chrono::Duration::seconds(state.tokens.access_ttl().as_secs() as i64 + 60);
     if row.spent_at.is_some() {
+        let until = session_revocation_end(state);
         state
             .store
-            .revoke_session(&mut tx, row.family_id, row.user_id, session_end)
+            .revoke_session(&mut tx, row.family_id, row.user_id, until)
             .await?;
         tx.commit().await.map_err(StoreError::from)?;
         state
             .revocations
-            .session_revoked(row.family_id, session_end)
+            .session_revoked(row.family_id, until)
             .await;
         state
             .audit(NewAuditEvent {
@@ -271,24 +282,33 @@ pub async fn refresh(
     })
 }
 
+/// How long a session revocation is kept: as long as any refresh token of
+/// the session could still be presented (and so any access token it could
+/// still yield).
+fn session_revocation_end(state: &AppState) -> chrono::DateTime<Utc> {
+    let refresh = i64::try_from(state.config.auth.refresh_token_ttl_secs).unwrap_or(1_209_600);
+    let access = i64::try_from(state.tokens.access_ttl().as_secs()).unwrap_or(900);
+    Utc::now() + chrono::Duration::seconds(refresh.max(access) + LEEWAY_SECS as i64 + 60)
+}
+
 /// Log out: the presented access token and its whole session stop working.
 pub async fn logout(state: &AppState, caller: &Caller, ip: IpAddr) -> Result<(), SessionError> {
     let claims = &caller.claims;
-    let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now);
+    // Accepted until `exp` plus the verification leeway: revoked as long.
+    let token_end = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now)
+        + chrono::Duration::seconds(LEEWAY_SECS as i64 + 60);
     state
         .revocations
-        .revoke_token(claims.jti, claims.sub, claims.sid, expires_at)
+        .revoke_token(claims.jti, claims.sub, claims.sid, token_end)
         .await?;
+    let until = session_revocation_end(state);
     let mut tx = state.store.begin().await?;
     state
         .store
-        .revoke_session(&mut tx, claims.sid, claims.sub, expires_at)
+        .revoke_session(&mut tx, claims.sid, claims.sub, until)
         .await?;
     tx.commit().await.map_err(StoreError::from)?;
-    state
-        .revocations
-        .session_revoked(claims.sid, expires_at)
-        .await;
+    state.revocations.session_revoked(claims.sid, until).await;
     state
         .audit(NewAuditEvent {
             actor_id: Some(claims.sub),
@@ -305,8 +325,7 @@ pub async fn logout(state: &AppState, caller: &Caller, ip: IpAddr) -> Result<(),
 
 /// End every session of a user (suspension, deactivation, password reset).
 pub async fn end_all_sessions(state: &AppState, user: Uuid) -> Result<(), StoreError> {
-    let until =
-        Utc::now() + chrono::Duration::seconds(state.tokens.access_ttl().as_secs() as i64 + 60);
+    let until = session_revocation_end(state);
     for family in state.store.revoke_user_sessions(user, until).await? {
         state.revocations.session_revoked(family, until).await;
     }

@@ -1,6 +1,9 @@
 //! Access tokens: EdDSA (Ed25519) JWTs with a `kid`, signed by keys kept in
-//! PostgreSQL so every host shares them, rotated on a schedule, published
-//! at `/.well-known/jwks.json`, and cached in Redis (`jwtkeys:{kid}`).
+//! PostgreSQL so every host shares them, rotated on a schedule, and
+//! published at `/.well-known/jwks.json` and in Redis (`jwtkeys:{kid}`, for
+//! other services that check Sigil's tokens). Verification trusts only
+//! keys read from PostgreSQL: whoever can write to Redis cannot mint
+//! tokens.
 //!
 //! Verification accepts only `EdDSA`, only keys this service issued (by
 //! `kid`), and checks `iss`, `aud`, `exp`, `nbf` (30 s leeway) and that
@@ -114,10 +117,14 @@ pub struct Tokens {
     config: AuthConfig,
     ring: ArcSwap<Vec<Arc<RingKey>>>,
     reload: tokio::sync::Mutex<()>,
+    last_reload: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
+/// Least time between two reloads caused by unknown key ids.
+const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Leeway for clock differences between hosts.
-const LEEWAY_SECS: u64 = 30;
+pub const LEEWAY_SECS: u64 = 30;
 
 impl Tokens {
     /// Load the key ring, creating a signing key if none is current.
@@ -128,6 +135,7 @@ impl Tokens {
             config,
             ring: ArcSwap::from_pointee(Vec::new()),
             reload: tokio::sync::Mutex::new(()),
+            last_reload: std::sync::Mutex::new(None),
         };
         tokens.rotate_if_due().await?;
         Ok(tokens)
@@ -232,9 +240,15 @@ impl Tokens {
     pub fn issue(&self, user: Uuid, sid: Uuid) -> Result<IssuedToken, TokenError> {
         let now = Utc::now();
         let ring = self.ring.load();
+        // Sign with a key other hosts have had time to load (a new key
+        // becomes the signer a minute after its creation), else the newest.
+        let settled = now - chrono::Duration::seconds(60);
+        let signing = |k: &&Arc<RingKey>| k.encoding.is_some() && k.retire_at > now;
         let key = ring
             .iter()
-            .find(|k| k.encoding.is_some() && k.retire_at > now)
+            .filter(signing)
+            .find(|k| k.created_at <= settled)
+            .or_else(|| ring.iter().find(signing))
             .ok_or_else(|| TokenError::Invalid("no current signing key".into()))?;
         let encoding = key
             .encoding
@@ -304,28 +318,23 @@ impl Tokens {
         {
             return Ok(None);
         }
-        let redis_key = self.redis.key(&format!("jwtkeys:{kid}"));
-        let cached: Option<String> = self
-            .redis
-            .run(|mut conn| async move {
-                redis::cmd("GET")
-                    .arg(&redis_key)
-                    .query_async(&mut conn)
-                    .await
-            })
-            .await
-            .ok()
-            .flatten();
-        if let Some(public) = cached
-            .and_then(|x| URL_SAFE_NO_PAD.decode(x).ok())
-            .and_then(|bytes| <[u8; 32]>::try_from(bytes.as_slice()).ok())
-            && thumbprint(&public) == kid {
-                return Ok(Some(DecodingKey::from_ed_der(&public)));
-            }
-        // Maybe rotated by another host: reload once (serialised).
+        // An unknown kid may be a key another host just created: reload from
+        // PostgreSQL (the only source trusted for verification keys), at
+        // most once per RELOAD_INTERVAL so that forged kids cannot make
+        // every request a database query.
         let _guard = self.reload.lock().await;
         if let Some(key) = lookup(&self.ring.load()) {
             return Ok(Some(key));
+        }
+        {
+            let mut last = self
+                .last_reload
+                .lock()
+                .map_err(|_| TokenError::Invalid("reload lock".into()))?;
+            if last.is_some_and(|t| t.elapsed() < RELOAD_INTERVAL) {
+                return Ok(None);
+            }
+            *last = Some(std::time::Instant::now());
         }
         self.reload_ring().await?;
         Ok(lookup(&self.ring.load()))

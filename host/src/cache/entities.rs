@@ -4,12 +4,26 @@
 //! Two levels: a small in-process cache (trusted only while this host's
 //! invalidation subscription is up, or when there is no Redis at all) in
 //! front of Redis (MessagePack values, the seed's key names and TTLs) in
-//! front of PostgreSQL. Writers change PostgreSQL first, then delete the
-//! Redis entry and publish an invalidation so every host drops its copy.
+//! front of PostgreSQL.
+//!
+//! Integrity: every value Sigil writes to Redis is sealed with an HMAC
+//! (key `cache_mac`, a deployment secret kept in PostgreSQL) over the Redis
+//! key, the field and the value; an entry that does not open is a miss.
+//! Whoever can write to Redis can make Sigil miss, never make it believe.
+//!
+//! Invalidation: writers change PostgreSQL first, then replace the Redis
+//! entry by a short-lived tombstone and publish an invalidation so every
+//! host drops its copy. Fills happen only where no tombstone stands (one
+//! Lua script), and an in-process fill is dropped if an invalidation
+//! arrived while it was being read, so a reader that fetched a row just
+//! before a change cannot put the old row back. Invalidations that cannot
+//! reach Redis are retried until they do.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use hmac::{KeyInit, Mac};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -34,6 +48,32 @@ const RECENT_TTL: u64 = 30 * 60;
 pub const RECENT_LEN: usize = 20;
 /// Lifetime of an in-process copy: a safety net behind invalidation.
 const LOCAL_TTL: Duration = Duration::from_secs(30);
+/// How long a tombstone keeps a changed entry from being refilled.
+const TOMBSTONE_TTL: u64 = 30;
+
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
+/// Bytes of the seal appended to every value.
+const SEAL_LEN: usize = 32;
+
+/// Fill a string entry unless a tombstone stands.
+const FILL_STRING: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+return 0
+";
+
+/// Replace a hash entry unless a tombstone stands (ARGV: ttl, field, value, ...).
+const FILL_HASH: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('DEL', KEYS[1])
+  for i = 2, #ARGV, 2 do
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+end
+return 0
+";
 
 /// Hit and miss counters of one cache.
 #[derive(Debug, Default)]
@@ -107,6 +147,14 @@ pub struct Caches {
     algorithms: LocalCache<(), Arc<Vec<AlgorithmRow>>>,
     /// Whether in-process copies may be used (see module doc).
     trust_local: AtomicBool,
+    /// Bumped by every invalidation; an in-process fill that saw another
+    /// value is dropped.
+    generation: AtomicU64,
+    /// Invalidations not yet written to Redis.
+    unwritten: Mutex<Vec<Invalidation>>,
+    seal_key: Vec<u8>,
+    fill_string: redis::Script,
+    fill_hash: redis::Script,
     result_ttl: u64,
     stats: CacheStats,
 }
@@ -120,31 +168,24 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
 }
 
 /// A struct as Redis hash fields (each value MessagePack).
-fn to_fields<T: Serialize>(value: &T) -> Vec<(String, Vec<u8>)> {
+fn to_fields<T: Serialize>(value: &T) -> Vec<(String, serde_json::Value)> {
     match serde_json::to_value(value) {
-        Ok(serde_json::Value::Object(map)) => map
-            .into_iter()
-            .filter_map(|(k, v)| encode(&v).map(|bytes| (k, bytes)))
-            .collect(),
+        Ok(serde_json::Value::Object(map)) => map.into_iter().collect(),
         _ => Vec::new(),
     }
 }
 
-/// A struct back from Redis hash fields.
-fn from_fields<T: DeserializeOwned>(fields: Vec<(String, Vec<u8>)>) -> Option<T> {
-    if fields.is_empty() {
-        return None;
-    }
-    let mut object = serde_json::Map::new();
-    for (name, bytes) in fields {
-        object.insert(name, decode::<serde_json::Value>(&bytes)?);
-    }
-    serde_json::from_value(serde_json::Value::Object(object)).ok()
-}
-
 impl Caches {
     /// Caches over `redis` (possibly disabled) and `store`.
-    pub fn new(redis: Redis, store: Store, events: Events, result_ttl_secs: u64) -> Self {
+    /// `seal_key` authenticates Redis values (the `cache_mac` deployment
+    /// secret).
+    pub fn new(
+        redis: Redis,
+        store: Store,
+        events: Events,
+        result_ttl_secs: u64,
+        seal_key: Vec<u8>,
+    ) -> Self {
         let trust_local = !redis.is_configured();
         Self {
             redis,
@@ -155,9 +196,93 @@ impl Caches {
             curves: LocalCache::new(1, LOCAL_TTL),
             algorithms: LocalCache::new(1, LOCAL_TTL),
             trust_local: AtomicBool::new(trust_local),
+            generation: AtomicU64::new(0),
+            unwritten: Mutex::new(Vec::new()),
+            seal_key,
+            fill_string: redis::Script::new(FILL_STRING),
+            fill_hash: redis::Script::new(FILL_HASH),
             result_ttl: result_ttl_secs,
             stats: CacheStats::default(),
         }
+    }
+
+    /// The seal of `value` stored at `key` (and `field` of a hash).
+    fn mac(&self, key: &str, field: &str, value: &[u8]) -> Option<HmacSha256> {
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.seal_key).ok()?;
+        for part in [key.as_bytes(), field.as_bytes(), value] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        Some(mac)
+    }
+
+    /// `value` followed by its seal.
+    fn seal(&self, key: &str, field: &str, mut value: Vec<u8>) -> Option<Vec<u8>> {
+        let tag = self.mac(key, field, &value)?.finalize().into_bytes();
+        value.extend_from_slice(&tag);
+        Some(value)
+    }
+
+    /// The value of a sealed entry, if its seal holds.
+    fn open<'a>(&self, key: &str, field: &str, sealed: &'a [u8]) -> Option<&'a [u8]> {
+        let split = sealed.len().checked_sub(SEAL_LEN)?;
+        let (value, tag) = sealed.split_at(split);
+        match self.mac(key, field, value)?.verify_slice(tag) {
+            Ok(()) => Some(value),
+            Err(_) => {
+                tracing::warn!(
+                    key,
+                    "a Redis cache entry failed its integrity check; ignored"
+                );
+                None
+            }
+        }
+    }
+
+    fn seal_value<T: Serialize>(&self, key: &str, field: &str, value: &T) -> Option<Vec<u8>> {
+        self.seal(key, field, encode(value)?)
+    }
+
+    fn open_value<T: DeserializeOwned>(&self, key: &str, field: &str, sealed: &[u8]) -> Option<T> {
+        decode(self.open(key, field, sealed)?)
+    }
+
+    /// A struct as sealed hash fields.
+    fn seal_fields<T: Serialize>(&self, key: &str, value: &T) -> Vec<(String, Vec<u8>)> {
+        to_fields(value)
+            .into_iter()
+            .filter_map(|(field, v)| {
+                self.seal_value(key, &field, &v)
+                    .map(|sealed| (field, sealed))
+            })
+            .collect()
+    }
+
+    /// A struct back from sealed hash fields (every field must open).
+    fn open_fields<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        fields: Vec<(String, Vec<u8>)>,
+    ) -> Option<T> {
+        if fields.is_empty() {
+            return None;
+        }
+        let mut object = serde_json::Map::new();
+        for (field, sealed) in fields {
+            let value: serde_json::Value = self.open_value(key, &field, &sealed)?;
+            object.insert(field, value);
+        }
+        serde_json::from_value(serde_json::Value::Object(object)).ok()
+    }
+
+    /// The invalidation generation before a read from PostgreSQL.
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Whether nothing was invalidated since `seen`.
+    fn unchanged_since(&self, seen: u64) -> bool {
+        self.generation.load(Ordering::Acquire) == seen
     }
 
     /// Counters.
@@ -178,6 +303,7 @@ impl Caches {
 
     /// Drop every in-process copy.
     pub fn flush_local(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         self.principals.clear();
         self.keys.clear();
         self.curves.clear();
@@ -186,6 +312,7 @@ impl Caches {
 
     /// Apply an invalidation to the in-process level.
     pub fn invalidate_local(&self, what: &Invalidation) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         match what {
             Invalidation::User(id) => self.principals.remove(id),
             Invalidation::Key(id) => self.keys.remove(id),
@@ -197,46 +324,6 @@ impl Caches {
         }
     }
 
-    async fn get_bytes(&self, key: String) -> Option<Vec<u8>> {
-        self.redis
-            .run(|mut conn| async move {
-                redis::cmd("GET")
-                    .arg(&key)
-                    .query_async::<Option<Vec<u8>>>(&mut conn)
-                    .await
-            })
-            .await
-            .ok()
-            .flatten()
-    }
-
-    async fn set_bytes(&self, key: String, value: Vec<u8>, ttl: u64) {
-        let _ = self
-            .redis
-            .run(|mut conn| async move {
-                redis::cmd("SET")
-                    .arg(&key)
-                    .arg(value)
-                    .arg("EX")
-                    .arg(ttl)
-                    .query_async::<()>(&mut conn)
-                    .await
-            })
-            .await;
-    }
-
-    async fn delete(&self, keys: Vec<String>) {
-        let _ = self
-            .redis
-            .run(|mut conn| async move {
-                redis::cmd("DEL")
-                    .arg(&keys)
-                    .query_async::<i64>(&mut conn)
-                    .await
-            })
-            .await;
-    }
-
     async fn hash_get_all(&self, key: String) -> Option<Vec<(String, Vec<u8>)>> {
         self.redis
             .run(|mut conn| async move { redis::cmd("HGETALL").arg(&key).query_async(&mut conn).await })
@@ -244,66 +331,143 @@ impl Caches {
             .ok()
     }
 
-    async fn hash_set_all(&self, key: String, fields: Vec<(String, Vec<u8>)>, ttl: u64) {
-        if fields.is_empty() {
-            return;
-        }
+    /// Fill a string entry (sealed) unless it was just invalidated.
+    async fn fill_string(&self, key: String, sealed: Vec<u8>, ttl: u64) {
+        let tomb = format!("{key}:tomb");
+        let script = &self.fill_string;
         let _ = self
             .redis
             .run(|mut conn| async move {
-                redis::pipe()
-                    .atomic()
-                    .cmd("DEL")
-                    .arg(&key)
-                    .ignore()
-                    .cmd("HSET")
-                    .arg(&key)
-                    .arg(&fields)
-                    .ignore()
-                    .cmd("EXPIRE")
-                    .arg(&key)
+                script
+                    .key(&key)
+                    .key(&tomb)
+                    .arg(sealed)
                     .arg(ttl)
-                    .ignore()
-                    .query_async::<()>(&mut conn)
+                    .invoke_async::<i64>(&mut conn)
                     .await
             })
             .await;
+    }
+
+    /// Replace a hash entry (sealed fields) unless it was just invalidated.
+    async fn fill_hash(&self, key: String, fields: Vec<(String, Vec<u8>)>, ttl: u64) {
+        if fields.is_empty() {
+            return;
+        }
+        let tomb = format!("{key}:tomb");
+        let script = &self.fill_hash;
+        let _ = self
+            .redis
+            .run(|mut conn| async move {
+                let mut invocation = script.key(&key);
+                invocation.key(&tomb).arg(ttl);
+                for (field, value) in &fields {
+                    invocation.arg(field).arg(value);
+                }
+                invocation.invoke_async::<i64>(&mut conn).await
+            })
+            .await;
+    }
+
+    /// The Redis keys an invalidation replaces by tombstones.
+    fn redis_keys(&self, what: &Invalidation) -> Vec<String> {
+        match what {
+            Invalidation::User(id) => vec![self.redis.key(&format!("cache:user:{id}"))],
+            Invalidation::Key(id) => vec![self.redis.key(&format!("cache:public_key:{id}"))],
+            Invalidation::Catalogue | Invalidation::All => {
+                vec![
+                    self.redis.key("cache:curves"),
+                    self.redis.key("cache:algorithms"),
+                ]
+            }
+        }
+    }
+
+    /// Drop a changed entry everywhere: here, in Redis (a tombstone keeps
+    /// it from being refilled with what a reader fetched before the
+    /// change), and on every other host.
+    async fn invalidate(&self, what: Invalidation) {
+        self.invalidate_local(&what);
+        if self.redis.is_configured() && !self.tombstone(&what).await {
+            if let Ok(mut unwritten) = self.unwritten.lock() {
+                unwritten.push(what.clone());
+            }
+        }
+        self.events.invalidate(what).await;
+    }
+
+    async fn tombstone(&self, what: &Invalidation) -> bool {
+        let keys = self.redis_keys(what);
+        self.redis
+            .run(|mut conn| async move {
+                let mut pipe = redis::pipe();
+                for key in &keys {
+                    pipe.cmd("SET")
+                        .arg(format!("{key}:tomb"))
+                        .arg(1)
+                        .arg("EX")
+                        .arg(TOMBSTONE_TTL)
+                        .ignore();
+                    pipe.cmd("DEL").arg(key).ignore();
+                }
+                pipe.query_async::<()>(&mut conn).await
+            })
+            .await
+            .is_ok()
+    }
+
+    /// Write invalidations that could not reach Redis (called periodically
+    /// and when Redis comes back).
+    pub async fn retry_unwritten(&self) {
+        let pending: Vec<Invalidation> = match self.unwritten.lock() {
+            Ok(mut unwritten) => std::mem::take(&mut *unwritten),
+            Err(_) => return,
+        };
+        for what in pending {
+            if !self.tombstone(&what).await {
+                if let Ok(mut unwritten) = self.unwritten.lock() {
+                    unwritten.push(what);
+                }
+            } else {
+                self.events.invalidate(what).await;
+            }
+        }
     }
 
     // ---- users -------------------------------------------------------
 
     /// A user with roles and permissions (`cache:user:{id}`, 15 min).
     pub async fn principal(&self, id: Uuid) -> Result<Option<Principal>, StoreError> {
-        if self.local_ok()
-            && let Some(principal) = self.principals.get(&id) {
+        if self.local_ok() {
+            if let Some(principal) = self.principals.get(&id) {
                 self.stats.user.hit();
                 return Ok(Some(principal));
             }
+        }
         let key = self.redis.key(&format!("cache:user:{id}"));
-        if let Some(principal) = self
-            .hash_get_all(key.clone())
-            .await
-            .and_then(from_fields::<Principal>)
-        {
-            self.stats.user.hit();
-            self.principals.insert(id, principal.clone());
-            return Ok(Some(principal));
+        if let Some(fields) = self.hash_get_all(key.clone()).await {
+            if let Some(principal) = self.open_fields::<Principal>(&key, fields) {
+                self.stats.user.hit();
+                self.principals.insert(id, principal.clone());
+                return Ok(Some(principal));
+            }
         }
         self.stats.user.miss();
+        let seen = self.generation();
         let principal = self.store.principal(id).await?;
         if let Some(principal) = &principal {
-            self.hash_set_all(key, to_fields(principal), USER_TTL).await;
-            self.principals.insert(id, principal.clone());
+            self.fill_hash(key.clone(), self.seal_fields(&key, principal), USER_TTL)
+                .await;
+            if self.unchanged_since(seen) {
+                self.principals.insert(id, principal.clone());
+            }
         }
         Ok(principal)
     }
 
     /// A user changed: drop every copy, here and on other hosts.
     pub async fn user_changed(&self, id: Uuid) {
-        self.principals.remove(&id);
-        self.delete(vec![self.redis.key(&format!("cache:user:{id}"))])
-            .await;
-        self.events.invalidate(Invalidation::User(id)).await;
+        self.invalidate(Invalidation::User(id)).await;
     }
 
     // ---- public keys --------------------------------------------------
@@ -317,133 +481,177 @@ impl Caches {
         caller: Uuid,
         admin: bool,
     ) -> Result<Option<KeyRow>, StoreError> {
-        let visible = |row: KeyRow| (row.user_id == caller || admin).then_some(row);
-        if self.local_ok()
-            && let Some(row) = self.keys.get(&id) {
-                self.stats.public_key.hit();
-                return Ok(visible(row));
-            }
-        let key = self.redis.key(&format!("cache:public_key:{id}"));
-        if let Some(row) = self
-            .get_bytes(key.clone())
-            .await
-            .and_then(|b| decode::<KeyRow>(&b))
-        {
-            self.stats.public_key.hit();
-            self.keys.insert(id, row.clone());
-            return Ok(visible(row));
-        }
-        self.stats.public_key.miss();
-        let mut tx = self.store.begin_for(caller).await?;
-        let row = keys::get(&mut tx, id).await?;
-        tx.commit().await?;
-        if let Some(row) = &row {
-            self.write_key(row).await;
-        }
-        Ok(row)
+        Ok(self.keys(&[id], caller, admin).await?.pop())
     }
 
-    /// Write-through: store a key's current row in both levels.
+    /// Several keys at once (a batch): in-process copies, then one `MGET`,
+    /// then one query for the rest. Keys the caller may not use are absent.
+    pub async fn keys(
+        &self,
+        ids: &[Uuid],
+        caller: Uuid,
+        admin: bool,
+    ) -> Result<Vec<KeyRow>, StoreError> {
+        let visible = |row: &KeyRow| row.user_id == caller || admin;
+        let mut found: Vec<KeyRow> = Vec::with_capacity(ids.len());
+        let mut missing: Vec<Uuid> = Vec::new();
+        for id in ids {
+            match self.local_ok().then(|| self.keys.get(id)).flatten() {
+                Some(row) => {
+                    self.stats.public_key.hit();
+                    found.push(row);
+                }
+                None => missing.push(*id),
+            }
+        }
+        if !missing.is_empty() && self.redis.is_configured() {
+            let redis_keys: Vec<String> = missing
+                .iter()
+                .map(|id| self.redis.key(&format!("cache:public_key:{id}")))
+                .collect();
+            let count = redis_keys.len();
+            let query = redis_keys.clone();
+            let values: Vec<Option<Vec<u8>>> = self
+                .redis
+                .run(|mut conn| async move {
+                    redis::cmd("MGET").arg(&query).query_async(&mut conn).await
+                })
+                .await
+                .unwrap_or_else(|_| vec![None; count]);
+            let mut still = Vec::new();
+            for ((id, key), value) in missing.into_iter().zip(redis_keys).zip(values) {
+                match value.and_then(|sealed| self.open_value::<KeyRow>(&key, "", &sealed)) {
+                    Some(row) if row.id == id => {
+                        self.stats.public_key.hit();
+                        self.keys.insert(id, row.clone());
+                        found.push(row);
+                    }
+                    _ => still.push(id),
+                }
+            }
+            missing = still;
+        }
+        if !missing.is_empty() {
+            for _ in &missing {
+                self.stats.public_key.miss();
+            }
+            let seen = self.generation();
+            let mut tx = self.store.begin_for(caller).await?;
+            let rows = keys::get_many(&mut tx, &missing).await?;
+            tx.commit().await?;
+            for row in rows {
+                let key = self.redis.key(&format!("cache:public_key:{}", row.id));
+                if let Some(sealed) = self.seal_value(&key, "", &row) {
+                    self.fill_string(key, sealed, KEY_TTL).await;
+                }
+                if self.unchanged_since(seen) {
+                    self.keys.insert(row.id, row.clone());
+                }
+                found.push(row);
+            }
+        }
+        found.retain(visible);
+        Ok(found)
+    }
+
+    /// Write-through: store a new key's row in both levels.
     pub async fn write_key(&self, row: &KeyRow) {
-        if let Some(bytes) = encode(row) {
-            self.set_bytes(
-                self.redis.key(&format!("cache:public_key:{}", row.id)),
-                bytes,
-                KEY_TTL,
-            )
-            .await;
+        let key = self.redis.key(&format!("cache:public_key:{}", row.id));
+        if let Some(sealed) = self.seal_value(&key, "", row) {
+            self.fill_string(key, sealed, KEY_TTL).await;
         }
         self.keys.insert(row.id, row.clone());
     }
 
     /// A key changed (revoked, renamed, deleted): drop every copy.
     pub async fn key_changed(&self, id: Uuid) {
-        self.keys.remove(&id);
-        self.delete(vec![self.redis.key(&format!("cache:public_key:{id}"))])
-            .await;
-        self.events.invalidate(Invalidation::Key(id)).await;
+        self.invalidate(Invalidation::Key(id)).await;
     }
 
     // ---- catalogue ----------------------------------------------------
 
-    /// Every curve (`cache:curves`, a hash by name, 1 h).
-    pub async fn curves(&self) -> Result<Arc<Vec<CurveRow>>, StoreError> {
-        if self.local_ok()
-            && let Some(curves) = self.curves.get(&()) {
+    /// A catalogue list from a Redis hash of sealed rows by name.
+    async fn catalogue<T, F, Fut>(
+        &self,
+        name: &str,
+        local: &LocalCache<(), Arc<Vec<T>>>,
+        load: F,
+    ) -> Result<Arc<Vec<T>>, StoreError>
+    where
+        T: Serialize + DeserializeOwned + Clone,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<T>, StoreError>>,
+    {
+        if self.local_ok() {
+            if let Some(rows) = local.get(&()) {
                 self.stats.catalogue.hit();
-                return Ok(curves);
+                return Ok(rows);
             }
-        let key = self.redis.key("cache:curves");
+        }
+        let key = self.redis.key(name);
         if let Some(fields) = self
             .hash_get_all(key.clone())
             .await
             .filter(|f| !f.is_empty())
         {
-            let curves: Option<Vec<CurveRow>> =
-                fields.iter().map(|(_, bytes)| decode(bytes)).collect();
-            if let Some(mut curves) = curves {
+            let rows: Option<Vec<(String, T)>> = fields
+                .iter()
+                .map(|(field, sealed)| {
+                    self.open_value(&key, field, sealed)
+                        .map(|row| (field.clone(), row))
+                })
+                .collect();
+            if let Some(mut rows) = rows {
                 self.stats.catalogue.hit();
-                curves.sort_by(|a, b| a.name.cmp(&b.name));
-                let curves = Arc::new(curves);
-                self.curves.insert((), curves.clone());
-                return Ok(curves);
+                rows.sort_by(|a, b| a.0.cmp(&b.0));
+                let rows = Arc::new(rows.into_iter().map(|(_, row)| row).collect::<Vec<T>>());
+                local.insert((), rows.clone());
+                return Ok(rows);
             }
         }
         self.stats.catalogue.miss();
-        let curves = Arc::new(self.store.curves().await?);
-        let fields = curves
+        let seen = self.generation();
+        let rows = load().await?;
+        let named: Vec<(String, serde_json::Value)> = rows
             .iter()
-            .filter_map(|c| encode(c).map(|bytes| (c.name.clone(), bytes)))
+            .filter_map(|row| {
+                let value = serde_json::to_value(row).ok()?;
+                Some((value["name"].as_str()?.to_owned(), value))
+            })
             .collect();
-        self.hash_set_all(key, fields, CATALOGUE_TTL).await;
-        self.curves.insert((), curves.clone());
-        Ok(curves)
+        let fields = named
+            .into_iter()
+            .filter_map(|(field, value)| {
+                let typed: T = serde_json::from_value(value).ok()?;
+                self.seal_value(&key, &field, &typed)
+                    .map(|sealed| (field, sealed))
+            })
+            .collect();
+        self.fill_hash(key, fields, CATALOGUE_TTL).await;
+        let rows = Arc::new(rows);
+        if self.unchanged_since(seen) {
+            local.insert((), rows.clone());
+        }
+        Ok(rows)
+    }
+
+    /// Every curve (`cache:curves`, a hash by name, 1 h).
+    pub async fn curves(&self) -> Result<Arc<Vec<CurveRow>>, StoreError> {
+        self.catalogue("cache:curves", &self.curves, || self.store.curves())
+            .await
     }
 
     /// Every algorithm (`cache:algorithms`, a hash by name, 1 h).
     pub async fn algorithms(&self) -> Result<Arc<Vec<AlgorithmRow>>, StoreError> {
-        if self.local_ok()
-            && let Some(algorithms) = self.algorithms.get(&()) {
-                self.stats.catalogue.hit();
-                return Ok(algorithms);
-            }
-        let key = self.redis.key("cache:algorithms");
-        if let Some(fields) = self
-            .hash_get_all(key.clone())
-            .await
-            .filter(|f| !f.is_empty())
-        {
-            let algorithms: Option<Vec<AlgorithmRow>> =
-                fields.iter().map(|(_, bytes)| decode(bytes)).collect();
-            if let Some(mut algorithms) = algorithms {
-                self.stats.catalogue.hit();
-                algorithms.sort_by(|a, b| a.name.cmp(&b.name));
-                let algorithms = Arc::new(algorithms);
-                self.algorithms.insert((), algorithms.clone());
-                return Ok(algorithms);
-            }
-        }
-        self.stats.catalogue.miss();
-        let algorithms = Arc::new(self.store.algorithms().await?);
-        let fields = algorithms
-            .iter()
-            .filter_map(|a| encode(a).map(|bytes| (a.name.clone(), bytes)))
-            .collect();
-        self.hash_set_all(key, fields, CATALOGUE_TTL).await;
-        self.algorithms.insert((), algorithms.clone());
-        Ok(algorithms)
+        self.catalogue("cache:algorithms", &self.algorithms, || {
+            self.store.algorithms()
+        })
+        .await
     }
 
     /// The catalogue changed: drop every copy.
     pub async fn catalogue_changed(&self) {
-        self.curves.clear();
-        self.algorithms.clear();
-        self.delete(vec![
-            self.redis.key("cache:curves"),
-            self.redis.key("cache:algorithms"),
-        ])
-        .await;
-        self.events.invalidate(Invalidation::Catalogue).await;
+        self.invalidate(Invalidation::Catalogue).await;
     }
 
     // ---- verification results ------------------------------------------
@@ -469,16 +677,17 @@ impl Caches {
             return vec![None; keys.len()];
         }
         let count = keys.len();
+        let query = keys.clone();
         let answers: Vec<Option<Vec<u8>>> =
             self.redis
                 .run(|mut conn| async move {
-                    redis::cmd("MGET").arg(&keys).query_async(&mut conn).await
+                    redis::cmd("MGET").arg(&query).query_async(&mut conn).await
                 })
                 .await
                 .unwrap_or_else(|_| vec![None; count]);
-        answers
-            .into_iter()
-            .map(|bytes| bytes.and_then(|b| decode(&b)))
+        keys.iter()
+            .zip(answers)
+            .map(|(key, sealed)| sealed.and_then(|sealed| self.open_value(key, "", &sealed)))
             .collect()
     }
 
@@ -497,19 +706,24 @@ impl Caches {
             return;
         }
         let ttl = self.result_ttl;
+        let sealed: Vec<(String, Vec<u8>)> = entries
+            .iter()
+            .filter_map(|(key, result)| {
+                self.seal_value(key, "", result)
+                    .map(|value| (key.clone(), value))
+            })
+            .collect();
         let _ = self
             .redis
             .run(|mut conn| async move {
                 let mut pipe = redis::pipe();
-                for (key, result) in &entries {
-                    if let Some(bytes) = encode(result) {
-                        pipe.cmd("SET")
-                            .arg(key)
-                            .arg(bytes)
-                            .arg("EX")
-                            .arg(ttl)
-                            .ignore();
-                    }
+                for (key, value) in &sealed {
+                    pipe.cmd("SET")
+                        .arg(key)
+                        .arg(value)
+                        .arg("EX")
+                        .arg(ttl)
+                        .ignore();
                 }
                 pipe.query_async::<()>(&mut conn).await
             })
@@ -518,10 +732,12 @@ impl Caches {
 
     // ---- recent verifications --------------------------------------------
 
-    /// Push newly recorded verifications onto `verify:recent:{user}` (kept
-    /// to the last 20, 30 min).
+    /// Push newly recorded verifications onto `verify:recent:{user}` (the
+    /// last 20, 30 min). Only an existing list is extended (`LPUSHX`): a
+    /// list is built whole from PostgreSQL by [`Caches::recent`], so it is
+    /// never a partial history.
     pub async fn push_recent(&self, user: Uuid, records: &[RecordView]) {
-        if records.is_empty() {
+        if records.is_empty() || !self.redis.is_configured() {
             return;
         }
         let key = self.redis.key(&format!("verify:recent:{user}"));
@@ -530,13 +746,13 @@ impl Caches {
             .rev()
             .take(RECENT_LEN)
             .rev()
-            .filter_map(encode)
+            .filter_map(|record| self.seal_value(&key, "", record))
             .collect();
         let _ = self
             .redis
             .run(|mut conn| async move {
                 redis::pipe()
-                    .cmd("LPUSH")
+                    .cmd("LPUSHX")
                     .arg(&key)
                     .arg(&values)
                     .ignore()
@@ -545,36 +761,75 @@ impl Caches {
                     .arg(0)
                     .arg(RECENT_LEN - 1)
                     .ignore()
-                    .cmd("EXPIRE")
-                    .arg(&key)
-                    .arg(RECENT_TTL)
-                    .ignore()
                     .query_async::<()>(&mut conn)
                     .await
             })
             .await;
     }
 
-    /// The last verifications of `user`, newest first, if Redis has them.
-    pub async fn recent(&self, user: Uuid) -> Option<Vec<RecordView>> {
+    /// The last verifications of `user`, newest first, from Redis if it has
+    /// the list, else from `load` (PostgreSQL), which then seeds the list.
+    pub async fn recent<F, Fut>(&self, user: Uuid, load: F) -> Result<Vec<RecordView>, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<RecordView>, StoreError>>,
+    {
         let key = self.redis.key(&format!("verify:recent:{user}"));
-        let values: Vec<Vec<u8>> = self
-            .redis
-            .run(|mut conn| async move {
-                redis::cmd("LRANGE")
-                    .arg(&key)
-                    .arg(0)
-                    .arg(RECENT_LEN - 1)
-                    .query_async(&mut conn)
-                    .await
-            })
-            .await
-            .ok()?;
-        if values.is_empty() {
-            self.stats.recent.miss();
-            return None;
+        if self.redis.is_configured() {
+            let query = key.clone();
+            let values: Option<Vec<Vec<u8>>> = self
+                .redis
+                .run(|mut conn| async move {
+                    redis::cmd("LRANGE")
+                        .arg(&query)
+                        .arg(0)
+                        .arg(RECENT_LEN - 1)
+                        .query_async(&mut conn)
+                        .await
+                })
+                .await
+                .ok();
+            if let Some(values) = values.filter(|v| !v.is_empty()) {
+                let records: Option<Vec<RecordView>> = values
+                    .iter()
+                    .map(|v| self.open_value(&key, "", v))
+                    .collect();
+                if let Some(records) = records {
+                    self.stats.recent.hit();
+                    return Ok(records);
+                }
+            }
         }
-        self.stats.recent.hit();
-        values.iter().map(|v| decode(v)).collect()
+        self.stats.recent.miss();
+        let records = load().await?;
+        if self.redis.is_configured() && !records.is_empty() {
+            // Oldest first, so the newest ends at the head.
+            let values: Vec<Vec<u8>> = records
+                .iter()
+                .rev()
+                .filter_map(|r| self.seal_value(&key, "", r))
+                .collect();
+            let _ = self
+                .redis
+                .run(|mut conn| async move {
+                    redis::pipe()
+                        .atomic()
+                        .cmd("DEL")
+                        .arg(&key)
+                        .ignore()
+                        .cmd("LPUSH")
+                        .arg(&key)
+                        .arg(&values)
+                        .ignore()
+                        .cmd("EXPIRE")
+                        .arg(&key)
+                        .arg(RECENT_TTL)
+                        .ignore()
+                        .query_async::<()>(&mut conn)
+                        .await
+                })
+                .await;
+        }
+        Ok(records)
     }
 }

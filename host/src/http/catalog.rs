@@ -231,12 +231,14 @@ async fn update_curve(
     ApiJson(patch): ApiJson<CurvePatch>,
 ) -> Result<ApiJson<CurveView>, ApiError> {
     if let Some(status) = &patch.status
-        && status != "enabled" && status != "disabled" {
-            return Err(ApiError::unprocessable(
-                "invalid_status",
-                "status is enabled or disabled",
-            ));
-        }
+        && status != "enabled"
+        && status != "disabled"
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_status",
+            "status is enabled or disabled",
+        ));
+    }
     let row = state
         .store
         .update_curve(id, patch.status.as_deref(), patch.description.as_deref())

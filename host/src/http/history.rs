@@ -90,21 +90,22 @@ async fn recent_verifications(
     State(state): State<AppState>,
     caller: Authorized<VerifySignatures>,
 ) -> Result<ApiJson<Vec<RecordView>>, ApiError> {
-    if let Some(recent) = state.caches.recent(caller.id()).await {
-        return Ok(ApiJson(recent));
-    }
-    let filter = RecordFilter {
-        user_id: Some(caller.id()),
-        ..RecordFilter::default()
+    let user = caller.id();
+    let load = || async {
+        let filter = RecordFilter {
+            user_id: Some(user),
+            ..RecordFilter::default()
+        };
+        let page = crate::store::Page {
+            after: None,
+            limit: crate::cache::entities::RECENT_LEN as i64,
+        };
+        let mut tx = state.store.begin_for(user).await?;
+        let records = verifications::list_records(&mut tx, &filter, page).await?;
+        tx.commit().await.map_err(StoreError::from)?;
+        Ok(records)
     };
-    let page = crate::store::Page {
-        after: None,
-        limit: crate::cache::entities::RECENT_LEN as i64,
-    };
-    let mut tx = state.store.begin_for(caller.id()).await?;
-    let records = verifications::list_records(&mut tx, &filter, page).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(ApiJson(records))
+    Ok(ApiJson(state.caches.recent(user, load).await?))
 }
 
 /// One verification record.

@@ -88,12 +88,13 @@ async fn list_keys(
     ApiQuery(query): ApiQuery<KeyQuery>,
 ) -> Result<ApiJson<Paged<KeyView>>, ApiError> {
     if let Some(status) = &query.status
-        && !["active", "revoked", "expired"].contains(&status.as_str()) {
-            return Err(ApiError::unprocessable(
-                "invalid_status",
-                "status is active, revoked or expired",
-            ));
-        }
+        && !["active", "revoked", "expired"].contains(&status.as_str())
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_status",
+            "status is active, revoked or expired",
+        ));
+    }
     let page = pagination::page(
         query.cursor.as_deref(),
         query.limit,

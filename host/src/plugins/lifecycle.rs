@@ -111,16 +111,17 @@ async fn load(
 fn check_routes(state: &AppState, plugin: &LoadedPlugin) -> Result<(), LifecycleError> {
     for route in plugin.descriptor().routes() {
         if let Some(current) = state.plugins.snapshot().get(&route)
-            && current.descriptor().name != plugin.descriptor().name {
-                return Err(LifecycleError::Conflict {
-                    code: "route_conflict",
-                    detail: format!(
-                        "{route} is served by plugin {}; disable it before activating {}",
-                        current.label(),
-                        plugin.label()
-                    ),
-                });
-            }
+            && current.descriptor().name != plugin.descriptor().name
+        {
+            return Err(LifecycleError::Conflict {
+                code: "route_conflict",
+                detail: format!(
+                    "{route} is served by plugin {}; disable it before activating {}",
+                    current.label(),
+                    plugin.label()
+                ),
+            });
+        }
     }
     Ok(())
 }
@@ -413,12 +414,13 @@ async fn scan(
     while let Ok(Some(entry)) = entries.next_entry().await {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "wasm")
-            && let Ok(meta) = entry.metadata().await {
-                found.insert(
-                    path,
-                    (meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len()),
-                );
-            }
+            && let Ok(meta) = entry.metadata().await
+        {
+            found.insert(
+                path,
+                (meta.modified().unwrap_or(std::time::UNIX_EPOCH), meta.len()),
+            );
+        }
     }
     found
 }

@@ -86,9 +86,9 @@ impl PluginRegistry {
                     && !displaced
                         .iter()
                         .any(|p: &Arc<LoadedPlugin>| Arc::ptr_eq(p, &old))
-                    {
-                        displaced.push(old);
-                    }
+                {
+                    displaced.push(old);
+                }
             }
             next
         });

@@ -50,14 +50,14 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if let Some(db) = error.as_database_error()
             && let Some(constraint) = db.constraint()
-                && (db.is_unique_violation()
-                    || db.is_foreign_key_violation()
-                    || db.is_check_violation())
-                {
-                    return StoreError::Conflict {
-                        constraint: constraint.to_owned(),
-                    };
-                }
+            && (db.is_unique_violation()
+                || db.is_foreign_key_violation()
+                || db.is_check_violation())
+        {
+            return StoreError::Conflict {
+                constraint: constraint.to_owned(),
+            };
+        }
         if is_transient(&error) {
             return StoreError::Unavailable(error.to_string());
         }

@@ -116,6 +116,42 @@ impl Store {
         Ok(())
     }
 
+    /// The session (family) of a refresh token, without locking it.
+    pub async fn refresh_family(
+        &self,
+        tx: &mut Tx,
+        token_hash: &str,
+    ) -> Result<Option<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar!(
+            "SELECT family_id FROM refresh_tokens WHERE token_hash = $1",
+            token_hash
+        )
+        .fetch_optional(&mut **tx)
+        .await?)
+    }
+
+    /// Serialise everything that rotates or revokes `family` (held until
+    /// the transaction ends). Taken before any row lock, in every path.
+    pub async fn lock_session(&self, tx: &mut Tx, family: Uuid) -> Result<(), StoreError> {
+        sqlx::query_scalar!(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 7))",
+            family.to_string()
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether a session was revoked.
+    pub async fn is_session_revoked(&self, tx: &mut Tx, family: Uuid) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM revoked_sessions WHERE family_id = $1) AS "revoked!""#,
+            family
+        )
+        .fetch_one(&mut **tx)
+        .await?)
+    }
+
     /// The refresh token with this hash, locked for the exchange.
     pub async fn refresh_token_for_update(
         &self,
@@ -152,6 +188,7 @@ impl Store {
         user: Uuid,
         expires_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.lock_session(tx, family).await?;
         sqlx::query!(
             "UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL",
             family
@@ -179,7 +216,7 @@ impl Store {
     ) -> Result<Vec<Uuid>, StoreError> {
         let mut tx = self.begin().await?;
         let families = sqlx::query_scalar!(
-            r#"SELECT DISTINCT family_id AS "family_id!" FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL"#,
+            r#"SELECT DISTINCT family_id AS "family_id!" FROM refresh_tokens WHERE user_id = $1 AND revoked_at IS NULL ORDER BY 1"#,
             user
         )
         .fetch_all(&mut *tx)
@@ -245,5 +282,26 @@ impl Store {
                 .await?
                 .rows_affected();
         Ok(purged)
+    }
+}
+
+impl Store {
+    /// The deployment secret `name`, created (32 random bytes) by the first
+    /// host that asks.
+    pub async fn deployment_secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
+        let mut fresh = [0u8; 32];
+        rand::fill(&mut fresh);
+        sqlx::query!(
+            "INSERT INTO deployment_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            name,
+            &fresh[..]
+        )
+        .execute(self.pool())
+        .await?;
+        Ok(
+            sqlx::query_scalar!("SELECT value FROM deployment_secrets WHERE name = $1", name)
+                .fetch_one(self.pool())
+                .await?,
+        )
     }
 }

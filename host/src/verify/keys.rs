@@ -166,12 +166,32 @@ fn decode(request: &NewKeyRequest) -> Result<Decoded, VerifyError> {
         })
     };
     match request.format.to_ascii_uppercase().as_str() {
-        "PEM" => Ok(Decoded { bytes: text()?.as_bytes().to_vec(), format: KeyFormat::Pem, curve: None, uploaded_as: "PEM" }),
-        "DER" => Ok(Decoded { bytes: base64(text()?)?, format: KeyFormat::Der, curve: None, uploaded_as: "DER" }),
-        "RAW" => Ok(Decoded { bytes: base64(text()?)?, format: KeyFormat::Raw, curve: None, uploaded_as: "raw" }),
+        "PEM" => Ok(Decoded {
+            bytes: text()?.as_bytes().to_vec(),
+            format: KeyFormat::Pem,
+            curve: None,
+            uploaded_as: "PEM",
+        }),
+        "DER" => Ok(Decoded {
+            bytes: base64(text()?)?,
+            format: KeyFormat::Der,
+            curve: None,
+            uploaded_as: "DER",
+        }),
+        "RAW" => Ok(Decoded {
+            bytes: base64(text()?)?,
+            format: KeyFormat::Raw,
+            curve: None,
+            uploaded_as: "raw",
+        }),
         "JWK" => {
             let (bytes, curve) = jwk_to_raw(&request.key_data)?;
-            Ok(Decoded { bytes, format: KeyFormat::Raw, curve, uploaded_as: "JWK" })
+            Ok(Decoded {
+                bytes,
+                format: KeyFormat::Raw,
+                curve,
+                uploaded_as: "JWK",
+            })
         }
         other => Err(VerifyError::invalid(
             "unsupported_key_format",
@@ -287,7 +307,12 @@ pub async fn register(
             "expires_at is in the past",
         ));
     }
-    let Decoded { bytes, format, curve: jwk_curve, uploaded_as: uploaded_format } = decode(&request)?;
+    let Decoded {
+        bytes,
+        format,
+        curve: jwk_curve,
+        uploaded_as: uploaded_format,
+    } = decode(&request)?;
     let curve = request.curve.clone().or(jwk_curve);
 
     let snapshot = state.plugins.snapshot();
@@ -324,12 +349,13 @@ pub async fn register(
         .await??;
     let descriptor = plugin.descriptor();
     if let (Some(named), Some(actual)) = (&curve, &info.curve)
-        && !named.eq_ignore_ascii_case(actual) {
-            return Err(VerifyError::invalid(
-                "curve_mismatch",
-                format!("the key is on {actual}, not {named}"),
-            ));
-        }
+        && !named.eq_ignore_ascii_case(actual)
+    {
+        return Err(VerifyError::invalid(
+            "curve_mismatch",
+            format!("the key is on {actual}, not {named}"),
+        ));
+    }
     if has_curves && info.curve.is_none() {
         return Err(VerifyError::invalid(
             "curve_required",

@@ -449,11 +449,13 @@ pub async fn verify_batch(
     let curves = state.caches.curves().await?;
     let mut resolved: Vec<Result<Resolved, VerifyError>> = Vec::with_capacity(ids.len());
     let mut key_index: HashMap<Uuid, usize> = HashMap::new();
-    for id in ids {
-        if let Some(row) = state.caches.key(id, caller.id(), caller.is_admin()).await? {
-            key_index.insert(id, resolved.len());
-            resolved.push(resolve(state, row, &curves));
-        }
+    for row in state
+        .caches
+        .keys(&ids, caller.id(), caller.is_admin())
+        .await?
+    {
+        key_index.insert(row.id, resolved.len());
+        resolved.push(resolve(state, row, &curves));
     }
 
     let mut slots: Vec<Slot> = parsed
@@ -621,10 +623,9 @@ pub async fn verify_batch(
                     verified_at,
                     metadata: record_metadata(&key.plugin, &work.plan, cached, Some(batch_id)),
                 };
-                if !cached
-                    && let Some(cache_key) = to_cache.remove(&index) {
-                        fresh.push((cache_key, work.to_cache(valid, &key.plugin)));
-                    }
+                if !cached && let Some(cache_key) = to_cache.remove(&index) {
+                    fresh.push((cache_key, work.to_cache(valid, &key.plugin)));
+                }
                 success += usize::from(valid);
                 items.push((i32::try_from(index).unwrap_or(i32::MAX), record.id));
                 results.push(BatchResult {

@@ -204,16 +204,17 @@ impl Plan {
                     ));
                 }
                 if let Some(digest) = &prepared.digest
-                    && digest.len() != hash.output_len() {
-                        return Err(VerifyError::malformed(
-                            "invalid_document_hash",
-                            format!(
-                                "a {hash} digest is {} bytes, document_hash has {}",
-                                hash.output_len(),
-                                digest.len()
-                            ),
-                        ));
-                    }
+                    && digest.len() != hash.output_len()
+                {
+                    return Err(VerifyError::malformed(
+                        "invalid_document_hash",
+                        format!(
+                            "a {hash} digest is {} bytes, document_hash has {}",
+                            hash.output_len(),
+                            digest.len()
+                        ),
+                    ));
+                }
                 Some(hash)
             }
             MessageInput::RawMessage => {

@@ -84,14 +84,15 @@ async fn drop_stale_databases(admin: &mut PgConnection) {
     for name in names {
         let pid = name.split('_').nth(2).and_then(|p| p.parse::<u32>().ok());
         if let Some(pid) = pid
-            && pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-            {
-                let _ = exec(
-                    admin,
-                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                )
-                .await;
-            }
+            && pid != std::process::id()
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = exec(
+                admin,
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await;
+        }
     }
 }
 
@@ -125,7 +126,10 @@ pub async fn fresh_database() -> String {
 
 /// Configuration for a test server on `database`.
 pub fn test_config(database: &str, redis_prefix: &str) -> Config {
-    let mut config = Config { listen: SocketAddr::from(([127, 0, 0, 1], 0)), ..Config::default() };
+    let mut config = Config {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        ..Config::default()
+    };
     config.database.url = Secret::new(role_url("sigil_app", database));
     config.database.max_connections = 8;
     config.redis.url = Secret::new(redis_url());
