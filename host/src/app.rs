@@ -97,6 +97,8 @@ pub struct AppInner {
     pub events: Events,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// Serialises plugin uploads, activations and reconciliations.
+    pub plugin_changes: tokio::sync::Mutex<()>,
 }
 
 impl Deref for AppState {
@@ -158,14 +160,22 @@ impl EventSink for AppState {
         if origin == self.events.host() {
             return;
         }
-        let state = self.clone();
-        tokio::spawn(async move { lifecycle::apply_remote(&state, &event).await });
+        if event["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("plugin_"))
+        {
+            let state = self.clone();
+            tokio::spawn(async move { lifecycle::reconcile(&state).await });
+        }
     }
 
     fn resubscribed(&self) {
         self.caches.set_local_trust(true);
         let state = self.clone();
-        tokio::spawn(async move { state.caches.retry_unwritten().await });
+        tokio::spawn(async move {
+            state.caches.retry_unwritten().await;
+            lifecycle::reconcile(&state).await;
+        });
     }
 
     fn unsubscribed(&self) {
@@ -259,6 +269,7 @@ impl Application {
                 caches,
                 events,
                 metrics,
+                plugin_changes: tokio::sync::Mutex::new(()),
             }),
         };
         lifecycle::load_at_start(&state, from_dir).await?;
@@ -325,6 +336,16 @@ fn spawn_maintenance(state: AppState) {
         loop {
             tick.tick().await;
             retry.caches.retry_unwritten().await;
+        }
+    });
+    // Pub/sub is at most once: reconcile the plugins with PostgreSQL anyway.
+    let plugins = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(30));
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            lifecycle::reconcile(&plugins).await;
         }
     });
     tokio::spawn(async move {

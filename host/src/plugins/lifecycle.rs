@@ -3,9 +3,12 @@
 //! atomically), disabling, rollback (activating an older version), and
 //! propagation to every host through PostgreSQL and `system:events`.
 //!
-//! PostgreSQL's `plugins` table is the source of truth: a host loads the
-//! active set from it at start, components found in `SIGIL_PLUGIN_DIR` are
-//! recorded there, and another host's activation is replayed from it.
+//! PostgreSQL's `plugins` table is the source of truth. Every change runs
+//! under one lock per host and ends with the registry matching the table's
+//! active set; other hosts are told on `system:events` and reconcile their
+//! registry with the table (also after a lost subscription and every 30 s,
+//! since pub/sub delivery is at most once). Components found in
+//! `SIGIL_PLUGIN_DIR` at start are recorded in the table.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -132,6 +135,7 @@ pub async fn upload(
     bytes: Vec<u8>,
     uploader: Option<Uuid>,
 ) -> Result<PluginRow, LifecycleError> {
+    let _changing = state.plugin_changes.lock().await;
     let sha256 = sha256_hex(&bytes);
     if let Some(existing) = state.store.plugin_by_sha256(&sha256).await? {
         return Err(LifecycleError::Conflict {
@@ -168,6 +172,7 @@ pub async fn upload(
 
 /// Activate a stored version (rollback is activating an older one).
 pub async fn activate(state: &AppState, id: Uuid) -> Result<PluginRow, LifecycleError> {
+    let _changing = state.plugin_changes.lock().await;
     let row = state
         .store
         .plugin(id)
@@ -216,24 +221,19 @@ async fn activate_loaded(
 
 /// Disable a version; if it is serving, its routes stop being served.
 pub async fn disable(state: &AppState, id: Uuid) -> Result<PluginRow, LifecycleError> {
+    let _changing = state.plugin_changes.lock().await;
     let row = state
         .store
         .disable_plugin(id)
         .await?
         .ok_or(LifecycleError::NotFound)?;
-    remove_routes(state, &row);
+    state.plugins.remove_build(&row.sha256);
     state.caches.catalogue_changed().await;
     state
         .events
         .system(json!({"type": "plugin_disabled", "id": id, "sha256": row.sha256}))
         .await;
     Ok(row)
-}
-
-fn remove_routes(state: &AppState, row: &PluginRow) {
-    if let Ok(descriptor) = serde_json::from_value::<super::Descriptor>(row.descriptor.clone()) {
-        state.plugins.remove(&descriptor.routes(), &row.sha256);
-    }
 }
 
 /// At start: record the plugin directory's components, then load the
@@ -286,20 +286,67 @@ pub async fn load_at_start(
         }
         loaded.push(Arc::new(plugin));
     }
-    for (row, bytes) in state.store.active_plugins().await? {
-        let plugin = match loaded.iter().find(|p| p.sha256() == row.sha256) {
+    let _changing = state.plugin_changes.lock().await;
+    reconcile_locked(state, &loaded)
+        .await
+        .map_err(|error| match error {
+            LifecycleError::Store(e) => e,
+            other => StoreError::Unavailable(other.to_string()),
+        })?;
+    Ok(())
+}
+
+/// Make this host's registry match the active set in PostgreSQL (after
+/// another host's change, a lost subscription, or periodically).
+pub async fn reconcile(state: &AppState) {
+    let _changing = state.plugin_changes.lock().await;
+    if let Err(error) = reconcile_locked(state, &[]).await {
+        tracing::error!(%error, "could not reconcile the plugins with PostgreSQL");
+    }
+}
+
+/// [`reconcile`] with the lock held; `preloaded` are plugins already
+/// compiled (the plugin directory's at start).
+async fn reconcile_locked(
+    state: &AppState,
+    preloaded: &[Arc<LoadedPlugin>],
+) -> Result<(), LifecycleError> {
+    let active: Vec<PluginRow> = state
+        .store
+        .plugins()
+        .await?
+        .into_iter()
+        .filter(|p| p.status == "active")
+        .collect();
+    let serving = state.plugins.snapshot().plugins();
+    let mut changed = false;
+    for plugin in &serving {
+        if !active.iter().any(|row| row.sha256 == plugin.sha256()) {
+            state.plugins.remove_build(plugin.sha256());
+            tracing::info!(plugin = %plugin.label(), "plugin no longer active; stopped");
+            changed = true;
+        }
+    }
+    for row in &active {
+        if serving.iter().any(|p| p.sha256() == row.sha256) {
+            continue;
+        }
+        let plugin = match preloaded.iter().find(|p| p.sha256() == row.sha256) {
             Some(plugin) => plugin.clone(),
             None => {
-                let engine = state.plugin_engine.clone();
-                match tokio::task::spawn_blocking(move || LoadedPlugin::load(&engine, &bytes)).await
-                {
-                    Ok(Ok(plugin)) => Arc::new(plugin),
-                    Ok(Err(error)) => {
-                        tracing::error!(plugin = %row.name, version = %row.version, %error, "active plugin failed to load");
-                        continue;
-                    }
+                let bytes = state
+                    .store
+                    .plugin_artifact(row.id)
+                    .await?
+                    .ok_or(LifecycleError::NotFound)?;
+                if sha256_hex(&bytes) != row.sha256 {
+                    tracing::error!(plugin = %row.name, version = %row.version, "stored component does not match its SHA-256; not loaded");
+                    continue;
+                }
+                match load(state, bytes, false).await {
+                    Ok(plugin) => Arc::new(plugin),
                     Err(error) => {
-                        tracing::error!(%error, "loading an active plugin panicked");
+                        tracing::error!(plugin = %row.name, version = %row.version, %error, "active plugin failed to load");
                         continue;
                     }
                 }
@@ -308,67 +355,14 @@ pub async fn load_at_start(
         state.store.catalogue_plugin(plugin.descriptor()).await?;
         state.plugins.install(plugin.clone());
         tracing::info!(plugin = %plugin.label(), routes = ?plugin.descriptor().routes().iter().map(ToString::to_string).collect::<Vec<_>>(), "plugin active");
+        changed = true;
+    }
+    if changed {
+        state
+            .caches
+            .invalidate_local(&crate::cache::events::Invalidation::Catalogue);
     }
     Ok(())
-}
-
-/// Replay another host's activation or disabling.
-pub async fn apply_remote(state: &AppState, event: &serde_json::Value) {
-    let kind = event["type"].as_str().unwrap_or_default();
-    let Some(id) = event["id"].as_str().and_then(|id| id.parse::<Uuid>().ok()) else {
-        return;
-    };
-    match kind {
-        "plugin_activated" => {
-            let already = state
-                .plugins
-                .snapshot()
-                .plugins()
-                .iter()
-                .any(|p| Some(p.sha256()) == event["sha256"].as_str());
-            if already {
-                return;
-            }
-            let outcome = async {
-                let row = state
-                    .store
-                    .plugin(id)
-                    .await?
-                    .ok_or(LifecycleError::NotFound)?;
-                let bytes = state
-                    .store
-                    .plugin_artifact(id)
-                    .await?
-                    .ok_or(LifecycleError::NotFound)?;
-                if sha256_hex(&bytes) != row.sha256 {
-                    return Err(LifecycleError::Refused {
-                        code: "artifact_corrupt",
-                        detail: "SHA-256 mismatch".into(),
-                    });
-                }
-                let plugin = Arc::new(load(state, bytes, false).await?);
-                state.plugins.install(plugin.clone());
-                state.caches.flush_local();
-                Ok::<_, LifecycleError>(plugin.label())
-            }
-            .await;
-            match outcome {
-                Ok(label) => {
-                    tracing::info!(plugin = %label, "plugin activated by another host; swapped in")
-                }
-                Err(error) => tracing::error!(%error, "could not replay a plugin activation"),
-            }
-        }
-        "plugin_disabled" => match state.store.plugin(id).await {
-            Ok(Some(row)) => {
-                remove_routes(state, &row);
-                state.caches.flush_local();
-            }
-            Ok(None) => {}
-            Err(error) => tracing::error!(%error, "could not replay a plugin disabling"),
-        },
-        _ => {}
-    }
 }
 
 /// Development: watch the plugin directory; a component dropped into it (or

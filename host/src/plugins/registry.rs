@@ -73,26 +73,50 @@ impl PluginRegistry {
             .cloned()
     }
 
-    /// Make `plugin` answer for every route it declares, atomically.
-    /// Returns the plugins it displaced.
+    /// Make `plugin` answer for every route it declares, atomically. Other
+    /// versions of the same plugin stop answering for every route (also
+    /// those the new version no longer declares). Returns the plugins it
+    /// displaced.
     pub fn install(&self, plugin: Arc<LoadedPlugin>) -> Vec<Arc<LoadedPlugin>> {
         let routes = plugin.descriptor().routes();
+        let name = plugin.descriptor().name.clone();
         let mut displaced = Vec::new();
         self.current.rcu(|current| {
             displaced.clear();
             let mut next = Snapshot::clone(current);
-            for route in &routes {
-                if let Some(old) = next.routes.insert(route.clone(), plugin.clone())
-                    && !displaced
-                        .iter()
-                        .any(|p: &Arc<LoadedPlugin>| Arc::ptr_eq(p, &old))
-                {
+            let note = |old: Arc<LoadedPlugin>, displaced: &mut Vec<Arc<LoadedPlugin>>| {
+                if !Arc::ptr_eq(&old, &plugin) && !displaced.iter().any(|p| Arc::ptr_eq(p, &old)) {
                     displaced.push(old);
+                }
+            };
+            let same_name: Vec<RouteKey> = next
+                .routes
+                .iter()
+                .filter(|(_, p)| p.descriptor().name == name)
+                .map(|(route, _)| route.clone())
+                .collect();
+            for route in same_name {
+                if let Some(old) = next.routes.remove(&route) {
+                    note(old, &mut displaced);
+                }
+            }
+            for route in &routes {
+                if let Some(old) = next.routes.insert(route.clone(), plugin.clone()) {
+                    note(old, &mut displaced);
                 }
             }
             next
         });
         displaced
+    }
+
+    /// Stop routing every route served by the plugin build `sha256`.
+    pub fn remove_build(&self, sha256: &str) {
+        self.current.rcu(|current| {
+            let mut next = Snapshot::clone(current);
+            next.routes.retain(|_, p| p.sha256() != sha256);
+            next
+        });
     }
 
     /// Stop routing `routes`, atomically, where `sha256` still serves them
