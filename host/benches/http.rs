@@ -117,7 +117,7 @@ fn main() {
                     let chunks: Vec<_> = (0..BATCH / 50)
                         .map(|_| {
                             let (p, inputs) = (p.clone(), vec![i.clone(); 50]);
-                            executor.run(move || p.verify_batch(inputs))
+                            executor.run(move || p.verify_batch(&inputs))
                         })
                         .collect();
                     for chunk in futures::future::join_all(chunks).await {

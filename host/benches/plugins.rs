@@ -202,7 +202,7 @@ fn bench_plugins(c: &mut Criterion) {
         let batch: Vec<VerifyInput> = std::iter::repeat_n(input.clone(), 64).collect();
         group.throughput(Throughput::Elements(64));
         group.bench_with_input(BenchmarkId::new("wasm-batch", 64), &batch, |b, batch| {
-            b.iter(|| plugin.verify_batch(black_box(batch.clone())).expect("call"))
+            b.iter(|| plugin.verify_batch(black_box(batch)).expect("call"))
         });
         group.finish();
     }

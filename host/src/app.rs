@@ -99,6 +99,8 @@ pub struct AppInner {
     pub metrics: Arc<Metrics>,
     /// Serialises plugin uploads, activations and reconciliations.
     pub plugin_changes: tokio::sync::Mutex<()>,
+    /// Batches in progress at once (each may hold tens of MiB).
+    pub batch_permits: tokio::sync::Semaphore,
 }
 
 impl Deref for AppState {
@@ -246,6 +248,7 @@ impl Application {
                 })?;
         let events = Events::new(redis.clone());
         let seal_key = store.deployment_secret("cache_mac").await?;
+        let batch_concurrency = executor.threads() * 2;
         let caches = Caches::new(
             redis.clone(),
             store.clone(),
@@ -270,6 +273,7 @@ impl Application {
                 events,
                 metrics,
                 plugin_changes: tokio::sync::Mutex::new(()),
+                batch_permits: tokio::sync::Semaphore::new(batch_concurrency),
             }),
         };
         lifecycle::load_at_start(&state, from_dir).await?;

@@ -279,7 +279,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             body_limit_bytes: 2 << 20,
-            batch_body_limit_bytes: 64 << 20,
+            batch_body_limit_bytes: 48 << 20,
             request_timeout_ms: 30_000,
             trust_forwarded_for: false,
             max_page_size: 100,
@@ -295,6 +295,8 @@ pub struct VerifyConfig {
     pub max_batch_items: usize,
     /// Largest document in bytes (after base64 decoding).
     pub max_document_bytes: usize,
+    /// Largest sum of a batch's documents, in bytes.
+    pub max_batch_document_bytes: usize,
     /// Largest signature in bytes.
     pub max_signature_bytes: usize,
     /// Verification records committed per transaction at most.
@@ -310,6 +312,7 @@ impl Default for VerifyConfig {
         Self {
             max_batch_items: 1000,
             max_document_bytes: 1 << 20,
+            max_batch_document_bytes: 32 << 20,
             max_signature_bytes: 2048,
             record_batch_max: 512,
             record_batch_linger_ms: 0,

@@ -340,7 +340,7 @@ fn run_group(plugin: &LoadedPlugin, group: Group, report: &mut SetReport) {
 
     let mut batch = Vec::with_capacity(inputs.len());
     for chunk in inputs.chunks(MAX_BATCH_CALL) {
-        match plugin.verify_batch(chunk.to_vec()) {
+        match plugin.verify_batch(chunk) {
             Ok(answers) => batch.extend(answers),
             Err(error) => {
                 report.failed += 1;

@@ -121,11 +121,11 @@ impl LoadedPlugin {
     /// of inputs, so callers keep batches to [`MAX_BATCH_CALL`] items.
     pub fn verify_batch(
         &self,
-        inputs: Vec<VerifyInput>,
+        inputs: &[VerifyInput],
     ) -> Result<Vec<Result<bool, ContractError>>, PluginError> {
         let expected = inputs.len();
         let requests: Vec<bindings::VerifyRequest> =
-            inputs.into_iter().map(VerifyInput::into_wit).collect();
+            inputs.iter().cloned().map(VerifyInput::into_wit).collect();
         let answers = self.call(expected, |plugin, store| {
             plugin
                 .sigil_plugin_verifier()

@@ -217,6 +217,7 @@ struct Work {
 }
 
 impl Work {
+    /// Hash the document (CPU-bound for large documents).
     fn new(index: usize, key: usize, plan: Plan, mut prepared: Prepared) -> Self {
         let (message, document_hash) = prepared.message_for(&plan);
         Work {
@@ -240,6 +241,14 @@ impl Work {
         }
     }
 
+    fn cache_key(&self, state: &AppState, key: &Resolved) -> String {
+        state
+            .caches
+            .result_key(&self.document_hash, key.key.id, &self.signature)
+    }
+
+    /// A cached answer applies only if the same plugin build answered under
+    /// the same hash, encoding and scheme.
     fn cached(&self, result: &CachedResult, plugin: &LoadedPlugin) -> Option<bool> {
         let same = result.plugin_sha256 == plugin.sha256()
             && result.hash == self.plan.hash
@@ -255,6 +264,29 @@ impl Work {
             hash: self.plan.hash,
             encoding: self.plan.encoding,
             scheme: self.plan.scheme,
+        }
+    }
+
+    /// The record of this verification's answer.
+    fn record(
+        &self,
+        caller: &Caller,
+        key: &Resolved,
+        valid: bool,
+        cached: bool,
+        batch: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> NewRecord {
+        NewRecord {
+            id: Uuid::new_v4(),
+            user_id: caller.id(),
+            document_hash: self.document_hash.clone(),
+            public_key_id: key.key.id,
+            algorithm_id: key.key.algorithm_id,
+            curve_id: key.key.curve_id,
+            is_valid: valid,
+            verified_at: at,
+            metadata: record_metadata(&key.plugin, &self.plan, cached, batch),
         }
     }
 }
@@ -300,6 +332,23 @@ fn view(record: &NewRecord, key: &KeyRow) -> RecordView {
     }
 }
 
+/// Count and time a plugin's answers.
+fn observe(
+    state: &AppState,
+    plugin: &LoadedPlugin,
+    took: std::time::Duration,
+    items: usize,
+    failures: &[&PluginError],
+) {
+    let items = u32::try_from(items.max(1)).unwrap_or(u32::MAX);
+    state.metrics.verify_latency(&plugin.label(), took / items);
+    for failure in failures {
+        state
+            .metrics
+            .plugin_failure(&plugin.label(), failure_kind(failure));
+    }
+}
+
 /// Verify one signature and record it.
 pub async fn verify_one(
     state: &AppState,
@@ -324,9 +373,7 @@ pub async fn verify_one(
             .await?
     };
 
-    let cache_key = state
-        .caches
-        .result_key(&work.document_hash, resolved.key.id, &work.signature);
+    let cache_key = work.cache_key(state, &resolved);
     let cached = state
         .caches
         .results(vec![cache_key.clone()])
@@ -340,18 +387,16 @@ pub async fn verify_one(
     let valid = match hit {
         Some(valid) => valid,
         None => {
-            let plugin = resolved.plugin.clone();
-            let input = work.input(&resolved.spki);
+            let (plugin, input) = (resolved.plugin.clone(), work.input(&resolved.spki));
             let started = std::time::Instant::now();
             let answer = state.executor.run(move || plugin.verify(input)).await?;
-            state
-                .metrics
-                .verify_latency(&resolved.plugin.label(), started.elapsed());
-            if let Err(failure) = &answer {
-                state
-                    .metrics
-                    .plugin_failure(&resolved.plugin.label(), failure_kind(failure));
-            }
+            observe(
+                state,
+                &resolved.plugin,
+                started.elapsed(),
+                1,
+                &answer.as_ref().err().into_iter().collect::<Vec<_>>(),
+            );
             let valid = answer??;
             state
                 .caches
@@ -361,17 +406,7 @@ pub async fn verify_one(
         }
     };
 
-    let record = NewRecord {
-        id: Uuid::new_v4(),
-        user_id: caller.id(),
-        document_hash: work.document_hash.clone(),
-        public_key_id: resolved.key.id,
-        algorithm_id: resolved.key.algorithm_id,
-        curve_id: resolved.key.curve_id,
-        is_valid: valid,
-        verified_at: now(),
-        metadata: record_metadata(&resolved.plugin, &work.plan, hit.is_some(), None),
-    };
+    let record = work.record(caller, &resolved, valid, hit.is_some(), None, now());
     let recent = [view(&record, &resolved.key)];
     let answer = Verified {
         valid,
@@ -393,18 +428,29 @@ pub async fn verify_one(
     Ok(answer)
 }
 
-/// Batch items bound for one plugin: (item index, input).
-type PluginGroup = (Arc<LoadedPlugin>, Vec<(usize, VerifyInput)>);
+/// The time and the interest a batch's plugin work may still use: work
+/// scheduled on the workers is skipped once the batch's deadline has
+/// passed or its request has gone away.
+#[derive(Clone)]
+struct Budget {
+    deadline: std::time::Instant,
+    abandoned: Arc<std::sync::atomic::AtomicBool>,
+}
 
-/// What one batch item became before the plugins ran.
-enum Slot {
-    Failed(VerifyError),
-    Ready {
-        key: usize,
-        plan: Plan,
-        prepared: Prepared,
-    },
-    Hashed,
+impl Budget {
+    fn spent(&self) -> bool {
+        self.abandoned.load(std::sync::atomic::Ordering::Relaxed)
+            || std::time::Instant::now() >= self.deadline
+    }
+}
+
+/// Marks the budget abandoned when the batch's future ends, however it ends.
+struct Abandon(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Verify a batch and record it atomically.
@@ -413,33 +459,60 @@ pub async fn verify_batch(
     caller: &Caller,
     items: Vec<serde_json::Value>,
 ) -> Result<BatchVerified, VerifyError> {
-    let max = state.config.verify.max_batch_items;
+    let limits = &state.config.verify;
     if items.is_empty() {
         return Err(VerifyError::invalid(
             "empty_batch",
             "a batch needs at least one item",
         ));
     }
-    if items.len() > max {
+    if items.len() > limits.max_batch_items {
         return Err(VerifyError::invalid(
             "batch_too_large",
-            format!("a batch holds at most {max} items, got {}", items.len()),
+            format!(
+                "a batch holds at most {} items, got {}",
+                limits.max_batch_items,
+                items.len()
+            ),
         ));
     }
+    // Bound the memory batches can hold at once.
+    let _permit = state
+        .batch_permits
+        .acquire()
+        .await
+        .map_err(|_| VerifyError::Plugin(PluginError::Engine("shutting down".into())))?;
     let total = items.len();
+    let budget = Budget {
+        deadline: std::time::Instant::now()
+            + std::time::Duration::from_millis(state.config.http.request_timeout_ms),
+        abandoned: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    };
+    let _abandon = Abandon(budget.abandoned.clone());
 
     // Parse every item on its own: a bad one fails alone.
+    let mut document_bytes = 0usize;
     let parsed: Vec<Result<(VerifyItem, Prepared), VerifyError>> = items
         .into_iter()
         .map(|value| {
             let item: VerifyItem = serde_json::from_value(value)
                 .map_err(|e| VerifyError::malformed("invalid_item", e.to_string()))?;
-            let prepared = Prepared::from_item(&item, &state.config.verify)?;
+            let prepared = Prepared::from_item(&item, limits)?;
+            document_bytes += prepared.document_len();
             Ok((item, prepared))
         })
         .collect();
+    if document_bytes > limits.max_batch_document_bytes {
+        return Err(VerifyError::invalid(
+            "batch_too_large",
+            format!(
+                "a batch's documents total at most {} bytes, got {document_bytes}",
+                limits.max_batch_document_bytes
+            ),
+        ));
+    }
 
-    // Every distinct key once.
+    // Every distinct key once: in-process, one MGET, one query.
     let mut ids: Vec<Uuid> = parsed
         .iter()
         .filter_map(|p| p.as_ref().ok().map(|(i, _)| i.public_key_id))
@@ -458,50 +531,28 @@ pub async fn verify_batch(
         resolved.push(resolve(state, row, &curves));
     }
 
-    let mut slots: Vec<Slot> = parsed
-        .into_iter()
-        .map(|item| {
-            let (item, prepared) = match item {
-                Ok(ok) => ok,
-                Err(e) => return Slot::Failed(e),
-            };
-            let Some(&k) = key_index.get(&item.public_key_id) else {
-                return Slot::Failed(VerifyError::KeyNotFound);
-            };
-            let key = match &resolved[k] {
-                Ok(key) => key,
-                Err(e) => return Slot::Failed(clone_key_error(e)),
-            };
-            match Plan::new(&key.plugin, &item, &prepared) {
-                Ok(plan) => Slot::Ready {
-                    key: k,
-                    plan,
-                    prepared,
-                },
-                Err(e) => Slot::Failed(e),
+    // Plan each item; what cannot run fails in its slot now.
+    let mut failed: HashMap<usize, VerifyError> = HashMap::new();
+    let mut ready: Vec<(usize, usize, Plan, Prepared)> = Vec::new();
+    for (index, item) in parsed.into_iter().enumerate() {
+        let planned = item.and_then(|(item, prepared)| {
+            let k = *key_index
+                .get(&item.public_key_id)
+                .ok_or(VerifyError::KeyNotFound)?;
+            let key = resolved[k].as_ref().map_err(clone_key_error)?;
+            let plan = Plan::new(&key.plugin, &item, &prepared)?;
+            Ok((k, plan, prepared))
+        });
+        match planned {
+            Ok((k, plan, prepared)) => ready.push((index, k, plan, prepared)),
+            Err(error) => {
+                failed.insert(index, error);
             }
-        })
-        .collect();
+        }
+    }
 
     // Hash the documents on the workers.
     let workers = state.executor.threads().max(1);
-    let ready: Vec<(usize, usize, Plan, Prepared)> = slots
-        .iter_mut()
-        .enumerate()
-        .filter_map(
-            |(index, slot)| match std::mem::replace(slot, Slot::Hashed) {
-                Slot::Ready {
-                    key,
-                    plan,
-                    prepared,
-                } => Some((index, key, plan, prepared)),
-                other => {
-                    *slot = other;
-                    None
-                }
-            },
-        )
-        .collect();
     let chunk = ready.len().div_ceil(workers).clamp(1, MAX_BATCH_CALL);
     let mut hashing = Vec::new();
     let mut ready = ready.into_iter().peekable();
@@ -517,29 +568,21 @@ pub async fn verify_batch(
     for part in futures::future::join_all(hashing).await {
         works.extend(part?);
     }
+    let key_of = |work: &Work| resolved[work.key].as_ref().ok();
 
-    // The result cache, in one round trip; the rest goes to the plugins.
+    // The result cache in one round trip; the rest goes to the plugins.
+    // Batch answers are not written to the cache: a single verification
+    // must never be answered from a batch equation's verdict.
     let cache_keys: Vec<String> = works
         .iter()
-        .map(|w| {
-            let key_id = resolved[w.key]
-                .as_ref()
-                .map(|r| r.key.id)
-                .unwrap_or_default();
-            state
-                .caches
-                .result_key(&w.document_hash, key_id, &w.signature)
-        })
+        .map(|w| key_of(w).map(|k| w.cache_key(state, k)).unwrap_or_default())
         .collect();
-    let cached = state.caches.results(cache_keys.clone()).await;
+    let cached = state.caches.results(cache_keys).await;
     let mut answers: HashMap<usize, (Result<bool, VerifyError>, bool)> =
         HashMap::with_capacity(total);
     let mut groups: HashMap<usize, PluginGroup> = HashMap::new();
-    let mut to_cache: HashMap<usize, String> = HashMap::new();
-    for ((work, cached), cache_key) in works.iter().zip(cached).zip(cache_keys) {
-        let Ok(key) = &resolved[work.key] else {
-            continue;
-        };
+    for (work, cached) in works.iter().zip(cached) {
+        let Some(key) = key_of(work) else { continue };
         let hit = cached.as_ref().and_then(|c| work.cached(c, &key.plugin));
         state.caches.count_result(hit.is_some());
         match hit {
@@ -547,7 +590,6 @@ pub async fn verify_batch(
                 answers.insert(work.index, (Ok(valid), true));
             }
             None => {
-                to_cache.insert(work.index, cache_key);
                 // Keyed by the plugin's address: the same loaded plugin, not just the same name.
                 groups
                     .entry(Arc::as_ptr(&key.plugin) as usize)
@@ -563,18 +605,19 @@ pub async fn verify_batch(
         let mut calls = calls.into_iter().peekable();
         while calls.peek().is_some() {
             let part: Vec<(usize, VerifyInput)> = calls.by_ref().take(chunk).collect();
-            let plugin = plugin.clone();
-            let metrics = state.metrics.clone();
+            let (plugin, budget, job_state) = (plugin.clone(), budget.clone(), state.clone());
             jobs.push(state.executor.run(move || {
                 let started = std::time::Instant::now();
-                let items = u32::try_from(part.len().max(1)).unwrap_or(u32::MAX);
-                let answers = run_chunk(&plugin, part);
-                metrics.verify_latency(&plugin.label(), started.elapsed() / items);
-                for (_, answer) in &answers {
-                    if let Err(VerifyError::Plugin(failure)) = answer {
-                        metrics.plugin_failure(&plugin.label(), failure_kind(failure));
-                    }
-                }
+                let items = part.len();
+                let answers = run_chunk(&plugin, part, &budget);
+                let failures: Vec<&PluginError> = answers
+                    .iter()
+                    .filter_map(|(_, a)| match a {
+                        Err(VerifyError::Plugin(failure)) => Some(failure),
+                        _ => None,
+                    })
+                    .collect();
+                observe(&job_state, &plugin, started.elapsed(), items, &failures);
                 answers
             }));
         }
@@ -584,48 +627,34 @@ pub async fn verify_batch(
             answers.insert(index, (answer, false));
         }
     }
-    let works: HashMap<usize, Work> = works.into_iter().map(|w| (w.index, w)).collect();
 
     // Records, items and results in request order.
+    let works: HashMap<usize, Work> = works.into_iter().map(|w| (w.index, w)).collect();
     let batch_id = Uuid::new_v4();
     let verified_at = now();
     let mut records = Vec::new();
     let mut recent = Vec::new();
-    let mut fresh = Vec::new();
     let mut items = Vec::new();
     let mut results = Vec::with_capacity(total);
     let mut errors = Vec::new();
     let mut success = 0;
-    for (index, slot) in slots.into_iter().enumerate() {
-        let outcome = match slot {
-            Slot::Failed(error) => Err(error),
-            Slot::Ready { .. } | Slot::Hashed => {
-                match (answers.remove(&index), works.get(&index)) {
-                    (Some((Ok(valid), cached)), Some(work)) => match &resolved[work.key] {
-                        Ok(key) => Ok((work, key, valid, cached)),
-                        Err(e) => Err(clone_key_error(e)),
-                    },
-                    (Some((Err(error), _)), _) => Err(error),
-                    _ => Err(VerifyError::Plugin(PluginError::Engine("no answer".into()))),
-                }
-            }
+    for index in 0..total {
+        let outcome = match (
+            failed.remove(&index),
+            answers.remove(&index),
+            works.get(&index),
+        ) {
+            (Some(error), _, _) => Err(error),
+            (None, Some((Ok(valid), cached)), Some(work)) => match key_of(work) {
+                Some(key) => Ok((work, key, valid, cached)),
+                None => Err(VerifyError::KeyNotFound),
+            },
+            (None, Some((Err(error), _)), _) => Err(error),
+            _ => Err(VerifyError::Plugin(PluginError::Engine("no answer".into()))),
         };
         match outcome {
             Ok((work, key, valid, cached)) => {
-                let record = NewRecord {
-                    id: Uuid::new_v4(),
-                    user_id: caller.id(),
-                    document_hash: work.document_hash.clone(),
-                    public_key_id: key.key.id,
-                    algorithm_id: key.key.algorithm_id,
-                    curve_id: key.key.curve_id,
-                    is_valid: valid,
-                    verified_at,
-                    metadata: record_metadata(&key.plugin, &work.plan, cached, Some(batch_id)),
-                };
-                if !cached && let Some(cache_key) = to_cache.remove(&index) {
-                    fresh.push((cache_key, work.to_cache(valid, &key.plugin)));
-                }
+                let record = work.record(caller, key, valid, cached, Some(batch_id), verified_at);
                 success += usize::from(valid);
                 items.push((i32::try_from(index).unwrap_or(i32::MAX), record.id));
                 results.push(BatchResult {
@@ -638,10 +667,7 @@ pub async fn verify_batch(
                 records.push(record);
             }
             Err(error) => {
-                let item_error = ItemError {
-                    code: error.code().to_owned(),
-                    detail: error.to_string(),
-                };
+                let item_error = ItemError::from(&error);
                 errors.push(serde_json::json!({"index": index, "code": item_error.code}));
                 results.push(BatchResult {
                     index,
@@ -661,7 +687,6 @@ pub async fn verify_batch(
         metadata: serde_json::json!({"errors": errors, "recorded": records.len()}),
         items,
     };
-    state.caches.store_results(fresh).await;
     state
         .recorder
         .record(Unit::Batch(batch, records))
@@ -676,14 +701,48 @@ pub async fn verify_batch(
     })
 }
 
-/// Run one chunk through `verify-batch`; if the plugin fails on the chunk
-/// as a whole, verify its items one by one so a bad item fails alone.
+impl From<&VerifyError> for ItemError {
+    /// An item's error as the client sees it: internal failures are
+    /// logged and reported without their details, as single requests are.
+    fn from(error: &VerifyError) -> Self {
+        let internal = matches!(
+            error,
+            VerifyError::Store(_) | VerifyError::Plugin(PluginError::Engine(_))
+        );
+        if internal {
+            tracing::error!(%error, "batch item failed internally");
+        }
+        ItemError {
+            code: error.code().to_owned(),
+            detail: if internal {
+                "an internal error occurred; it has been logged".to_owned()
+            } else {
+                error.to_string()
+            },
+        }
+    }
+}
+
+/// Batch items bound for one plugin: (item index, input).
+type PluginGroup = (Arc<LoadedPlugin>, Vec<(usize, VerifyInput)>);
+
+/// Run one chunk through `verify-batch`. If the plugin fails on the chunk
+/// as a whole, its items are verified one by one so that a bad item fails
+/// alone, within the batch's budget.
 fn run_chunk(
     plugin: &LoadedPlugin,
     calls: Vec<(usize, VerifyInput)>,
+    budget: &Budget,
 ) -> Vec<(usize, Result<bool, VerifyError>)> {
+    let spent = || VerifyError::Plugin(PluginError::Timeout(0));
+    if budget.spent() {
+        return calls
+            .into_iter()
+            .map(|(index, _)| (index, Err(spent())))
+            .collect();
+    }
     let (indexes, inputs): (Vec<usize>, Vec<VerifyInput>) = calls.into_iter().unzip();
-    match plugin.verify_batch(inputs.clone()) {
+    match plugin.verify_batch(&inputs) {
         Ok(answers) => indexes
             .into_iter()
             .zip(answers)
@@ -693,6 +752,9 @@ fn run_chunk(
             .into_iter()
             .zip(inputs)
             .map(|(index, input)| {
+                if budget.spent() {
+                    return (index, Err(spent()));
+                }
                 let answer = match plugin.verify(input) {
                     Ok(answer) => answer.map_err(VerifyError::from),
                     Err(error) => Err(VerifyError::Plugin(error)),
