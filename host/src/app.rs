@@ -122,10 +122,12 @@ impl AppState {
         self.caches.user_changed(id).await;
     }
 
-    /// A key changed (revoked, renamed, deleted): every host drops its
-    /// copies, so a revoked key is refused at once here and within
-    /// moments everywhere. Cached results need no purge: they are only
-    /// used after the key itself is found active.
+    /// A key changed (revoked, renamed, deleted): the Redis copy is
+    /// tombstoned and every host drops its in-process copy when the event
+    /// arrives (in-process copies are trusted only while the event stream
+    /// is up), so a revoked key is refused at once here and within moments
+    /// everywhere. Cached results need no purge: a result is used only
+    /// after its key has been found active.
     pub async fn key_changed(&self, id: Uuid) {
         self.caches.key_changed(id).await;
     }

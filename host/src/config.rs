@@ -240,6 +240,8 @@ pub struct AuthConfig {
     pub login_attempts_per_ip: u32,
     /// The login limit's window, in seconds.
     pub login_window_secs: u64,
+    /// Registrations allowed per client IP per `login_window_secs`.
+    pub registrations_per_ip: u32,
 }
 
 impl Default for AuthConfig {
@@ -255,6 +257,7 @@ impl Default for AuthConfig {
             login_attempts_per_user: 10,
             login_attempts_per_ip: 50,
             login_window_secs: 300,
+            registrations_per_ip: 20,
         }
     }
 }
@@ -524,6 +527,9 @@ impl Config {
                 "verify.max_batch_items",
                 "must be between 1 and 100000",
             ));
+        }
+        if self.auth.login_window_secs == 0 {
+            return Err(invalid("auth.login_window_secs", "must be at least 1"));
         }
         if self.http.max_page_size == 0 {
             return Err(invalid("http.max_page_size", "must be at least 1"));

@@ -482,6 +482,40 @@ async fn suspended_users_cannot_log_in_and_their_tokens_stop_working() {
 }
 
 #[tokio::test]
+async fn registrations_are_limited_per_address() {
+    let app = TestApp::spawn_with(|c| c.auth.registrations_per_ip = 2).await;
+    let mut answers = Vec::new();
+    for name in ["reg1", "reg2", "reg3"] {
+        answers.push(
+            app.post(
+                "/v1/auth/register",
+                None,
+                json!({"username": name, "email": format!("{name}@example.test"), "password": PASSWORD}),
+            )
+            .await,
+        );
+    }
+    assert_eq!(answers[0].status, StatusCode::CREATED);
+    assert_eq!(answers[1].status, StatusCode::CREATED);
+    assert_eq!(
+        (answers[2].status, answers[2].code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+    );
+    assert!(answers[2].headers.contains_key("retry-after"));
+    // The refused registration created nothing.
+    let admin = app.admin().await.1;
+    let users = app.get("/v1/users?limit=100", Some(&admin)).await.body;
+    assert!(
+        !users["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|u| u["username"] == "reg3"),
+        "{users}"
+    );
+}
+
+#[tokio::test]
 async fn wrong_passwords_are_refused_alike_and_attempts_are_limited() {
     let app = TestApp::spawn_with(|c| {
         c.auth.login_attempts_per_user = 2;

@@ -67,6 +67,12 @@ async fn metrics_report_traffic_plugins_caches_limits_and_the_database() {
         (trap.status, trap.code()),
         (StatusCode::BAD_GATEWAY, "plugin_trap")
     );
+    // The trap's text (panic message, wasm backtrace) is logged, not shown.
+    let detail = trap.body["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("plugin_trap") && !detail.contains("panics on request"),
+        "{detail}"
+    );
     let timeout = app.post("/v1/verify", Some(&token), json!({"public_key_id": hostile_key.body["id"], "document": b64(b"x"), "signature": b64(&[2])})).await;
     assert_eq!(
         (timeout.status, timeout.code()),

@@ -49,8 +49,9 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
     let (_, admin) = app.admin().await;
     let (_, user) = app.user(&["user"]).await;
     let before = app.get("/v1/plugins", Some(&admin)).await.body;
+    assert_eq!(before["next_cursor"], Value::Null, "one page: {before}");
     assert_eq!(
-        before.as_array().map(Vec::len),
+        before["items"].as_array().map(Vec::len),
         Some(4),
         "the default set is recorded"
     );
@@ -114,7 +115,7 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
     // Nothing changed: the same four plugins, and P-256 still served by ecdsa-p256.
     assert_eq!(app.get("/v1/plugins", Some(&admin)).await.body, before);
     let curves = app.get("/v1/curves", Some(&admin)).await.body;
-    let p256 = curves
+    let p256 = curves["items"]
         .as_array()
         .expect("curves")
         .iter()
@@ -267,7 +268,7 @@ async fn p384_is_hot_loaded_under_load_on_every_host() {
         started.elapsed()
     );
     let curves = b.get("/v1/curves", Some(&admin)).await.body;
-    let p384_curve = curves
+    let p384_curve = curves["items"]
         .as_array()
         .expect("curves")
         .iter()
@@ -312,7 +313,7 @@ async fn a_new_version_and_its_rollback_swap_under_load() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     let plugins = app.get("/v1/plugins", Some(&admin)).await.body;
-    let original = plugins
+    let original = plugins["items"]
         .as_array()
         .expect("plugins")
         .iter()
@@ -353,7 +354,7 @@ async fn a_new_version_and_its_rollback_swap_under_load() {
     assert_eq!(answer.body["plugin"], "ecdsa-p256@0.1.0");
     let listed = app.get("/v1/plugins", Some(&admin)).await.body;
     let status_of = |version: &str| {
-        listed
+        listed["items"]
             .as_array()
             .expect("plugins")
             .iter()
@@ -399,7 +400,7 @@ async fn disabling_the_only_plugin_for_a_curve_disables_the_curve() {
     );
 
     let plugins = app.get("/v1/plugins", Some(&admin)).await.body;
-    let k1 = plugins
+    let k1 = plugins["items"]
         .as_array()
         .expect("plugins")
         .iter()
@@ -422,7 +423,7 @@ async fn disabling_the_only_plugin_for_a_curve_disables_the_curve() {
     );
 
     let curves = app.get("/v1/curves", Some(&admin)).await.body;
-    let curve = curves
+    let curve = curves["items"]
         .as_array()
         .expect("curves")
         .iter()

@@ -271,8 +271,7 @@ async fn every_refusal_has_its_own_code() {
 
     // Disabled curve.
     let curves = app.get("/v1/curves", Some(&token)).await;
-    let p256_curve = curves
-        .body
+    let p256_curve = curves.body["items"]
         .as_array()
         .expect("curves")
         .iter()

@@ -17,6 +17,7 @@ const OPEN: &[&str] = &[
     "/.well-known/jwks.json",
     "/health",
     "/ready",
+    "/metrics",
 ];
 
 #[tokio::test]

@@ -58,6 +58,15 @@ async fn count(tx: &mut sqlx::PgConnection, table: &str) -> i64 {
         .get(0)
 }
 
+/// The SQLSTATE a statement failed with (42501: a policy refused the row).
+fn sqlstate<T>(result: Result<T, sqlx::Error>) -> Option<String> {
+    result
+        .err()?
+        .as_database_error()?
+        .code()
+        .map(|c| c.into_owned())
+}
+
 async fn act_as(pool: &PgPool, user: Uuid) -> sqlx::Transaction<'static, sqlx::Postgres> {
     let mut tx = pool.begin().await.expect("begin");
     sqlx::query("SELECT set_config('sigil.user_id', $1, true)")
@@ -126,6 +135,57 @@ async fn row_level_security_fails_closed_and_isolates_users() {
     .execute(&mut *tx)
     .await;
     assert!(forged.is_err(), "a row for another user must be refused");
+    tx.rollback().await.expect("rollback");
+
+    // Nor point her own rows at Bob's: a record on his key, or an item
+    // joining her batch to his record, is refused although she is the
+    // writer of both.
+    let bobs_key: Uuid = sqlx::query_scalar("SELECT id FROM public_keys WHERE user_id = $1")
+        .bind(bob)
+        .fetch_one(&superuser)
+        .await
+        .expect("bob's key");
+    let bobs_record: Uuid =
+        sqlx::query_scalar("SELECT id FROM verification_records WHERE user_id = $1")
+            .bind(bob)
+            .fetch_one(&superuser)
+            .await
+            .expect("bob's record");
+    let mut tx = act_as(&pool, alice).await;
+    let on_his_key = sqlx::query(
+        "INSERT INTO verification_records (user_id, document_hash, public_key_id, algorithm_id, curve_id, is_valid)
+         SELECT $1, 'abcd', $2, algorithm_id, id, true FROM curves WHERE name = 'P-256'",
+    )
+    .bind(alice)
+    .bind(bobs_key)
+    .execute(&mut *tx)
+    .await;
+    assert_eq!(
+        sqlstate(on_his_key).as_deref(),
+        Some("42501"),
+        "a record on another user's key must be refused by policy"
+    );
+    tx.rollback().await.expect("rollback");
+    let mut tx = act_as(&pool, alice).await;
+    let her_batch: Uuid = sqlx::query_scalar(
+        "INSERT INTO batch_verifications (user_id, total_count, success_count) VALUES ($1, 1, 1) RETURNING id",
+    )
+    .bind(alice)
+    .fetch_one(&mut *tx)
+    .await
+    .expect("her own batch");
+    let linked = sqlx::query(
+        "INSERT INTO batch_verification_items (batch_id, verification_record_id, item_index) VALUES ($1, $2, 0)",
+    )
+    .bind(her_batch)
+    .bind(bobs_record)
+    .execute(&mut *tx)
+    .await;
+    assert_eq!(
+        sqlstate(linked).as_deref(),
+        Some("42501"),
+        "an item linking another user's record must be refused by policy"
+    );
     tx.rollback().await.expect("rollback");
 
     // Records are insert-and-read only, whoever asks.

@@ -1,6 +1,8 @@
 //! Password hashing: argon2id with OWASP's parameters (19 MiB, 2 passes,
 //! 1 lane), computed on blocking threads and bounded in concurrency so a
-//! burst of logins cannot starve the runtime or exhaust memory.
+//! burst of logins cannot starve the runtime or exhaust memory. A request
+//! waits at most [`MAX_QUEUE_WAIT`] for a turn; past that the host answers
+//! 503 rather than letting a queue of hashes grow without bound.
 
 use std::sync::Arc;
 
@@ -10,8 +12,17 @@ use tokio::sync::Semaphore;
 
 /// Why hashing failed (never "wrong password": that is `Ok(false)`).
 #[derive(Debug, thiserror::Error)]
-#[error("password hashing failed: {0}")]
-pub struct HashError(String);
+pub enum HashError {
+    /// Every hashing slot stayed busy for [`MAX_QUEUE_WAIT`].
+    #[error("password hashing is saturated")]
+    Busy,
+    /// The hash could not be computed or parsed.
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
+/// How long a request waits for a hashing slot before giving up.
+pub const MAX_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The hasher.
 #[derive(Clone)]
@@ -28,7 +39,8 @@ pub const MIN_PASSWORD_LEN: usize = 12;
 pub const MAX_PASSWORD_LEN: usize = 256;
 
 fn argon2() -> Result<Argon2<'static>, HashError> {
-    let params = Params::new(19 * 1024, 2, 1, None).map_err(|e| HashError(e.to_string()))?;
+    let params =
+        Params::new(19 * 1024, 2, 1, None).map_err(|e| HashError::Failed(e.to_string()))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
@@ -42,7 +54,7 @@ impl Passwords {
         };
         let decoy = argon2()?
             .hash_password(uuid::Uuid::new_v4().to_string().as_bytes())
-            .map_err(|e| HashError(e.to_string()))?
+            .map_err(|e| HashError::Failed(e.to_string()))?
             .to_string();
         Ok(Self {
             permits: Arc::new(Semaphore::new(concurrency)),
@@ -50,31 +62,32 @@ impl Passwords {
         })
     }
 
+    /// Wait (bounded) for a hashing slot.
+    async fn turn(&self) -> Result<tokio::sync::SemaphorePermit<'_>, HashError> {
+        match tokio::time::timeout(MAX_QUEUE_WAIT, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(e)) => Err(HashError::Failed(e.to_string())),
+            Err(_) => Err(HashError::Busy),
+        }
+    }
+
     /// Hash a password (PHC string).
     pub async fn hash(&self, password: String) -> Result<String, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| HashError(e.to_string()))?;
+        let _permit = self.turn().await?;
         tokio::task::spawn_blocking(move || {
             argon2()?
                 .hash_password(password.as_bytes())
                 .map(|h| h.to_string())
-                .map_err(|e| HashError(e.to_string()))
+                .map_err(|e| HashError::Failed(e.to_string()))
         })
         .await
-        .map_err(|e| HashError(e.to_string()))?
+        .map_err(|e| HashError::Failed(e.to_string()))?
     }
 
     /// Check a password against a stored hash; with no hash (unknown user)
     /// the decoy is checked instead and the answer is `false`.
     pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, HashError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| HashError(e.to_string()))?;
+        let _permit = self.turn().await?;
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.decoy.as_str().to_owned());
         let matches = tokio::task::spawn_blocking(move || {
@@ -84,7 +97,7 @@ impl Passwords {
             })
         })
         .await
-        .map_err(|e| HashError(e.to_string()))??;
+        .map_err(|e| HashError::Failed(e.to_string()))??;
         Ok(known && matches)
     }
 }

@@ -16,6 +16,7 @@ use super::Caller;
 use super::passwords::HashError;
 use super::tokens::{LEEWAY_SECS, TokenError};
 use crate::app::AppState;
+use crate::cache::ratelimit::Limit;
 use crate::store::StoreError;
 use crate::store::audit::NewAuditEvent;
 
@@ -80,25 +81,27 @@ pub async fn login(
 ) -> Result<TokenPair, SessionError> {
     let auth = &state.config.auth;
     let window = Duration::from_secs(auth.login_window_secs);
-    let per_user = state
+    // One atomic check: an attempt refused by one limit is not counted
+    // against the other.
+    let decisions = state
         .rate_limiter
-        .check(
-            "login:user",
-            &username.to_lowercase(),
-            auth.login_attempts_per_user,
+        .check_all(
+            &[
+                Limit {
+                    scope: "login:user",
+                    id: &username.to_lowercase(),
+                    limit: auth.login_attempts_per_user,
+                },
+                Limit {
+                    scope: "login:ip",
+                    id: &ip.to_string(),
+                    limit: auth.login_attempts_per_ip,
+                },
+            ],
             window,
         )
         .await;
-    let per_ip = state
-        .rate_limiter
-        .check(
-            "login:ip",
-            &ip.to_string(),
-            auth.login_attempts_per_ip,
-            window,
-        )
-        .await;
-    if !per_user.allowed || !per_ip.allowed {
+    if decisions.iter().any(|d| !d.allowed) {
         state
             .audit(NewAuditEvent {
                 actor_ip: Some(ip.to_string()),
@@ -110,8 +113,15 @@ pub async fn login(
                 ..Default::default()
             })
             .await;
+        for decision in decisions.iter().filter(|d| !d.allowed) {
+            state.metrics.rate_limited(&decision.scope);
+        }
         return Err(SessionError::RateLimited(
-            per_user.retry_after_secs.max(per_ip.retry_after_secs),
+            decisions
+                .iter()
+                .map(|d| d.retry_after_secs)
+                .max()
+                .unwrap_or(1),
         ));
     }
 

@@ -388,10 +388,11 @@ impl Caches {
     /// change), and on every other host.
     async fn invalidate(&self, what: Invalidation) {
         self.invalidate_local(&what);
-        if self.redis.is_configured() && !self.tombstone(&what).await {
-            if let Ok(mut unwritten) = self.unwritten.lock() {
-                unwritten.push(what.clone());
-            }
+        if self.redis.is_configured()
+            && !self.tombstone(&what).await
+            && let Ok(mut unwritten) = self.unwritten.lock()
+        {
+            unwritten.push(what.clone());
         }
         self.events.invalidate(what).await;
     }
@@ -438,19 +439,19 @@ impl Caches {
 
     /// A user with roles and permissions (`cache:user:{id}`, 15 min).
     pub async fn principal(&self, id: Uuid) -> Result<Option<Principal>, StoreError> {
-        if self.local_ok() {
-            if let Some(principal) = self.principals.get(&id) {
-                self.stats.user.hit();
-                return Ok(Some(principal));
-            }
+        if self.local_ok()
+            && let Some(principal) = self.principals.get(&id)
+        {
+            self.stats.user.hit();
+            return Ok(Some(principal));
         }
         let key = self.redis.key(&format!("cache:user:{id}"));
-        if let Some(fields) = self.hash_get_all(key.clone()).await {
-            if let Some(principal) = self.open_fields::<Principal>(&key, fields) {
-                self.stats.user.hit();
-                self.principals.insert(id, principal.clone());
-                return Ok(Some(principal));
-            }
+        if let Some(fields) = self.hash_get_all(key.clone()).await
+            && let Some(principal) = self.open_fields::<Principal>(&key, fields)
+        {
+            self.stats.user.hit();
+            self.principals.insert(id, principal.clone());
+            return Ok(Some(principal));
         }
         self.stats.user.miss();
         let seen = self.generation();
@@ -582,11 +583,11 @@ impl Caches {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<Vec<T>, StoreError>>,
     {
-        if self.local_ok() {
-            if let Some(rows) = local.get(&()) {
-                self.stats.catalogue.hit();
-                return Ok(rows);
-            }
+        if self.local_ok()
+            && let Some(rows) = local.get(&())
+        {
+            self.stats.catalogue.hit();
+            return Ok(rows);
         }
         let key = self.redis.key(name);
         if let Some(fields) = self

@@ -53,14 +53,17 @@ local n = #KEYS / 2
 local allowed = 1
 local estimates = {}
 local retries = {}
+local oks = {}
 for i = 1, n do
   local current = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
   local previous = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
   local limit = tonumber(ARGV[2 + i])
   local estimate = previous * weight + current
   local retry = 0
+  oks[i] = 1
   if estimate + 1 > limit then
     allowed = 0
+    oks[i] = 0
     retry = window - elapsed
     if current + 1 <= limit and previous > 0 then
       retry = (window - elapsed) - (limit - current - 1) * window / previous
@@ -77,6 +80,7 @@ for i = 1, n do
     redis.call('PEXPIRE', KEYS[2 * i - 1], window * 2)
     estimate = estimate + 1
   end
+  table.insert(out, oks[i])
   table.insert(out, math.floor(estimate))
   table.insert(out, math.ceil(retries[i]))
 end
@@ -122,7 +126,9 @@ impl RateLimiter {
     }
 
     /// Check every limit at once; the request counts against all of them
-    /// only if all of them allow it.
+    /// only if all of them allow it. Each decision says whether its own
+    /// limit allows the request, so a refusal names only the limits that
+    /// refused.
     pub async fn check_all(&self, limits: &[Limit<'_>], window: Duration) -> Vec<Decision> {
         let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
         let now_ms = u64::try_from(
@@ -153,18 +159,14 @@ impl RateLimiter {
             .run(|mut conn| async move { invocation.invoke_async(&mut conn).await })
             .await;
         let counts: Vec<(bool, u64, u64)> = match reply {
-            Ok(reply) if reply.len() == 1 + 2 * limits.len() => {
-                let all = reply[0] == 1;
-                limits
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| {
-                        let count = reply[1 + 2 * i].max(0) as u64;
-                        let retry = reply[2 + 2 * i].max(0) as u64;
-                        (all && count <= u64::from(l.limit), count, retry)
-                    })
-                    .collect()
-            }
+            Ok(reply) if reply.len() == 1 + 3 * limits.len() => (0..limits.len())
+                .map(|i| {
+                    let allowed = reply[1 + 3 * i] == 1;
+                    let count = reply[2 + 3 * i].max(0) as u64;
+                    let retry = reply[3 + 3 * i].max(0) as u64;
+                    (allowed, count, retry)
+                })
+                .collect(),
             _ => self.check_locally(&bases, limits, index, elapsed, window_ms),
         };
         limits
@@ -235,7 +237,7 @@ impl RateLimiter {
                     (true, (estimate + 1.0) as u64, 0)
                 } else {
                     (
-                        false,
+                        ok,
                         estimate as u64,
                         if ok { 0 } else { window_ms - elapsed },
                     )

@@ -72,7 +72,7 @@ impl From<SessionError> for ApiError {
                 "the refresh token was already used; the session has been revoked",
             ),
             SessionError::Store(e) => e.into(),
-            SessionError::Hash(e) => ApiError::internal(e),
+            SessionError::Hash(e) => e.into(),
             SessionError::Token(e) => ApiError::internal(e),
         }
     }
@@ -91,6 +91,23 @@ async fn register(
         return Err(ApiError::forbidden(
             "registration_closed",
             "registration is closed; ask an administrator",
+        ));
+    }
+    let auth = &state.config.auth;
+    let limit = state
+        .rate_limiter
+        .check(
+            "register:ip",
+            &ip.to_string(),
+            auth.registrations_per_ip,
+            std::time::Duration::from_secs(auth.login_window_secs),
+        )
+        .await;
+    if !limit.allowed {
+        state.metrics.rate_limited(&limit.scope);
+        return Err(ApiError::too_many_requests(
+            limit.retry_after_secs,
+            "too many registrations from this address; try again later",
         ));
     }
     if account.roles.is_some() || account.status.is_some() {

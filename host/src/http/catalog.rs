@@ -9,6 +9,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiJson, ApiPath, Problem};
+use super::pagination::Paged;
 use crate::app::AppState;
 use crate::auth::perm::ManageCurves;
 use crate::auth::{Authorized, Caller, ClientIp};
@@ -111,14 +112,14 @@ fn curve_view(state: &AppState, mut curve: CurveRow) -> CurveView {
 
 /// Algorithms and their plugins.
 #[utoipa::path(get, path = "/v1/algorithms", tag = "catalogue", security(("bearer" = [])),
-    responses((status = 200, body = Vec<AlgorithmView>), (status = 401, body = Problem)))]
+    responses((status = 200, body = Paged<AlgorithmView>), (status = 401, body = Problem)))]
 async fn list_algorithms(
     State(state): State<AppState>,
     _caller: Caller,
-) -> Result<ApiJson<Vec<AlgorithmView>>, ApiError> {
+) -> Result<ApiJson<Paged<AlgorithmView>>, ApiError> {
     let snapshot = state.plugins.snapshot();
     let algorithms = state.caches.algorithms().await?;
-    Ok(ApiJson(
+    Ok(ApiJson(Paged::complete(
         algorithms
             .iter()
             .cloned()
@@ -131,24 +132,24 @@ async fn list_algorithms(
                 AlgorithmView { algorithm, plugins }
             })
             .collect(),
-    ))
+    )))
 }
 
 /// Curves, their status and their plugins.
 #[utoipa::path(get, path = "/v1/curves", tag = "catalogue", security(("bearer" = [])),
-    responses((status = 200, body = Vec<CurveView>), (status = 401, body = Problem)))]
+    responses((status = 200, body = Paged<CurveView>), (status = 401, body = Problem)))]
 async fn list_curves(
     State(state): State<AppState>,
     _caller: Caller,
-) -> Result<ApiJson<Vec<CurveView>>, ApiError> {
+) -> Result<ApiJson<Paged<CurveView>>, ApiError> {
     let curves = state.caches.curves().await?;
-    Ok(ApiJson(
+    Ok(ApiJson(Paged::complete(
         curves
             .iter()
             .cloned()
             .map(|c| curve_view(&state, c))
             .collect(),
-    ))
+    )))
 }
 
 /// Add a curve to the catalogue (a plugin must serve it before keys on it

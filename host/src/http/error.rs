@@ -173,10 +173,26 @@ impl From<StoreError> for ApiError {
                     "the database is unavailable; try again shortly",
                 )
             }
-            StoreError::Conflict { constraint } => ApiError::conflict(
-                "conflict",
-                format!("the change conflicts with existing data ({constraint})"),
-            ),
+            StoreError::Conflict { constraint } => {
+                // The constraint's name is schema detail: log it, do not
+                // show it. Handlers that expect a conflict map it to a
+                // specific code first.
+                tracing::info!(%constraint, "request conflicts with existing data");
+                ApiError::conflict("conflict", "the change conflicts with existing data")
+            }
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl From<crate::auth::passwords::HashError> for ApiError {
+    fn from(error: crate::auth::passwords::HashError) -> Self {
+        match error {
+            crate::auth::passwords::HashError::Busy => ApiError::unavailable(
+                "busy",
+                "too many password checks are in progress; try again shortly",
+            )
+            .with_header(header::RETRY_AFTER, "1".to_owned()),
             other => ApiError::internal(other),
         }
     }

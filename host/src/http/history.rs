@@ -85,11 +85,11 @@ async fn list_verifications(
 /// The caller's last 20 verifications, newest first (from Redis's
 /// `verify:recent:{user}`, else from PostgreSQL).
 #[utoipa::path(get, path = "/v1/verifications/recent", tag = "history", security(("bearer" = ["verify_signatures"])),
-    responses((status = 200, body = Vec<RecordView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = Paged<RecordView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn recent_verifications(
     State(state): State<AppState>,
     caller: Authorized<VerifySignatures>,
-) -> Result<ApiJson<Vec<RecordView>>, ApiError> {
+) -> Result<ApiJson<Paged<RecordView>>, ApiError> {
     let user = caller.id();
     let load = || async {
         let filter = RecordFilter {
@@ -105,7 +105,9 @@ async fn recent_verifications(
         tx.commit().await.map_err(StoreError::from)?;
         Ok(records)
     };
-    Ok(ApiJson(state.caches.recent(user, load).await?))
+    Ok(ApiJson(Paged::complete(
+        state.caches.recent(user, load).await?,
+    )))
 }
 
 /// One verification record.

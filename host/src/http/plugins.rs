@@ -11,6 +11,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::error::{ApiError, ApiJson, ApiPath, Problem};
+use super::pagination::Paged;
 use crate::app::AppState;
 use crate::auth::perm::ManageCurves;
 use crate::auth::{Authorized, ClientIp};
@@ -127,15 +128,15 @@ async fn upload_plugin(
 
 /// Every stored version, newest first.
 #[utoipa::path(get, path = "/v1/plugins", tag = "plugins", security(("bearer" = ["manage_curves"])),
-    responses((status = 200, body = Vec<PluginView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = Paged<PluginView>), (status = 401, body = Problem), (status = 403, body = Problem)))]
 async fn list_plugins(
     State(state): State<AppState>,
     _caller: Authorized<ManageCurves>,
-) -> Result<ApiJson<Vec<PluginView>>, ApiError> {
+) -> Result<ApiJson<Paged<PluginView>>, ApiError> {
     let rows = state.store.plugins().await?;
-    Ok(ApiJson(
+    Ok(ApiJson(Paged::complete(
         rows.into_iter().map(|row| view(&state, row)).collect(),
-    ))
+    )))
 }
 
 /// One stored version.

@@ -177,11 +177,7 @@ pub(crate) async fn create_account(
     validate_password(&account.password)?;
     let status = account.status.as_deref().unwrap_or("active");
     validate_status(status)?;
-    let hash = state
-        .passwords
-        .hash(account.password)
-        .await
-        .map_err(ApiError::internal)?;
+    let hash = state.passwords.hash(account.password).await?;
     Ok(state
         .store
         .create_user(&NewUser {
@@ -283,13 +279,7 @@ async fn update_user(
     let password_hash = match patch.password {
         Some(password) => {
             validate_password(&password)?;
-            Some(
-                state
-                    .passwords
-                    .hash(password)
-                    .await
-                    .map_err(ApiError::internal)?,
-            )
+            Some(state.passwords.hash(password).await?)
         }
         None => None,
     };

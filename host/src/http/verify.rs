@@ -36,7 +36,7 @@ pub struct BatchRequest {
 
 impl From<VerifyError> for ApiError {
     fn from(error: VerifyError) -> Self {
-        let detail = error.to_string();
+        let detail = error.client_detail();
         let code = error.code();
         match error {
             VerifyError::Invalid {
@@ -50,7 +50,10 @@ impl From<VerifyError> for ApiError {
             VerifyError::PluginUnavailable(_) => ApiError::unavailable(code, detail),
             VerifyError::Refused(refusal) => match refusal {
                 ContractError::MalformedSignature(_) => ApiError::bad_request(code, detail),
-                ContractError::Internal(_) => ApiError::new(StatusCode::BAD_GATEWAY, code, detail),
+                ContractError::Internal(ref fault) => {
+                    tracing::warn!(%fault, code, "plugin reported an internal fault");
+                    ApiError::new(StatusCode::BAD_GATEWAY, code, detail)
+                }
                 _ => ApiError::unprocessable(code, detail),
             },
             VerifyError::Plugin(failure) => {

@@ -51,6 +51,7 @@ impl SandboxState {
             stderr,
             limits: MemoryCap {
                 limit: memory_bytes,
+                total: 0,
                 exceeded: false,
             },
         }
@@ -85,25 +86,31 @@ impl WasiView for SandboxState {
 
 /// Memory cap that traps (rather than letting `memory.grow` return -1) so a
 /// plugin that runs out of memory fails loudly and is reported as such.
+/// The cap covers the sum of every linear memory in the store: a component
+/// holds several core instances, each of which may declare its own memory.
 struct MemoryCap {
     limit: usize,
+    /// Bytes of linear memory currently granted across the store.
+    total: usize,
     exceeded: bool,
 }
 
 impl ResourceLimiter for MemoryCap {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.limit || maximum.is_some_and(|max| desired > max) {
+        let total = self.total.saturating_sub(current).saturating_add(desired);
+        if total > self.limit || maximum.is_some_and(|max| desired > max) {
             self.exceeded = true;
             wasmtime::bail!(
-                "plugin memory cap of {} bytes exceeded (wanted {desired})",
+                "plugin memory cap of {} bytes exceeded (wanted {total} in all)",
                 self.limit
             );
         }
+        self.total = total;
         Ok(true)
     }
 

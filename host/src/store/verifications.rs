@@ -51,7 +51,8 @@ pub struct NewBatch {
 }
 
 /// Write `records` (all of one user) in the transaction, which must act
-/// for that user.
+/// for that user. Rows already present (same host-chosen id) are skipped,
+/// so retrying after a commit whose answer was lost does not fail.
 pub async fn insert_records(tx: &mut Tx, records: &[&NewRecord]) -> Result<(), StoreError> {
     if records.is_empty() {
         return Ok(());
@@ -69,7 +70,8 @@ pub async fn insert_records(tx: &mut Tx, records: &[&NewRecord]) -> Result<(), S
         "INSERT INTO verification_records
              (id, user_id, document_hash, public_key_id, algorithm_id, curve_id, is_valid, verification_time, metadata)
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::uuid[], $7::bool[],
-                              $8::timestamptz[], $9::jsonb[])",
+                              $8::timestamptz[], $9::jsonb[])
+         ON CONFLICT (id) DO NOTHING",
         &ids,
         &users,
         &hashes,
@@ -90,7 +92,8 @@ pub async fn insert_records(tx: &mut Tx, records: &[&NewRecord]) -> Result<(), S
 pub async fn insert_batch(tx: &mut Tx, batch: &NewBatch) -> Result<(), StoreError> {
     sqlx::query!(
         "INSERT INTO batch_verifications (id, user_id, total_count, success_count, verification_time, metadata)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (id) DO NOTHING",
         batch.id,
         batch.user_id,
         batch.total_count,
@@ -104,7 +107,8 @@ pub async fn insert_batch(tx: &mut Tx, batch: &NewBatch) -> Result<(), StoreErro
     let records: Vec<Uuid> = batch.items.iter().map(|(_, r)| *r).collect();
     sqlx::query!(
         "INSERT INTO batch_verification_items (batch_id, item_index, verification_record_id)
-         SELECT $1, * FROM UNNEST($2::int[], $3::uuid[])",
+         SELECT $1, * FROM UNNEST($2::int[], $3::uuid[])
+         ON CONFLICT (batch_id, item_index) DO NOTHING",
         batch.id,
         &indexes,
         &records

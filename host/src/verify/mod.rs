@@ -107,6 +107,35 @@ impl VerifyError {
             VerifyError::Store(_) => "internal_error",
         }
     }
+
+    /// Whether the failure's text is for operators only: a trap's message
+    /// and backtrace, a contract violation, a plugin's internal fault and
+    /// database errors are logged, never shown to clients.
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            VerifyError::Store(_)
+                | VerifyError::Refused(ContractError::Internal(_))
+                | VerifyError::Plugin(
+                    PluginError::Trap(_)
+                        | PluginError::ContractViolation(_)
+                        | PluginError::Engine(_)
+                )
+        )
+    }
+
+    /// The detail a client sees: the message itself, or for internal
+    /// failures a generic sentence naming only the code.
+    pub fn client_detail(&self) -> String {
+        if self.is_internal() {
+            format!(
+                "the verification failed inside the service ({}); the failure has been logged",
+                self.code()
+            )
+        } else {
+            self.to_string()
+        }
+    }
 }
 
 /// The answer to one verification.
@@ -705,20 +734,12 @@ impl From<&VerifyError> for ItemError {
     /// An item's error as the client sees it: internal failures are
     /// logged and reported without their details, as single requests are.
     fn from(error: &VerifyError) -> Self {
-        let internal = matches!(
-            error,
-            VerifyError::Store(_) | VerifyError::Plugin(PluginError::Engine(_))
-        );
-        if internal {
-            tracing::error!(%error, "batch item failed internally");
+        if error.is_internal() {
+            tracing::error!(%error, code = error.code(), "batch item failed internally");
         }
         ItemError {
             code: error.code().to_owned(),
-            detail: if internal {
-                "an internal error occurred; it has been logged".to_owned()
-            } else {
-                error.to_string()
-            },
+            detail: error.client_detail(),
         }
     }
 }

@@ -77,8 +77,9 @@ pub struct Recorder {
 
 impl Recorder {
     /// Start `writers` writer tasks committing up to `max_rows` rows per
-    /// transaction, waiting at most `linger` for company when the queue
-    /// is empty. Returns the handle and the writers' join handles (they
+    /// transaction. When the queue runs dry before a group is full, a
+    /// writer waits up to `linger` for each further job, so a group forms
+    /// under load and a lone request waits at most `linger` extra. Returns the handle and the writers' join handles (they
     /// finish once every handle is dropped and the queue is drained).
     pub fn start(
         store: Store,
@@ -121,11 +122,16 @@ impl Recorder {
     /// written even if the caller stops waiting.
     pub async fn record(&self, unit: Unit) -> Result<(), RecordError> {
         let (done, answer) = oneshot::channel();
+        // Reserve first: a caller dropped while waiting for room leaves
+        // nothing counted; once the slot is ours, counting and sending
+        // happen with no await between them.
+        let permit = self
+            .queue
+            .reserve()
+            .await
+            .map_err(|_| RecordError::Stopped)?;
         self.pending.fetch_add(1, Ordering::AcqRel);
-        if self.queue.send(Job { unit, done }).await.is_err() {
-            self.pending.fetch_sub(1, Ordering::AcqRel);
-            return Err(RecordError::Stopped);
-        }
+        permit.send(Job { unit, done });
         answer
             .await
             .map_err(|_| RecordError::Stopped)?
