@@ -165,5 +165,113 @@ fn main() {
         let db = app.superuser().await;
         let records: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_records").fetch_one(&db).await.expect("count");
         println!("\nrecords written: {records}");
+        drop(db);
+        cached_load().await;
     });
+}
+
+/// Hot documents in the repeated-document load.
+const HOT: usize = 64;
+/// One request in `FRESH_EVERY` carries a document never seen before.
+const FRESH_EVERY: u64 = 4;
+
+/// The result cache under a repeated-document load: three requests in four
+/// repeat one of 64 hot (key, document, signature) triples, one in four is
+/// new. Every answer is still recorded. Compared with the same load with
+/// the result cache off, on the same machine.
+async fn cached_load() {
+    println!("\n| algorithm | load | cache off | cache on | speed-up | hit ratio |");
+    println!("|---|---|---:|---:|---:|---:|");
+    for kind in [Kind::P256, Kind::Ed25519] {
+        let signer = Arc::new(TestKey::generate(kind));
+        // Enough fresh documents that none repeats within a run.
+        let fresh: Arc<Vec<serde_json::Value>> = Arc::new(
+            (0..20_000)
+                .map(|i| {
+                    let document = format!("fresh document {i}").into_bytes();
+                    json!({"document": b64(&document), "signature": b64(&signer.sign(&document))})
+                })
+                .collect(),
+        );
+        let hot: Arc<Vec<serde_json::Value>> = Arc::new(
+            (0..HOT)
+                .map(|i| {
+                    let document = format!("hot document {i}").into_bytes();
+                    json!({"document": b64(&document), "signature": b64(&signer.sign(&document))})
+                })
+                .collect(),
+        );
+        let mut rates = Vec::new();
+        let mut ratio = 0.0;
+        for ttl in [0, 3600] {
+            let app = Arc::new(
+                TestApp::spawn_with(move |c| {
+                    c.plugins.workers = 0;
+                    c.rate_limits.enabled = false;
+                    c.database.max_connections = 16;
+                    c.verify.result_cache_ttl_secs = ttl;
+                })
+                .await,
+            );
+            let (_, token) = app.user(&["user"]).await;
+            let token = Arc::new(token);
+            let key = app
+                .post("/v1/keys", Some(&token), json!({"key_data": signer.pem(), "format": "PEM", "algorithm": signer.algorithm()}))
+                .await
+                .body;
+            let key_id = Arc::new(key["id"].as_str().expect("key id").to_owned());
+            let counter = Arc::new(AtomicU64::new(0));
+            let result = &app.state.caches.stats().result;
+            let (hits0, misses0) = (
+                result.hits.load(Ordering::Relaxed),
+                result.misses.load(Ordering::Relaxed),
+            );
+            let (a, t, k, f, h, n) = (
+                app.clone(),
+                token.clone(),
+                key_id.clone(),
+                fresh.clone(),
+                hot.clone(),
+                counter.clone(),
+            );
+            let rate = measure(CLIENTS, move || {
+                let (a, t, k, f, h, n) = (
+                    a.clone(),
+                    t.clone(),
+                    k.clone(),
+                    f.clone(),
+                    h.clone(),
+                    n.clone(),
+                );
+                async move {
+                    let i = n.fetch_add(1, Ordering::Relaxed);
+                    let pick = if i % FRESH_EVERY == 0 {
+                        &f[(i / FRESH_EVERY) as usize % f.len()]
+                    } else {
+                        &h[i as usize % HOT]
+                    };
+                    let mut body = pick.clone();
+                    body["public_key_id"] = json!(k.as_str());
+                    let answer = a.post("/v1/verify", Some(&t), body).await;
+                    assert_eq!(answer.body["valid"], true, "{:?}", answer.body);
+                    1
+                }
+            })
+            .await;
+            let hits = result.hits.load(Ordering::Relaxed) - hits0;
+            let misses = result.misses.load(Ordering::Relaxed) - misses0;
+            if ttl > 0 {
+                ratio = hits as f64 / (hits + misses).max(1) as f64;
+            }
+            rates.push(rate);
+        }
+        println!(
+            "| {} | 3/4 of requests repeat one of {HOT} documents | {:.0}/s | {:.0}/s | {:.2}x | {:.1} % |",
+            signer.curve().unwrap_or(signer.algorithm()),
+            rates[0],
+            rates[1],
+            rates[1] / rates[0],
+            100.0 * ratio
+        );
+    }
 }
