@@ -5,6 +5,8 @@
 //!
 //! Needs the local PostgreSQL and Redis of the test setup and the built
 //! plugins: `just bench-http`. Prints a table for BENCHMARKS.md.
+//! `BENCH_ONLY=Ed25519` (or `P256`) measures one algorithm and skips the
+//! result-cache load.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -67,7 +69,7 @@ fn main() {
         let token = Arc::new(token);
         println!("| algorithm | plugin-only single | HTTP single | ratio | plugin-only batch | HTTP batch | ratio |");
         println!("|---|---:|---:|---:|---:|---:|---:|");
-        for kind in [Kind::P256, Kind::Ed25519] {
+        for kind in [Kind::P256, Kind::Ed25519].into_iter().filter(|k| std::env::var("BENCH_ONLY").map_or(true, |o| format!("{k:?}") == o)) {
             let signer = TestKey::generate(kind);
             let key = app
                 .post("/v1/keys", Some(&token), json!({"key_data": signer.pem(), "format": "PEM", "algorithm": signer.algorithm()}))
@@ -129,6 +131,8 @@ fn main() {
             .await;
 
             // Through HTTP, every answer recorded.
+            let stats = app.state.recorder.stats();
+            let (commits0, rows0) = (stats.commits.load(Ordering::Relaxed), stats.rows.load(Ordering::Relaxed));
             let body = json!({"public_key_id": key_id, "document": b64(&document), "signature": b64(&signature)});
             let (a, t, b) = (app.clone(), token.clone(), body.clone());
             let http_single = measure(CLIENTS, move || {
@@ -140,6 +144,9 @@ fn main() {
                 }
             })
             .await;
+            let commits = stats.commits.load(Ordering::Relaxed) - commits0;
+            let rows = stats.rows.load(Ordering::Relaxed) - rows0;
+            eprintln!("{}: single requests committed {:.1} rows per transaction", plugin.label(), rows as f64 / commits.max(1) as f64);
             let batch_body = json!({"items": vec![body.clone(); BATCH]});
             let (a, t, b) = (app.clone(), token.clone(), batch_body.clone());
             let http_batch = measure(4, move || {
@@ -166,7 +173,7 @@ fn main() {
         let records: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_records").fetch_one(&db).await.expect("count");
         println!("\nrecords written: {records}");
         drop(db);
-        cached_load().await;
+        if std::env::var("BENCH_ONLY").is_err() { cached_load().await; }
     });
 }
 
