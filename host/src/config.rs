@@ -242,6 +242,9 @@ pub struct AuthConfig {
     pub login_window_secs: u64,
     /// Registrations allowed per client IP per `login_window_secs`.
     pub registrations_per_ip: u32,
+    /// Verified access tokens remembered per host, so a repeated token
+    /// skips the signature check (revocation is still checked); 0 disables.
+    pub verified_token_cache: usize,
 }
 
 impl Default for AuthConfig {
@@ -258,6 +261,7 @@ impl Default for AuthConfig {
             login_attempts_per_ip: 50,
             login_window_secs: 300,
             registrations_per_ip: 20,
+            verified_token_cache: 16_384,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod passwords;
 pub mod revocation;
 pub mod sessions;
 pub mod tokens;
+pub mod verified;
 
 use std::net::{IpAddr, SocketAddr};
 

@@ -27,6 +27,8 @@ use crate::config::AuthConfig;
 use crate::store::tokens::SigningKeyRow;
 use crate::store::{Store, StoreError};
 
+use super::verified::VerifiedTokens;
+
 /// Claims of an access token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
@@ -118,6 +120,7 @@ pub struct Tokens {
     ring: ArcSwap<Vec<Arc<RingKey>>>,
     reload: tokio::sync::Mutex<()>,
     last_reload: std::sync::Mutex<Option<std::time::Instant>>,
+    verified: VerifiedTokens,
 }
 
 /// Least time between two reloads caused by unknown key ids.
@@ -130,6 +133,7 @@ impl Tokens {
     /// Load the key ring, creating a signing key if none is current.
     pub async fn new(store: Store, redis: Redis, config: AuthConfig) -> Result<Self, TokenError> {
         let tokens = Self {
+            verified: VerifiedTokens::new(config.verified_token_cache),
             store,
             redis,
             config,
@@ -271,8 +275,20 @@ impl Tokens {
         Ok(IssuedToken { token, claims })
     }
 
-    /// Verify a token and return its claims.
+    /// Verify a token and return its claims. A token this host has already
+    /// verified is answered from [`VerifiedTokens`] while it is unexpired
+    /// and its signing key still verifies.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let now = Utc::now();
+        let key_verifies = |kid: &str| {
+            self.ring
+                .load()
+                .iter()
+                .any(|k| k.kid == kid && k.expires_at > now)
+        };
+        if let Some(claims) = self.verified.get(token, now.timestamp(), key_verifies) {
+            return Ok(claims);
+        }
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| TokenError::Invalid(e.to_string()))?;
         if header.alg != Algorithm::EdDSA {
@@ -291,12 +307,15 @@ impl Tokens {
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub", "jti"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECS;
-        jsonwebtoken::decode::<Claims>(token, &key, &validation)
+        let claims = jsonwebtoken::decode::<Claims>(token, &key, &validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid(e.to_string()),
-            })
+            })?;
+        self.verified
+            .insert(token, &kid, &claims, Utc::now().timestamp());
+        Ok(claims)
     }
 
     /// The verification key for `kid`: from the ring, else from Redis (a key
