@@ -6,7 +6,8 @@
 //! Needs the local PostgreSQL and Redis of the test setup and the built
 //! plugins: `just bench-http`. Prints a table for BENCHMARKS.md.
 //! `BENCH_ONLY=Ed25519` (or `P256`) measures one algorithm and skips the
-//! result-cache load.
+//! result-cache load; `BENCH_TOKEN_CACHE=0` turns off the verified-token
+//! cache (`auth.verified_token_cache`).
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -62,6 +63,9 @@ fn main() {
                 c.rate_limits.enabled = false;
                 c.database.max_connections = 16;
                 c.verify.result_cache_ttl_secs = 0;
+                if let Some(n) = std::env::var("BENCH_TOKEN_CACHE").ok().and_then(|v| v.parse().ok()) {
+                    c.auth.verified_token_cache = n;
+                }
             })
             .await,
         );

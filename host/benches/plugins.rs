@@ -152,7 +152,12 @@ fn cases() -> Vec<Case> {
 }
 
 fn bench_plugins(c: &mut Criterion) {
-    let engine = PluginEngine::new(SandboxLimits::default()).expect("engine");
+    let engine = PluginEngine::new(SandboxLimits {
+        // Components built with SIGIL_WIDE_ARITHMETIC=0 run either way.
+        wide_arithmetic: std::env::var("SIGIL_WIDE_ARITHMETIC").map_or(true, |v| v != "0"),
+        ..SandboxLimits::default()
+    })
+    .expect("engine");
     for case in cases() {
         let plugin = LoadedPlugin::load(&engine, &component(case.component)).expect("plugin loads");
         let spki = case.key.public_key_to_der().expect("spki");

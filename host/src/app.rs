@@ -209,6 +209,7 @@ impl Application {
             deadline: config.plugin_deadline(),
             memory_bytes: config.plugins.memory_mib << 20,
             pool_instances: config.plugins.pool_instances,
+            wide_arithmetic: config.plugins.wide_arithmetic,
         })?;
         let executor = PluginExecutor::new(config.plugins.workers)?;
         let plugins = PluginRegistry::new();

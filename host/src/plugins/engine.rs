@@ -23,6 +23,10 @@ pub struct SandboxLimits {
     pub memory_bytes: usize,
     /// Instance slots in the pooling allocator: calls in flight at once.
     pub pool_instances: u32,
+    /// Accept components that use the wide-arithmetic proposal (128-bit
+    /// multiply and add, which big-number code needs; wasmtime tier 2, off
+    /// in wasmtime's own defaults because the proposal is not yet standard).
+    pub wide_arithmetic: bool,
 }
 
 impl Default for SandboxLimits {
@@ -31,6 +35,7 @@ impl Default for SandboxLimits {
             deadline: Duration::from_millis(100),
             memory_bytes: 64 << 20,
             pool_instances: 256,
+            wide_arithmetic: true,
         }
     }
 }
@@ -73,6 +78,7 @@ impl PluginEngine {
         config
             .wasm_component_model(true)
             .epoch_interruption(true)
+            .wasm_wide_arithmetic(limits.wide_arithmetic)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
             .max_wasm_stack(1 << 20)
             .parallel_compilation(true);
@@ -220,5 +226,44 @@ fn check_header(bytes: &[u8]) -> Result<(), PluginError> {
         Some([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]) => Err(PluginError::CoreModule),
         Some([0x00, 0x61, 0x73, 0x6d, _, _, 0x01, 0x00]) => Ok(()),
         _ => Err(PluginError::NotWasm),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A component whose core module multiplies with `i64.mul_wide_u`.
+    fn wide_component() -> Vec<u8> {
+        wat::parse_str(
+            r#"(component
+                 (core module
+                   (func (export "mul") (param i64 i64) (result i64 i64)
+                     local.get 0
+                     local.get 1
+                     i64.mul_wide_u)))"#,
+        )
+        .expect("valid text")
+    }
+
+    #[test]
+    fn wide_arithmetic_is_accepted_only_when_configured() {
+        let on = PluginEngine::new(SandboxLimits::default()).expect("engine");
+        assert!(on.limits().wide_arithmetic, "on by default");
+        on.compile(&wide_component())
+            .expect("wide arithmetic compiles when enabled");
+
+        let off = PluginEngine::new(SandboxLimits {
+            wide_arithmetic: false,
+            ..SandboxLimits::default()
+        })
+        .expect("engine");
+        match off.compile(&wide_component()) {
+            Err(PluginError::Compile(message)) => assert!(
+                message.contains("wide arithmetic"),
+                "the refusal names the missing feature: {message}"
+            ),
+            other => panic!("expected a compile error, got {:?}", other.map(|_| ())),
+        }
     }
 }
