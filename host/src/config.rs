@@ -246,6 +246,10 @@ pub struct AuthConfig {
     pub login_window_secs: u64,
     /// Registrations allowed per client IP per `login_window_secs`.
     pub registrations_per_ip: u32,
+    /// Seals token signing keys at rest (`SIGIL_SIGNING_KEY_SECRET`, at
+    /// least 32 characters, the same on every host; kept out of the
+    /// database). Empty: keys are stored unsealed, with a warning at start.
+    pub signing_key_secret: Secret,
     /// Verified access tokens remembered per host, so a repeated token
     /// skips the signature check (revocation is still checked); 0 disables.
     pub verified_token_cache: usize,
@@ -266,6 +270,7 @@ impl Default for AuthConfig {
             login_window_secs: 300,
             registrations_per_ip: 20,
             verified_token_cache: 16_384,
+            signing_key_secret: Secret::default(),
         }
     }
 }
@@ -419,6 +424,9 @@ impl Config {
                 invalid("SIGIL_LISTEN", format!("{listen:?} is not an address: {e}"))
             })?;
         }
+        if let Some(secret) = var("SIGIL_SIGNING_KEY_SECRET") {
+            self.auth.signing_key_secret = Secret::new(secret);
+        }
         if let Some(dir) = var("SIGIL_PLUGIN_DIR") {
             self.plugins.dir = (!dir.is_empty()).then(|| PathBuf::from(dir));
         }
@@ -520,6 +528,13 @@ impl Config {
         }
         if !(1..=4096).contains(&self.plugins.memory_mib) {
             return Err(invalid("plugins.memory_mib", "must be between 1 and 4096"));
+        }
+        let secret = self.auth.signing_key_secret.expose();
+        if !secret.is_empty() && secret.chars().count() < 32 {
+            return Err(invalid(
+                "auth.signing_key_secret",
+                "must be at least 32 characters (or empty to store keys unsealed)",
+            ));
         }
         if self.auth.access_token_ttl_secs < 60 || self.auth.access_token_ttl_secs > 24 * 3600 {
             return Err(invalid(
@@ -653,7 +668,28 @@ mod tests {
     fn secrets_do_not_print() {
         let mut config = Config::default();
         config.database.url = Secret::new("postgres://app:hunter2@db/sigil");
-        assert!(!format!("{config:?}").contains("hunter2"));
+        config.auth.signing_key_secret = Secret::new("correct-horse-battery-staple-0123456789");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"));
+        assert!(!shown.contains("correct-horse"));
+    }
+
+    #[test]
+    fn a_short_signing_key_secret_is_refused() {
+        let db = ("DATABASE_URL", "postgres://sigil_app@db/sigil");
+        let mut config = Config::default();
+        config
+            .apply_env(env(&[db, ("SIGIL_SIGNING_KEY_SECRET", "too short")]))
+            .expect("applies");
+        let error = config.validate().expect_err("refused");
+        assert!(error.to_string().contains("signing_key_secret"), "{error}");
+        config
+            .apply_env(env(&[(
+                "SIGIL_SIGNING_KEY_SECRET",
+                "thirty-two characters or more, fine",
+            )]))
+            .expect("applies");
+        config.validate().expect("valid");
     }
 
     #[test]

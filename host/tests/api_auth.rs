@@ -633,3 +633,66 @@ async fn jwks_publishes_the_key_that_verifies_tokens() {
         .verify_strict(signed.as_bytes(), &signature)
         .expect("the JWKS key verifies the token");
 }
+
+#[tokio::test]
+async fn signing_keys_are_sealed_at_rest_and_other_secrets_only_verify() {
+    use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+    use sigil::auth::sealing::KeySealer;
+    use sigil::config::Secret;
+
+    const SECRET: &str = "the first host's sealing secret, 32+ characters";
+    let a = TestApp::spawn_with(|c| c.auth.signing_key_secret = Secret::new(SECRET)).await;
+    a.create_user("sealed", "correct horse battery staple", &["user"])
+        .await;
+    let token_a = a.login("sealed", "correct horse battery staple").await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_eq!(
+        a.get("/v1/auth/me", Some(&token_a)).await.status,
+        StatusCode::OK
+    );
+    let kid_a = parts(&token_a).0["kid"].as_str().expect("kid").to_owned();
+
+    // What PostgreSQL holds is sealed, and opens to the key that verifies.
+    let db = a.superuser().await;
+    let (stored, public): (Vec<u8>, Vec<u8>) =
+        sqlx::query_as("SELECT private_key, public_key FROM jwt_signing_keys WHERE kid = $1")
+            .bind(&kid_a)
+            .fetch_one(&db)
+            .await
+            .expect("key row");
+    assert!(stored.starts_with(b"SGK1"), "the private key is sealed");
+    let der = KeySealer::new(SECRET)
+        .expect("sealer")
+        .open(&kid_a, &stored)
+        .expect("opens with the secret");
+    let key = ed25519_dalek::SigningKey::from_pkcs8_der(&der).expect("PKCS#8");
+    assert_eq!(key.verifying_key().to_bytes().as_slice(), public.as_slice());
+
+    // A host with another secret cannot sign with that key but still
+    // verifies its tokens; it signs with a key of its own, which the first
+    // host verifies in turn.
+    let b = a
+        .another_host(|c| {
+            c.auth.signing_key_secret = Secret::new("a different secret, also 32+ characters");
+        })
+        .await;
+    assert_eq!(
+        b.get("/v1/auth/me", Some(&token_a)).await.status,
+        StatusCode::OK
+    );
+    let token_b = b.login("sealed", "correct horse battery staple").await["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_ne!(
+        parts(&token_b).0["kid"],
+        kid_a.as_str(),
+        "b signs with its own key"
+    );
+    assert_eq!(
+        a.get("/v1/auth/me", Some(&token_b)).await.status,
+        StatusCode::OK
+    );
+}

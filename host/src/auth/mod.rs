@@ -9,6 +9,7 @@
 
 pub mod passwords;
 pub mod revocation;
+pub mod sealing;
 pub mod sessions;
 pub mod tokens;
 pub mod verified;
@@ -128,6 +129,7 @@ impl FromRequestParts<AppState> for Caller {
                     ApiError::unauthorized("invalid_token", "the access token is not valid")
                 }
                 TokenError::Store(e) => ApiError::from(e),
+                TokenError::Sealing(e) => ApiError::internal(e),
             })?;
         if state.revocations.is_revoked(claims.jti, claims.sid).await? {
             return Err(ApiError::unauthorized(

@@ -27,6 +27,7 @@ use crate::config::AuthConfig;
 use crate::store::tokens::SigningKeyRow;
 use crate::store::{Store, StoreError};
 
+use super::sealing::{KeySealer, SealError};
 use super::verified::VerifiedTokens;
 
 /// Claims of an access token.
@@ -74,6 +75,9 @@ pub enum TokenError {
     /// The key store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A signing key could not be sealed (or the secret not derived).
+    #[error(transparent)]
+    Sealing(#[from] SealError),
 }
 
 /// A key in the ring.
@@ -121,6 +125,7 @@ pub struct Tokens {
     reload: tokio::sync::Mutex<()>,
     last_reload: std::sync::Mutex<Option<std::time::Instant>>,
     verified: VerifiedTokens,
+    sealer: KeySealer,
 }
 
 /// Least time between two reloads caused by unknown key ids.
@@ -132,7 +137,14 @@ pub const LEEWAY_SECS: u64 = 30;
 impl Tokens {
     /// Load the key ring, creating a signing key if none is current.
     pub async fn new(store: Store, redis: Redis, config: AuthConfig) -> Result<Self, TokenError> {
+        let sealer = KeySealer::new(config.signing_key_secret.expose())?;
+        if !sealer.seals() {
+            tracing::warn!(
+                "auth.signing_key_secret is not set: token signing keys are stored unsealed in PostgreSQL"
+            );
+        }
         let tokens = Self {
+            sealer,
             verified: VerifiedTokens::new(config.verified_token_cache),
             store,
             redis,
@@ -180,9 +192,18 @@ impl Tokens {
             };
             self.publish_public_key(&row.kid, &public, row.expires_at)
                 .await;
+            // A key this host cannot open (another secret, or none) still
+            // verifies; rotate_if_due then makes a key this host can sign with.
+            let encoding = match self.sealer.open(&row.kid, &row.private_key) {
+                Ok(der) => Some(EncodingKey::from_ed_der(&der)),
+                Err(error) => {
+                    tracing::error!(kid = %row.kid, %error, "cannot sign with a stored signing key");
+                    None
+                }
+            };
             ring.push(Arc::new(RingKey {
                 decoding: DecodingKey::from_ed_der(&public),
-                encoding: Some(EncodingKey::from_ed_der(&row.private_key)),
+                encoding,
                 kid: row.kid,
                 public,
                 created_at: row.created_at,
@@ -230,9 +251,10 @@ impl Tokens {
             i64::try_from(self.config.signing_key_rotation_secs).unwrap_or(2_592_000),
         );
         let retire_at = now + rotation;
+        let kid = thumbprint(&public);
         Ok(SigningKeyRow {
-            kid: thumbprint(&public),
-            private_key: private.as_bytes().to_vec(),
+            private_key: self.sealer.seal(&kid, private.as_bytes())?,
+            kid,
             public_key: public.to_vec(),
             created_at: now,
             retire_at,
