@@ -302,12 +302,7 @@ impl Tokens {
     /// and its signing key still verifies.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
         let now = Utc::now();
-        let key_verifies = |kid: &str| {
-            self.ring
-                .load()
-                .iter()
-                .any(|k| k.kid == kid && k.expires_at > now)
-        };
+        let key_verifies = |kid: &str| live_key(&self.ring.load(), kid, now).is_some();
         if let Some(claims) = self.verified.get(token, now.timestamp(), key_verifies) {
             return Ok(claims);
         }
@@ -344,11 +339,7 @@ impl Tokens {
     /// another host just created), else from PostgreSQL.
     async fn find_key(&self, kid: &str) -> Result<Option<DecodingKey>, TokenError> {
         let now = Utc::now();
-        let lookup = |ring: &[Arc<RingKey>]| {
-            ring.iter()
-                .find(|k| k.kid == kid && k.expires_at > now)
-                .map(|k| k.decoding.clone())
-        };
+        let lookup = |ring: &[Arc<RingKey>]| live_key(ring, kid, now).map(|k| k.decoding.clone());
         if let Some(key) = lookup(&self.ring.load()) {
             return Ok(Some(key));
         }
@@ -409,6 +400,13 @@ impl Tokens {
 }
 
 /// RFC 7638 thumbprint of an Ed25519 JWK, base64url: the key id.
+/// The key `kid` of `ring` if it still verifies at `now`.
+fn live_key<'a>(ring: &'a [Arc<RingKey>], kid: &str, now: DateTime<Utc>) -> Option<&'a RingKey> {
+    ring.iter()
+        .find(|k| k.kid == kid && k.expires_at > now)
+        .map(Arc::as_ref)
+}
+
 fn thumbprint(public: &[u8; 32]) -> String {
     let canonical = format!(
         r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,

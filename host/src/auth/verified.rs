@@ -112,13 +112,9 @@ impl VerifiedTokens {
     }
 
     /// How many tokens are cached.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.inner.lock().map_or(0, |inner| inner.entries.len())
-    }
-
-    /// Whether no token is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -165,7 +161,7 @@ mod tests {
         let leeway = LEEWAY_SECS as i64;
         assert!(cache.get("t", NOW + leeway - 1, |_| true).is_some());
         assert!(cache.get("t", NOW + leeway, |_| true).is_none());
-        assert!(cache.is_empty(), "an expired entry is removed when seen");
+        assert_eq!(cache.len(), 0, "an expired entry is removed when seen");
     }
 
     #[test]
