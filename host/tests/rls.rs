@@ -4,6 +4,8 @@
 
 mod support;
 
+use sigil::store::Store;
+use sigil::store::verifications::{NewBatch, NewRecord};
 use sqlx::{PgPool, Row};
 use support::app::TestApp;
 use uuid::Uuid;
@@ -223,4 +225,119 @@ async fn row_level_security_fails_closed_and_isolates_users() {
     let mut tx = act_as(&pool, admin).await;
     assert_eq!(count(&mut tx, "public_keys").await, 0);
     tx.rollback().await.expect("rollback");
+}
+
+/// A record of `user` on `key` as the recorder builds it.
+async fn new_record(db: &PgPool, user: Uuid, key: Uuid) -> NewRecord {
+    let (algorithm_id, curve_id): (Uuid, Option<Uuid>) =
+        sqlx::query_as("SELECT algorithm_id, curve_id FROM public_keys WHERE id = $1")
+            .bind(key)
+            .fetch_one(db)
+            .await
+            .expect("key");
+    NewRecord {
+        id: Uuid::new_v4(),
+        user_id: user,
+        document_hash: "ab".repeat(32),
+        public_key_id: key,
+        algorithm_id,
+        curve_id,
+        is_valid: true,
+        verified_at: chrono::Utc::now(),
+        metadata: serde_json::json!({"plugin": "test"}),
+    }
+}
+
+#[tokio::test]
+async fn a_recorded_group_is_one_statement_checked_row_by_row() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = app.user(&["user"]).await;
+    let (bob, _) = app.user(&["user"]).await;
+    let superuser = app.superuser().await;
+    seed_rows(&superuser, alice).await;
+    seed_rows(&superuser, bob).await;
+    let key_of = |user: Uuid| {
+        let db = superuser.clone();
+        async move {
+            sqlx::query_scalar::<_, Uuid>("SELECT id FROM public_keys WHERE user_id = $1")
+                .bind(user)
+                .fetch_one(&db)
+                .await
+                .expect("key")
+        }
+    };
+    let (alices_key, bobs_key) = (key_of(alice).await, key_of(bob).await);
+    // One connection, so what it is left acting as after a group shows.
+    let app_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*app.app_role().await.connect_options()).clone())
+        .await
+        .expect("app pool");
+    let store = Store::from_pool(app_pool.clone());
+    let counts = || {
+        let db = superuser.clone();
+        async move {
+            let mut conn = db.acquire().await.expect("connection");
+            let mut all = Vec::new();
+            for table in [
+                "verification_records",
+                "batch_verifications",
+                "batch_verification_items",
+            ] {
+                all.push(count(&mut conn, table).await);
+            }
+            all
+        }
+    };
+    let before = counts().await;
+
+    // Two users' records and a batch with its item, in one call.
+    let hers = new_record(&superuser, alice, alices_key).await;
+    let his = new_record(&superuser, bob, bobs_key).await;
+    let batch = NewBatch {
+        id: Uuid::new_v4(),
+        user_id: alice,
+        total_count: 1,
+        success_count: 1,
+        verified_at: chrono::Utc::now(),
+        metadata: serde_json::json!({}),
+        items: vec![(0, hers.id)],
+    };
+    let written = store
+        .record_group(&[&hers, &his], &[&batch])
+        .await
+        .expect("group");
+    assert_eq!(written, 2);
+    let after = counts().await;
+    assert_eq!(after, vec![before[0] + 2, before[1] + 1, before[2] + 1]);
+    let owner: Uuid = sqlx::query_scalar("SELECT user_id FROM verification_records WHERE id = $1")
+        .bind(his.id)
+        .fetch_one(&superuser)
+        .await
+        .expect("his record");
+    assert_eq!(owner, bob, "each record is written for its own user");
+
+    // The same group again (a retry after a lost commit answer) adds nothing.
+    let again = store
+        .record_group(&[&hers, &his], &[&batch])
+        .await
+        .expect("retry");
+    assert_eq!(again, 0);
+    assert_eq!(counts().await, after);
+
+    // A row the policies refuse (Alice's record on Bob's key) fails the
+    // whole group: her valid record beside it is not written either.
+    let fine = new_record(&superuser, alice, alices_key).await;
+    let mut forged = new_record(&superuser, alice, alices_key).await;
+    forged.public_key_id = bobs_key;
+    let refused = store.record_group(&[&fine, &forged], &[]).await;
+    assert!(
+        refused.is_err(),
+        "a record on another user's key must be refused"
+    );
+    assert_eq!(counts().await, after, "nothing of a refused group is kept");
+
+    // The connection does not stay acting for anyone.
+    let mut conn = app_pool.acquire().await.expect("connection");
+    assert_eq!(count(&mut conn, "verification_records").await, 0);
 }

@@ -50,72 +50,69 @@ pub struct NewBatch {
     pub items: Vec<(i32, Uuid)>,
 }
 
-/// Write `records` (all of one user) in the transaction, which must act
-/// for that user. Rows already present (same host-chosen id) are skipped,
-/// so retrying after a commit whose answer was lost does not fail.
-pub async fn insert_records(tx: &mut Tx, records: &[&NewRecord]) -> Result<(), StoreError> {
-    if records.is_empty() {
-        return Ok(());
+impl super::Store {
+    /// Write a group of records, batch rows and items (of any users) as
+    /// one statement, hence one transaction and one round trip: the
+    /// `record_verifications` function of migration 6 acts for each user
+    /// in turn, so row-level security checks every row. Rows already
+    /// present (same host-chosen id) are skipped, so retrying after a
+    /// commit whose answer was lost does not fail. Returns how many
+    /// records were new.
+    pub async fn record_group(
+        &self,
+        records: &[&NewRecord],
+        batches: &[&NewBatch],
+    ) -> Result<u64, StoreError> {
+        let r_id: Vec<Uuid> = records.iter().map(|r| r.id).collect();
+        let r_user: Vec<Uuid> = records.iter().map(|r| r.user_id).collect();
+        let r_hash: Vec<&str> = records.iter().map(|r| r.document_hash.as_str()).collect();
+        let r_key: Vec<Uuid> = records.iter().map(|r| r.public_key_id).collect();
+        let r_algorithm: Vec<Uuid> = records.iter().map(|r| r.algorithm_id).collect();
+        let r_curve: Vec<Option<Uuid>> = records.iter().map(|r| r.curve_id).collect();
+        let r_valid: Vec<bool> = records.iter().map(|r| r.is_valid).collect();
+        let r_time: Vec<DateTime<Utc>> = records.iter().map(|r| r.verified_at).collect();
+        let r_metadata: Vec<&serde_json::Value> = records.iter().map(|r| &r.metadata).collect();
+        let b_id: Vec<Uuid> = batches.iter().map(|b| b.id).collect();
+        let b_user: Vec<Uuid> = batches.iter().map(|b| b.user_id).collect();
+        let b_total: Vec<i32> = batches.iter().map(|b| b.total_count).collect();
+        let b_success: Vec<i32> = batches.iter().map(|b| b.success_count).collect();
+        let b_time: Vec<DateTime<Utc>> = batches.iter().map(|b| b.verified_at).collect();
+        let b_metadata: Vec<&serde_json::Value> = batches.iter().map(|b| &b.metadata).collect();
+        let items = batches
+            .iter()
+            .flat_map(|b| b.items.iter().map(|item| (b.id, item)));
+        let (i_batch, (i_index, i_record)): (Vec<Uuid>, (Vec<i32>, Vec<Uuid>)) = items
+            .map(|(batch, (index, record))| (batch, (*index, *record)))
+            .unzip();
+        let written = sqlx::query_scalar!(
+            r#"SELECT record_verifications(
+                   $1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::uuid[], $7::bool[],
+                   $8::timestamptz[], $9::jsonb[],
+                   $10::uuid[], $11::uuid[], $12::int[], $13::int[], $14::timestamptz[], $15::jsonb[],
+                   $16::uuid[], $17::int[], $18::uuid[]) AS "written!""#,
+            &r_id,
+            &r_user,
+            &r_hash as &[&str],
+            &r_key,
+            &r_algorithm,
+            &r_curve as &[Option<Uuid>],
+            &r_valid,
+            &r_time,
+            &r_metadata as &[&serde_json::Value],
+            &b_id,
+            &b_user,
+            &b_total,
+            &b_success,
+            &b_time,
+            &b_metadata as &[&serde_json::Value],
+            &i_batch,
+            &i_index,
+            &i_record
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(u64::try_from(written).unwrap_or_default())
     }
-    let ids: Vec<Uuid> = records.iter().map(|r| r.id).collect();
-    let users: Vec<Uuid> = records.iter().map(|r| r.user_id).collect();
-    let hashes: Vec<String> = records.iter().map(|r| r.document_hash.clone()).collect();
-    let keys: Vec<Uuid> = records.iter().map(|r| r.public_key_id).collect();
-    let algorithms: Vec<Uuid> = records.iter().map(|r| r.algorithm_id).collect();
-    let curves: Vec<Option<Uuid>> = records.iter().map(|r| r.curve_id).collect();
-    let valid: Vec<bool> = records.iter().map(|r| r.is_valid).collect();
-    let times: Vec<DateTime<Utc>> = records.iter().map(|r| r.verified_at).collect();
-    let metadata: Vec<serde_json::Value> = records.iter().map(|r| r.metadata.clone()).collect();
-    sqlx::query!(
-        "INSERT INTO verification_records
-             (id, user_id, document_hash, public_key_id, algorithm_id, curve_id, is_valid, verification_time, metadata)
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::uuid[], $7::bool[],
-                              $8::timestamptz[], $9::jsonb[])
-         ON CONFLICT (id) DO NOTHING",
-        &ids,
-        &users,
-        &hashes,
-        &keys,
-        &algorithms,
-        &curves as &[Option<Uuid>],
-        &valid,
-        &times,
-        &metadata
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Write a batch row and its items (its records first, with
-/// [`insert_records`]).
-pub async fn insert_batch(tx: &mut Tx, batch: &NewBatch) -> Result<(), StoreError> {
-    sqlx::query!(
-        "INSERT INTO batch_verifications (id, user_id, total_count, success_count, verification_time, metadata)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (id) DO NOTHING",
-        batch.id,
-        batch.user_id,
-        batch.total_count,
-        batch.success_count,
-        batch.verified_at,
-        batch.metadata
-    )
-    .execute(&mut **tx)
-    .await?;
-    let indexes: Vec<i32> = batch.items.iter().map(|(i, _)| *i).collect();
-    let records: Vec<Uuid> = batch.items.iter().map(|(_, r)| *r).collect();
-    sqlx::query!(
-        "INSERT INTO batch_verification_items (batch_id, item_index, verification_record_id)
-         SELECT $1, * FROM UNNEST($2::int[], $3::uuid[])
-         ON CONFLICT (batch_id, item_index) DO NOTHING",
-        batch.id,
-        &indexes,
-        &records
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// A record as the API shows it.

@@ -5,20 +5,18 @@
 //! and an idle service commits at once. Each waiting request is answered
 //! only after the transaction holding its rows has committed.
 //!
-//! Rows are written with row-level security: within the transaction the
-//! writer acts for each user in turn (`set_config`), so the policies' WITH
-//! CHECK still holds.
+//! A group is written as one statement (`Store::record_group`), not a
+//! transaction of several, so a commit costs one round trip; row-level
+//! security still checks every row for its user.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
-use uuid::Uuid;
 
 use crate::metrics::Metrics;
-use crate::store::verifications::{self, NewBatch, NewRecord};
+use crate::store::verifications::{NewBatch, NewRecord};
 use crate::store::{Store, StoreError};
 
 /// What one request asks to store, atomically.
@@ -243,36 +241,19 @@ async fn commit_group(store: &Store, jobs: Vec<Job>, stats: &RecorderStats, metr
     }
 }
 
-/// One transaction for `units`, acting for each user in turn.
+/// One statement (one transaction) for `units`.
 async fn commit(store: &Store, units: &[&Unit]) -> Result<(), StoreError> {
-    let mut by_user: BTreeMap<Uuid, (Vec<&NewRecord>, Vec<&NewBatch>)> = BTreeMap::new();
+    let mut records: Vec<&NewRecord> = Vec::new();
+    let mut batches: Vec<&NewBatch> = Vec::new();
     for unit in units {
         match unit {
-            Unit::Records(records) => {
-                for record in records {
-                    by_user.entry(record.user_id).or_default().0.push(record);
-                }
-            }
-            Unit::Batch(batch, records) => {
-                let entry = by_user.entry(batch.user_id).or_default();
-                entry.0.extend(records.iter());
-                entry.1.push(batch);
+            Unit::Records(rows) => records.extend(rows.iter()),
+            Unit::Batch(batch, rows) => {
+                records.extend(rows.iter());
+                batches.push(batch);
             }
         }
     }
-    let mut tx = store.begin().await?;
-    for (user, (records, batches)) in by_user {
-        sqlx::query_scalar!(
-            "SELECT set_config('sigil.user_id', $1, true)",
-            user.to_string()
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        verifications::insert_records(&mut tx, &records).await?;
-        for batch in batches {
-            verifications::insert_batch(&mut tx, batch).await?;
-        }
-    }
-    tx.commit().await?;
+    store.record_group(&records, &batches).await?;
     Ok(())
 }
