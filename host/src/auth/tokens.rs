@@ -399,7 +399,6 @@ impl Tokens {
     }
 }
 
-/// RFC 7638 thumbprint of an Ed25519 JWK, base64url: the key id.
 /// The key `kid` of `ring` if it still verifies at `now`.
 fn live_key<'a>(ring: &'a [Arc<RingKey>], kid: &str, now: DateTime<Utc>) -> Option<&'a RingKey> {
     ring.iter()
@@ -407,6 +406,7 @@ fn live_key<'a>(ring: &'a [Arc<RingKey>], kid: &str, now: DateTime<Utc>) -> Opti
         .map(Arc::as_ref)
 }
 
+/// RFC 7638 thumbprint of an Ed25519 JWK, base64url: the key id.
 fn thumbprint(public: &[u8; 32]) -> String {
     let canonical = format!(
         r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
