@@ -9,17 +9,18 @@
 //! result-cache load; `BENCH_TOKEN_CACHE=0` turns off the verified-token
 //! cache (`auth.verified_token_cache`).
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+#[path = "../tests/api/helpers/mod.rs"]
+#[allow(dead_code)]
+mod helpers;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use helpers::app::TestApp;
+use helpers::signers::{Kind, TestKey, b64};
 use serde_json::json;
 use sigil::plugins::{KeyFormat, SignatureEncoding, SignatureScheme, VerifyInput};
-use support::app::TestApp;
-use support::signers::{Kind, TestKey, b64};
 
 const DURATION: Duration = Duration::from_secs(10);
 const CLIENTS: usize = 16;

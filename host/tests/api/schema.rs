@@ -2,12 +2,10 @@
 //! table by table: columns with their types, nullability and defaults,
 //! constraints, indexes and default rows, read back from the catalogue.
 
-mod support;
-
 use std::collections::BTreeSet;
 
+use crate::helpers::app::{admin_url, fresh_database};
 use sqlx::PgPool;
-use support::app::{admin_url, fresh_database};
 
 /// (column, information_schema data type, max length, nullable, default contains)
 type Column = (
@@ -747,7 +745,7 @@ async fn serving_an_unmigrated_database_stops_with_a_clear_message() {
     .execute(&admin)
     .await
     .expect("create");
-    let config = support::app::test_config(&database, "sigil-test:bare:");
+    let config = crate::helpers::app::test_config(&database, "sigil-test:bare:");
     let error = sigil::app::Application::build(config)
         .await
         .err()

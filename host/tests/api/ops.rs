@@ -1,16 +1,14 @@
 //! Operations: metrics after traffic, the audit trail, graceful shutdown
 //! under load (the real binary, SIGTERM), and the compose file.
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::helpers::app::TestApp;
+use crate::helpers::signers::{Kind, TestKey, b64};
 use reqwest::StatusCode;
 use serde_json::json;
-use support::app::TestApp;
-use support::signers::{Kind, TestKey, b64};
 
 #[tokio::test]
 async fn metrics_report_traffic_plugins_caches_limits_and_the_database() {
@@ -41,7 +39,7 @@ async fn metrics_report_traffic_plugins_caches_limits_and_the_database() {
     .await;
 
     // A misbehaving plugin, loaded behind the service's back, for failures.
-    let hostile = support::plugin("test-hostile");
+    let hostile = crate::helpers::plugin("test-hostile");
     app.state
         .store
         .catalogue_plugin(hostile.descriptor())
@@ -230,22 +228,27 @@ async fn the_audit_trail_is_filtered_and_paged_for_admins() {
 
 #[tokio::test]
 async fn sigterm_under_load_finishes_in_flight_requests_and_loses_no_record() {
-    let database = support::app::fresh_database().await;
+    let database = crate::helpers::app::fresh_database().await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
         .expect("addr")
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let config =
-        support::app::test_config(&database, &format!("sigil-test:{}:", uuid::Uuid::new_v4()));
+    let config = crate::helpers::app::test_config(
+        &database,
+        &format!("sigil-test:{}:", uuid::Uuid::new_v4()),
+    );
     let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
         .arg("serve")
         .env("DATABASE_URL", config.database.url.expose())
         .env("REDIS_URL", config.redis.url.expose())
         .env("SIGIL_REDIS__KEY_PREFIX", &config.redis.key_prefix)
         .env("SIGIL_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SIGIL_PLUGIN_DIR", support::plugins_dir().join("default"))
+        .env(
+            "SIGIL_PLUGIN_DIR",
+            crate::helpers::plugins_dir().join("default"),
+        )
         .env("SIGIL_LOG__FILTER", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -353,7 +356,7 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_loses_no_record() {
     }
 
     let answered = answered.lock().expect("lock").clone();
-    let db = sqlx::PgPool::connect(&support::app::admin_url(&database))
+    let db = sqlx::PgPool::connect(&crate::helpers::app::admin_url(&database))
         .await
         .expect("db");
     let stored: Vec<String> = sqlx::query_scalar("SELECT id::text FROM verification_records")

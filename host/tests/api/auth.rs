@@ -1,14 +1,12 @@
 //! Authentication end to end through HTTP: register, login, refresh,
 //! logout, me; and every way a token must be refused.
 
-mod support;
-
+use crate::helpers::app::TestApp;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::app::TestApp;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -283,7 +281,7 @@ async fn forged_and_stale_tokens_are_refused() {
     );
     let (header, claims) = parts(&token);
     let kid = header["kid"].as_str().expect("kid").to_owned();
-    let refuse = |answer: support::app::Answer, what: &str| {
+    let refuse = |answer: crate::helpers::app::Answer, what: &str| {
         assert_eq!(
             answer.status,
             StatusCode::UNAUTHORIZED,

@@ -3,11 +3,9 @@
 //! publishes in `/openapi.json` (each operation's bearer scopes name the
 //! permission it needs).
 
-mod support;
-
+use crate::helpers::app::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use support::app::TestApp;
 
 /// Routes anyone may call.
 const OPEN: &[&str] = &[

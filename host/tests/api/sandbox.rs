@@ -2,8 +2,6 @@
 //! deadline, malformed components are refused with a clear reason, and the
 //! host and the other plugins carry on.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::Signer as _;
@@ -44,14 +42,14 @@ fn ed25519_input(plugin: &LoadedPlugin, message: &[u8]) -> VerifyInput {
 
 #[test]
 fn hostile_plugin_answers_normally_when_asked_nicely() {
-    let hostile = support::plugin("test-hostile");
+    let hostile = crate::helpers::plugin("test-hostile");
     assert_eq!(hostile.verify(hostile_input(1)).expect("call"), Ok(true));
     assert_eq!(hostile.verify(hostile_input(0)).expect("call"), Ok(false));
 }
 
 #[test]
 fn infinite_loop_is_interrupted_at_the_deadline() {
-    let hostile = support::plugin("test-hostile");
+    let hostile = crate::helpers::plugin("test-hostile");
     let started = Instant::now();
     let error = hostile
         .verify(hostile_input(2))
@@ -67,7 +65,7 @@ fn infinite_loop_is_interrupted_at_the_deadline() {
 
 #[test]
 fn memory_bomb_hits_the_memory_cap() {
-    let hostile = support::plugin("test-hostile");
+    let hostile = crate::helpers::plugin("test-hostile");
     let error = hostile
         .verify(hostile_input(3))
         .expect_err("must not answer");
@@ -79,7 +77,7 @@ fn memory_bomb_hits_the_memory_cap() {
 
 #[test]
 fn panic_is_a_trap_with_the_plugins_message() {
-    let hostile = support::plugin("test-hostile");
+    let hostile = crate::helpers::plugin("test-hostile");
     let error = hostile
         .verify(hostile_input(4))
         .expect_err("must not answer");
@@ -94,7 +92,7 @@ fn panic_is_a_trap_with_the_plugins_message() {
 
 #[test]
 fn stack_overflow_is_a_trap() {
-    let hostile = support::plugin("test-hostile");
+    let hostile = crate::helpers::plugin("test-hostile");
     let error = hostile
         .verify(hostile_input(5))
         .expect_err("must not answer");
@@ -113,14 +111,14 @@ fn stack_overflow_is_a_trap() {
 
 #[test]
 fn sandbox_grants_no_clock_environment_or_files() {
-    let hostile = support::plugin("test-hostile");
+    let hostile = crate::helpers::plugin("test-hostile");
     assert_eq!(hostile.verify(hostile_input(6)).expect("call"), Ok(false));
 }
 
 #[test]
 fn garbage_is_not_wasm() {
     let error =
-        LoadedPlugin::load(support::engine(), b"#!/bin/sh\necho hi\n").expect_err("refused");
+        LoadedPlugin::load(crate::helpers::engine(), b"#!/bin/sh\necho hi\n").expect_err("refused");
     assert!(matches!(error, PluginError::NotWasm), "got {error:?}");
 }
 
@@ -128,7 +126,7 @@ fn garbage_is_not_wasm() {
 fn core_module_is_refused() {
     let module = wat::parse_str("(module (func (export \"verify\") (result i32) i32.const 1))")
         .expect("wat");
-    let error = LoadedPlugin::load(support::engine(), &module).expect_err("refused");
+    let error = LoadedPlugin::load(crate::helpers::engine(), &module).expect_err("refused");
     assert!(matches!(error, PluginError::CoreModule), "got {error:?}");
 }
 
@@ -142,7 +140,7 @@ fn component_of_another_world_is_refused() {
             (export "run" (func $run)))"#,
     )
     .expect("wat");
-    let error = LoadedPlugin::load(support::engine(), &component).expect_err("refused");
+    let error = LoadedPlugin::load(crate::helpers::engine(), &component).expect_err("refused");
     match error {
         PluginError::WrongWorld { exports, .. } => assert_eq!(exports, "run"),
         other => panic!("expected wrong world, got {other:?}"),
@@ -160,7 +158,7 @@ fn other_contract_version_is_refused() {
             (export "sigil:plugin/verifier@0.2.0" (instance $verifier)))"#,
     )
     .expect("wat");
-    let error = LoadedPlugin::load(support::engine(), &component).expect_err("refused");
+    let error = LoadedPlugin::load(crate::helpers::engine(), &component).expect_err("refused");
     match error {
         PluginError::IncompatibleContract { found, expected } => {
             assert_eq!(found, "sigil:plugin/verifier@0.2.0");
@@ -181,15 +179,15 @@ fn right_name_wrong_types_is_a_link_error() {
             (export "sigil:plugin/verifier@0.1.0" (instance $verifier)))"#,
     )
     .expect("wat");
-    let error = LoadedPlugin::load(support::engine(), &component).expect_err("refused");
+    let error = LoadedPlugin::load(crate::helpers::engine(), &component).expect_err("refused");
     assert!(matches!(error, PluginError::Link(_)), "got {error:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_plugins_keep_answering_while_one_misbehaves() {
     let executor = PluginExecutor::new(4).expect("executor");
-    let hostile = support::plugin("test-hostile");
-    let ed25519 = support::plugin("ed25519");
+    let hostile = crate::helpers::plugin("test-hostile");
+    let ed25519 = crate::helpers::plugin("ed25519");
 
     let mut misbehaving = Vec::new();
     for behaviour in [2u8, 3, 4, 5, 2, 3] {
@@ -226,11 +224,11 @@ async fn futures_join<T>(futures: Vec<impl std::future::Future<Output = T>>) -> 
 #[test]
 fn registry_swap_leaves_in_flight_requests_on_their_version() {
     let registry = PluginRegistry::new();
-    let first = support::plugin("ed25519");
+    let first = crate::helpers::plugin("ed25519");
     assert!(registry.install(first.clone()).is_empty());
     let in_flight = registry.route("EdDSA", Some("Curve25519")).expect("routed");
 
-    let second = support::plugin("ed25519");
+    let second = crate::helpers::plugin("ed25519");
     let displaced = registry.install(second.clone());
     assert_eq!(displaced.len(), 1);
     assert!(std::sync::Arc::ptr_eq(&displaced[0], &first));

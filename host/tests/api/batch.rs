@@ -1,11 +1,9 @@
 //! Batch verification and history through HTTP.
 
-mod support;
-
+use crate::helpers::app::TestApp;
+use crate::helpers::signers::{Kind, TestKey, b64};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::app::TestApp;
-use support::signers::{Kind, TestKey, b64};
 
 struct Signer {
     key: TestKey,

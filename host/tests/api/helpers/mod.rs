@@ -1,8 +1,6 @@
 //! Shared test plumbing: one plugin engine per test process, components
 //! compiled once and loaded from `target/plugins` (built by `just plugins`).
 
-#![allow(dead_code)]
-
 pub mod app;
 pub mod signers;
 

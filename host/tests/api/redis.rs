@@ -3,15 +3,13 @@
 //! service carries on (losing nothing, keeping revocations) when Redis
 //! goes away, and picks caching up again when it is back.
 
-mod support;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::helpers::app::TestApp;
+use crate::helpers::signers::{Kind, TestKey, b64};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::app::TestApp;
-use support::signers::{Kind, TestKey, b64};
 
 const DOCUMENT: &[u8] = b"the contract, final version";
 
@@ -136,7 +134,7 @@ async fn recent_verifications_are_served_newest_first() {
     let expected: Vec<Value> = ids.iter().rev().take(20).cloned().collect();
     assert_eq!(got, expected);
     // Without the Redis list, PostgreSQL answers the same.
-    let redis = redis::Client::open(support::app::redis_url()).expect("client");
+    let redis = redis::Client::open(crate::helpers::app::redis_url()).expect("client");
     let mut conn = redis
         .get_multiplexed_async_connection()
         .await
@@ -536,7 +534,7 @@ async fn losing_redis_loses_nothing_and_caching_comes_back() {
 async fn audit_events_reach_the_redis_stream() {
     let app = TestApp::spawn().await;
     let _ = app.user(&["user"]).await; // a login is audited
-    let client = redis::Client::open(support::app::redis_url()).expect("client");
+    let client = redis::Client::open(crate::helpers::app::redis_url()).expect("client");
     let mut conn = client
         .get_multiplexed_async_connection()
         .await
@@ -577,7 +575,7 @@ async fn entries_forged_in_redis_are_ignored() {
         true
     );
 
-    let client = redis::Client::open(support::app::redis_url()).expect("client");
+    let client = redis::Client::open(crate::helpers::app::redis_url()).expect("client");
     let mut conn = client
         .get_multiplexed_async_connection()
         .await

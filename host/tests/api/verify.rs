@@ -2,13 +2,11 @@
 //! OpenSSL: genuine signatures verify, tampered ones do not, every answer
 //! is recorded with the right fields, and each refusal has its own code.
 
-mod support;
-
+use crate::helpers::app::TestApp;
+use crate::helpers::signers::{Kind, TestKey, b64, der_to_p1363};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest as _;
-use support::app::TestApp;
-use support::signers::{Kind, TestKey, b64, der_to_p1363};
 
 const DOCUMENT: &[u8] = b"Pay Alice 100 euros on 2026-12-01.";
 
@@ -41,7 +39,7 @@ async fn upload(app: &TestApp, token: &str, key: &TestKey, format: &str) -> Valu
     answer.body
 }
 
-async fn verify(app: &TestApp, token: &str, body: Value) -> support::app::Answer {
+async fn verify(app: &TestApp, token: &str, body: Value) -> crate::helpers::app::Answer {
     app.post("/v1/verify", Some(token), body).await
 }
 

@@ -1,14 +1,12 @@
 //! Every shipped plugin agrees with every Wycheproof vector in its scope
 //! (the same check as `sigil plugin check`).
 
-mod support;
-
 use sigil::plugins::conformance;
 
 fn check(name: &str, minimum_vectors: usize) {
-    let bytes = support::component_bytes(name);
-    let plugin =
-        sigil::plugins::LoadedPlugin::load(support::conformance_engine(), &bytes).expect("loads");
+    let bytes = crate::helpers::component_bytes(name);
+    let plugin = sigil::plugins::LoadedPlugin::load(crate::helpers::conformance_engine(), &bytes)
+        .expect("loads");
     let report = conformance::run(&plugin);
     let (vectors, passed, failed) = report.totals();
     assert_eq!(

@@ -2,19 +2,17 @@
 //! error, uploads and rollbacks swap plugins under load without a failed
 //! request, every host follows, and the plugin author's path works.
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::helpers::app::TestApp;
+use crate::helpers::signers::{Kind, TestKey, b64};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::app::TestApp;
-use support::signers::{Kind, TestKey, b64};
 
 /// Upload a component's bytes.
-async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>) -> support::app::Answer {
+async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>) -> crate::helpers::app::Answer {
     let response = app
         .client
         .post(format!("{}/v1/plugins", app.base))
@@ -27,14 +25,14 @@ async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>) -> support::app::Ans
     let status = response.status();
     let headers = response.headers().clone();
     let body = response.json::<Value>().await.unwrap_or(Value::Null);
-    support::app::Answer {
+    crate::helpers::app::Answer {
         status,
         headers,
         body,
     }
 }
 
-async fn key(app: &TestApp, token: &str, signer: &TestKey) -> support::app::Answer {
+async fn key(app: &TestApp, token: &str, signer: &TestKey) -> crate::helpers::app::Answer {
     app.post(
         "/v1/keys",
         Some(token),
@@ -56,7 +54,7 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
         "the default set is recorded"
     );
 
-    let hostile = support::component_bytes("test-hostile");
+    let hostile = crate::helpers::component_bytes("test-hostile");
     let forbidden = upload(&app, &user, hostile.clone()).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
 
@@ -77,11 +75,11 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
             "incompatible_contract",
             "0.2.0",
         ),
-        ("accepts tampered signatures", support::component_bytes("test-lenient"), StatusCode::UNPROCESSABLE_ENTITY, "self_test_failed", "expected Reject"),
-        ("loops in describe", support::component_bytes("test-hostile-describe-loop"), StatusCode::UNPROCESSABLE_ENTITY, "describe_failed", "deadline"),
-        ("traps in describe", support::component_bytes("test-hostile-describe-trap"), StatusCode::UNPROCESSABLE_ENTITY, "describe_failed", "trapped"),
+        ("accepts tampered signatures", crate::helpers::component_bytes("test-lenient"), StatusCode::UNPROCESSABLE_ENTITY, "self_test_failed", "expected Reject"),
+        ("loops in describe", crate::helpers::component_bytes("test-hostile-describe-loop"), StatusCode::UNPROCESSABLE_ENTITY, "describe_failed", "deadline"),
+        ("traps in describe", crate::helpers::component_bytes("test-hostile-describe-trap"), StatusCode::UNPROCESSABLE_ENTITY, "describe_failed", "trapped"),
         ("cannot be tested", hostile, StatusCode::UNPROCESSABLE_ENTITY, "untestable", "no known-answer vectors"),
-        ("over the size cap", support::component_bytes("ecdsa-p384"), StatusCode::PAYLOAD_TOO_LARGE, "plugin_too_large", "at most 180000 bytes"),
+        ("over the size cap", crate::helpers::component_bytes("ecdsa-p384"), StatusCode::PAYLOAD_TOO_LARGE, "plugin_too_large", "at most 180000 bytes"),
     ];
     for (what, bytes, status, code, detail) in cases {
         let answer = upload(&app, &admin, bytes).await;
@@ -106,7 +104,7 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
         .post(format!("{}/v1/plugins", app.base))
         .bearer_auth(&admin)
         .header("content-type", "application/octet-stream")
-        .body(support::component_bytes("ecdsa-p384"))
+        .body(crate::helpers::component_bytes("ecdsa-p384"))
         .send()
         .await
         .expect("sent");
@@ -223,7 +221,7 @@ async fn p384_is_hot_loaded_under_load_on_every_host() {
         "{:?}",
         before.body
     );
-    let uploaded = upload(&a, &admin, support::component_bytes("ecdsa-p384")).await;
+    let uploaded = upload(&a, &admin, crate::helpers::component_bytes("ecdsa-p384")).await;
     assert_eq!(uploaded.status, StatusCode::CREATED, "{:?}", uploaded.body);
     assert_eq!(
         (
@@ -321,7 +319,12 @@ async fn a_new_version_and_its_rollback_swap_under_load() {
         .expect("ecdsa-p256")
         .clone();
     assert_eq!(original["version"], "0.1.0");
-    let newer = upload(&app, &admin, support::component_bytes("ecdsa-p256-0.1.1")).await;
+    let newer = upload(
+        &app,
+        &admin,
+        crate::helpers::component_bytes("ecdsa-p256-0.1.1"),
+    )
+    .await;
     assert_eq!(newer.status, StatusCode::CREATED, "{:?}", newer.body);
     assert_eq!(newer.body["version"], "0.1.1");
     let answer = app.post("/v1/verify", Some(&admin), body.clone()).await;
@@ -456,7 +459,12 @@ async fn disabling_the_only_plugin_for_a_curve_disables_the_curve() {
         app.post("/v1/verify", Some(&admin), body).await.body["valid"],
         true
     );
-    let again = upload(&app, &admin, support::component_bytes("ecdsa-secp256k1")).await;
+    let again = upload(
+        &app,
+        &admin,
+        crate::helpers::component_bytes("ecdsa-secp256k1"),
+    )
+    .await;
     assert_eq!(again.code(), "plugin_exists");
 }
 

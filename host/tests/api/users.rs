@@ -1,10 +1,8 @@
 //! User administration through HTTP.
 
-mod support;
-
+use crate::helpers::app::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use support::app::TestApp;
 
 const PASSWORD: &str = "correct horse battery staple";
 

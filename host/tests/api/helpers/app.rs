@@ -3,8 +3,6 @@
 //! owner), the service connected as the least-privileged `sigil_app` role,
 //! the local Redis under a key prefix of its own, the default plugins, port 0.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -44,7 +42,7 @@ async fn template() -> &'static str {
             let mut admin = PgConnection::connect(&admin_url("postgres"))
                 .await
                 .expect("superuser connection");
-            let init = include_str!("../../../deploy/postgres/init.sql");
+            let init = include_str!("../../../../deploy/postgres/init.sql");
             // Two processes may create the roles at once; the loser's
             // duplicate error is harmless.
             let _ = sqlx::raw_sql(init).execute(&mut admin).await;

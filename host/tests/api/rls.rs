@@ -2,12 +2,10 @@
 //! without a user, a user sees only their own rows whatever SQL they write,
 //! and admins see everything.
 
-mod support;
-
+use crate::helpers::app::TestApp;
 use sigil::store::Store;
 use sigil::store::verifications::{NewBatch, NewRecord};
 use sqlx::{PgPool, Row};
-use support::app::TestApp;
 use uuid::Uuid;
 
 const TABLES: [&str; 4] = [

@@ -1,8 +1,6 @@
 //! Keys and signatures from an independent implementation: OpenSSL (the
 //! `openssl` crate over the system's libcrypto), never the plugins' crates.
 
-#![allow(dead_code)]
-
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use openssl::bn::{BigNum, BigNumContext};

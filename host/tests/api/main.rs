@@ -1,0 +1,21 @@
+//! Sigil's integration tests, one binary: each module is one area of the
+//! service, tested black-box over HTTP against a real server on PostgreSQL
+//! and Redis (`helpers::app::TestApp`), except `sandbox`, `conformance`,
+//! `rls` and `schema`, which test the plugin engine and the database
+//! directly. One binary links wasmtime, sqlx and the rest once, not once
+//! per area.
+
+mod helpers;
+
+mod auth;
+mod batch;
+mod conformance;
+mod ops;
+mod permissions;
+mod plugins;
+mod redis;
+mod rls;
+mod sandbox;
+mod schema;
+mod users;
+mod verify;
