@@ -86,67 +86,53 @@ async fn register_login_me_refresh_logout_end_to_end() {
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
 }
 
+/// Refused registrations: `(what, body, status, problem code)` rows, each
+/// checked in turn.
+async fn refuse_registrations(app: &TestApp, rows: Vec<(&str, Value, StatusCode, &str)>) {
+    for (what, body, status, code) in rows {
+        let answer = app.post("/v1/auth/register", None, body).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (status, code),
+            "{what}: {:?}",
+            answer.body
+        );
+    }
+}
+
 #[tokio::test]
 async fn registration_input_is_validated() {
     let app = TestApp::spawn().await;
-    let weak = app
-        .post(
-            "/v1/auth/register",
-            None,
-            json!({"username": "bob", "email": "bob@example.test", "password": "short"}),
-        )
-        .await;
-    assert_eq!(
-        (weak.status, weak.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "weak_password")
-    );
-    let name = app
-        .post(
-            "/v1/auth/register",
-            None,
-            json!({"username": "b b", "email": "bob@example.test", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(name.code(), "invalid_username");
-    let email = app
-        .post(
-            "/v1/auth/register",
-            None,
-            json!({"username": "bob", "email": "not-an-email", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(email.code(), "invalid_email");
-    let escalate = app
-        .post("/v1/auth/register", None, json!({"username": "bob", "email": "bob@example.test", "password": PASSWORD, "roles": ["admin"]}))
-        .await;
-    assert_eq!(escalate.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let ok = app
-        .post(
-            "/v1/auth/register",
-            None,
-            json!({"username": "bob", "email": "bob@example.test", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(ok.status, StatusCode::CREATED);
-    let dup = app
-        .post(
-            "/v1/auth/register",
-            None,
-            json!({"username": "bob", "email": "other@example.test", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(
-        (dup.status, dup.code()),
-        (StatusCode::CONFLICT, "username_taken")
-    );
-    let dup_mail = app
-        .post(
-            "/v1/auth/register",
-            None,
-            json!({"username": "bob2", "email": "BOB@example.test", "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(dup_mail.code(), "email_taken");
+    refuse_registrations(
+        &app,
+        vec![
+            (
+                "a short password",
+                json!({"username": "bob", "email": "bob@example.test", "password": "short"}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "weak_password",
+            ),
+            (
+                "a username with a space",
+                json!({"username": "b b", "email": "bob@example.test", "password": PASSWORD}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_username",
+            ),
+            (
+                "an e-mail without @",
+                json!({"username": "bob", "email": "not-an-email", "password": PASSWORD}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_email",
+            ),
+            (
+                "roles chosen by the registrant",
+                json!({"username": "bob", "email": "bob@example.test", "password": PASSWORD, "roles": ["admin"]}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+            ),
+        ],
+    )
+    .await;
     let malformed = app
         .request(reqwest::Method::POST, "/v1/auth/register", None, None)
         .await;
@@ -155,6 +141,37 @@ async fn registration_input_is_validated() {
         malformed.headers["content-type"],
         "application/problem+json"
     );
+}
+
+#[tokio::test]
+async fn a_taken_username_or_email_cannot_register_again() {
+    let app = TestApp::spawn().await;
+    let ok = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"username": "bob", "email": "bob@example.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::CREATED);
+    refuse_registrations(
+        &app,
+        vec![
+            (
+                "the same username",
+                json!({"username": "bob", "email": "other@example.test", "password": PASSWORD}),
+                StatusCode::CONFLICT,
+                "username_taken",
+            ),
+            (
+                "the same e-mail in other case",
+                json!({"username": "bob2", "email": "BOB@example.test", "password": PASSWORD}),
+                StatusCode::CONFLICT,
+                "email_taken",
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -271,9 +288,8 @@ async fn sign_with_service_key(app: &TestApp, kid: &str, claims: &Value) -> Stri
     jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(&private)).expect("sign")
 }
 
-#[tokio::test]
-async fn forged_and_stale_tokens_are_refused() {
-    let app = TestApp::spawn().await;
+/// A signed-in user: their access token, its `kid` and its claims.
+async fn signed_in(app: &TestApp) -> (String, String, Value) {
     let (_, token) = app.user(&["user"]).await;
     assert_eq!(
         app.get("/v1/auth/me", Some(&token)).await.status,
@@ -281,26 +297,41 @@ async fn forged_and_stale_tokens_are_refused() {
     );
     let (header, claims) = parts(&token);
     let kid = header["kid"].as_str().expect("kid").to_owned();
-    let refuse = |answer: crate::helpers::app::Answer, what: &str| {
-        assert_eq!(
-            answer.status,
-            StatusCode::UNAUTHORIZED,
-            "{what}: {:?}",
-            answer.body
-        );
-        assert!(
-            answer.headers.contains_key("www-authenticate"),
-            "{what}: no challenge"
-        );
-    };
+    (token, kid, claims)
+}
+
+/// `/v1/auth/me` with `token` is refused with 401 and a challenge, and
+/// answers the problem code.
+async fn refused(app: &TestApp, token: &str, what: &str) -> String {
+    let answer = app.get("/v1/auth/me", Some(token)).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::UNAUTHORIZED,
+        "{what}: {:?}",
+        answer.body
+    );
+    assert!(
+        answer.headers.contains_key("www-authenticate"),
+        "{what}: no challenge"
+    );
+    answer.code().to_owned()
+}
+
+#[tokio::test]
+async fn forged_tokens_are_refused() {
+    let app = TestApp::spawn().await;
+    let (token, kid, claims) = signed_in(&app).await;
+    let mut forged: Vec<(&str, String)> = Vec::new();
 
     // alg "none", no signature.
-    let none = format!(
-        "{}.{}.",
-        b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})),
-        b64(&claims)
-    );
-    refuse(app.get("/v1/auth/me", Some(&none)).await, "alg none");
+    forged.push((
+        "alg none",
+        format!(
+            "{}.{}.",
+            b64(&json!({"alg": "none", "typ": "JWT", "kid": kid})),
+            b64(&claims)
+        ),
+    ));
 
     // HS256 with the public key as the HMAC secret (key confusion).
     let jwks = app.get("/.well-known/jwks.json", None).await;
@@ -309,12 +340,10 @@ async fn forged_and_stale_tokens_are_refused() {
     let mut hs = Header::new(Algorithm::HS256);
     hs.kid = Some(kid.clone());
     for secret in [public.as_slice(), x.as_bytes()] {
-        let forged =
-            jsonwebtoken::encode(&hs, &claims, &EncodingKey::from_secret(secret)).expect("sign");
-        refuse(
-            app.get("/v1/auth/me", Some(&forged)).await,
+        forged.push((
             "HS256 with the public key",
-        );
+            jsonwebtoken::encode(&hs, &claims, &EncodingKey::from_secret(secret)).expect("sign"),
+        ));
     }
 
     // A well-formed EdDSA token from a key the service never issued.
@@ -322,18 +351,17 @@ async fn forged_and_stale_tokens_are_refused() {
     let der = ed25519_dalek::pkcs8::EncodePrivateKey::to_pkcs8_der(&stranger).expect("der");
     let mut foreign = Header::new(Algorithm::EdDSA);
     foreign.kid = Some("unknown-kid".into());
-    let unknown =
+    forged.push((
+        "unknown kid",
         jsonwebtoken::encode(&foreign, &claims, &EncodingKey::from_ed_der(der.as_bytes()))
-            .expect("sign");
-    refuse(app.get("/v1/auth/me", Some(&unknown)).await, "unknown kid");
+            .expect("sign"),
+    ));
     foreign.kid = Some(kid.clone());
-    let wrong_key =
-        jsonwebtoken::encode(&foreign, &claims, &EncodingKey::from_ed_der(der.as_bytes()))
-            .expect("sign");
-    refuse(
-        app.get("/v1/auth/me", Some(&wrong_key)).await,
+    forged.push((
         "right kid, wrong key",
-    );
+        jsonwebtoken::encode(&foreign, &claims, &EncodingKey::from_ed_der(der.as_bytes()))
+            .expect("sign"),
+    ));
 
     // Tampered payload under the original signature.
     let mut tampered_claims = claims.clone();
@@ -341,72 +369,64 @@ async fn forged_and_stale_tokens_are_refused() {
     let mut pieces: Vec<&str> = token.split('.').collect();
     let tampered_payload = b64(&tampered_claims);
     pieces[1] = &tampered_payload;
-    refuse(
-        app.get("/v1/auth/me", Some(&pieces.join("."))).await,
-        "tampered payload",
-    );
+    forged.push(("tampered payload", pieces.join(".")));
 
-    // Correctly signed, but for another audience, or expired, or not yet valid.
-    let mut other_audience = claims.clone();
-    other_audience["aud"] = json!("another-service");
-    refuse(
-        app.get(
-            "/v1/auth/me",
-            Some(&sign_with_service_key(&app, &kid, &other_audience).await),
-        )
-        .await,
-        "wrong audience",
-    );
-    let mut other_issuer = claims.clone();
-    other_issuer["iss"] = json!("someone-else");
-    refuse(
-        app.get(
-            "/v1/auth/me",
-            Some(&sign_with_service_key(&app, &kid, &other_issuer).await),
-        )
-        .await,
-        "wrong issuer",
-    );
-    let now = chrono::Utc::now().timestamp();
-    let mut expired = claims.clone();
-    expired["iat"] = json!(now - 7200);
-    expired["nbf"] = json!(now - 7200);
-    expired["exp"] = json!(now - 3600);
-    let answer = app
-        .get(
-            "/v1/auth/me",
-            Some(&sign_with_service_key(&app, &kid, &expired).await),
-        )
-        .await;
-    assert_eq!(answer.code(), "token_expired");
-    refuse(answer, "expired");
-    let mut future = claims.clone();
-    future["nbf"] = json!(now + 3600);
-    future["exp"] = json!(now + 7200);
-    refuse(
-        app.get(
-            "/v1/auth/me",
-            Some(&sign_with_service_key(&app, &kid, &future).await),
-        )
-        .await,
-        "not yet valid",
-    );
-    let mut no_jti = claims.clone();
-    no_jti.as_object_mut().expect("object").remove("jti");
-    refuse(
-        app.get(
-            "/v1/auth/me",
-            Some(&sign_with_service_key(&app, &kid, &no_jti).await),
-        )
-        .await,
-        "no jti",
-    );
-
-    // The genuine token still works, and the challenge is right without one.
+    for (what, forged) in &forged {
+        refused(&app, forged, what).await;
+    }
+    // The genuine token still works.
     assert_eq!(
         app.get("/v1/auth/me", Some(&token)).await.status,
         StatusCode::OK
     );
+}
+
+#[tokio::test]
+async fn tokens_signed_with_the_service_key_but_not_for_now_or_here_are_refused() {
+    let app = TestApp::spawn().await;
+    let (token, kid, claims) = signed_in(&app).await;
+    let now = chrono::Utc::now().timestamp();
+    // (what, claims changed, the problem code when it is specific)
+    let rows: Vec<(&str, Value, Option<&str>)> = vec![
+        ("wrong audience", json!({"aud": "another-service"}), None),
+        ("wrong issuer", json!({"iss": "someone-else"}), None),
+        (
+            "expired",
+            json!({"iat": now - 7200, "nbf": now - 7200, "exp": now - 3600}),
+            Some("token_expired"),
+        ),
+        (
+            "not yet valid",
+            json!({"nbf": now + 3600, "exp": now + 7200}),
+            None,
+        ),
+        ("no jti", json!({"jti": null}), None),
+    ];
+    for (what, changes, code) in rows {
+        let mut stale = claims.clone();
+        for (name, value) in changes.as_object().expect("object") {
+            if value.is_null() {
+                stale.as_object_mut().expect("object").remove(name);
+            } else {
+                stale[name] = value.clone();
+            }
+        }
+        let signed = sign_with_service_key(&app, &kid, &stale).await;
+        let answered = refused(&app, &signed, what).await;
+        if let Some(code) = code {
+            assert_eq!(answered, code, "{what}");
+        }
+    }
+    // The genuine token still works.
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&token)).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn a_request_without_a_token_gets_the_bearer_challenge() {
+    let app = TestApp::spawn().await;
     let anonymous = app.get("/v1/auth/me", None).await;
     assert_eq!(anonymous.code(), "missing_token");
     assert_eq!(
@@ -578,7 +598,10 @@ async fn wrong_passwords_are_refused_alike_and_attempts_are_limited() {
         .status,
         StatusCode::OK
     );
+}
 
+#[tokio::test]
+async fn login_attempts_are_limited_per_address() {
     let per_ip = TestApp::spawn_with(|c| c.auth.login_attempts_per_ip = 2).await;
     per_ip.create_user("ivan", PASSWORD, &["user"]).await;
     for name in ["x1", "x2"] {

@@ -4,28 +4,20 @@ use crate::helpers::app::TestApp;
 use crate::helpers::signers::{Kind, TestKey, b64};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 struct Signer {
     key: TestKey,
-    id: String,
+    id: Uuid,
 }
 
+/// One registered key of each kind but P-384.
 async fn signers(app: &TestApp, token: &str) -> Vec<Signer> {
     let mut out = Vec::new();
     for kind in [Kind::P256, Kind::Secp256k1, Kind::Ed25519, Kind::Rsa2048] {
         let key = TestKey::generate(kind);
-        let answer = app
-            .post(
-                "/v1/keys",
-                Some(token),
-                json!({"key_data": key.pem(), "format": "PEM", "algorithm": key.algorithm()}),
-            )
-            .await;
-        assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
-        out.push(Signer {
-            id: answer.body["id"].as_str().expect("id").to_owned(),
-            key,
-        });
+        let id = app.register_key(token, &key).await;
+        out.push(Signer { id, key });
     }
     out
 }
@@ -109,7 +101,7 @@ async fn a_thousand_mixed_items_verify_in_order_and_are_recorded_atomically() {
 }
 
 #[tokio::test]
-async fn bad_items_fail_alone_and_limits_hold() {
+async fn bad_items_fail_alone() {
     let app = TestApp::spawn_with(|c| c.verify.max_batch_items = 10).await;
     let (_, token) = app.user(&["user"]).await;
     let signers = signers(&app, &token).await;
@@ -190,50 +182,108 @@ async fn bad_items_fail_alone_and_limits_hold() {
         detail.body["metadata"]["errors"].as_array().map(Vec::len),
         Some(4)
     );
-
-    let too_many: Vec<Value> = (0..11)
-        .map(|_| json!({"public_key_id": p256.id, "document": b64(doc), "signature": "AA=="}))
-        .collect();
-    let refused = app
-        .post("/v1/verify/batch", Some(&token), json!({"items": too_many}))
-        .await;
-    assert_eq!(
-        (refused.status, refused.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "batch_too_large")
-    );
-    let empty = app
-        .post("/v1/verify/batch", Some(&token), json!({"items": []}))
-        .await;
-    assert_eq!(empty.code(), "empty_batch");
 }
 
 #[tokio::test]
-async fn history_is_private_filtered_and_paged() {
-    let app = TestApp::spawn().await;
-    let (_, alice) = app.user(&["user"]).await;
-    let (_, bob) = app.user(&["user"]).await;
-    let (_, admin) = app.admin().await;
-    let signers = signers(&app, &alice).await;
-    let ed = &signers[2];
-    let before = chrono::Utc::now();
-    for i in 0..7 {
-        let doc = format!("doc {i}");
-        let signed = if i % 2 == 0 {
-            doc.clone()
-        } else {
-            "something else".to_owned()
-        };
-        app.post("/v1/verify", Some(&alice), json!({"public_key_id": ed.id, "document": b64(doc.as_bytes()), "signature": b64(&ed.key.sign(signed.as_bytes()))})).await;
+async fn a_batch_over_the_limit_or_empty_is_refused_whole() {
+    let app = TestApp::spawn_with(|c| c.verify.max_batch_items = 10).await;
+    let (_, token) = app.user(&["user"]).await;
+    let p256 = TestKey::generate(Kind::P256);
+    let id = app.register_key(&token, &p256).await;
+    let item = json!({"public_key_id": id, "document": b64(b"hello"), "signature": "AA=="});
+    let rows: Vec<(&str, Vec<Value>, StatusCode, &str)> = vec![
+        (
+            "11 items, 10 allowed",
+            vec![item; 11],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "batch_too_large",
+        ),
+        (
+            "no item",
+            vec![],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "empty_batch",
+        ),
+    ];
+    for (what, items, status, code) in rows {
+        let refused = app
+            .post("/v1/verify/batch", Some(&token), json!({"items": items}))
+            .await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (status, code),
+            "{what}: {:?}",
+            refused.body
+        );
     }
-    let p256 = &signers[0];
-    let single = app.post("/v1/verify", Some(&alice), json!({"public_key_id": p256.id, "document": b64(b"x"), "signature": b64(&p256.key.sign(b"x"))})).await;
-    let batch = app.post("/v1/verify/batch", Some(&alice), json!({"items": [{"public_key_id": p256.id, "document": b64(b"y"), "signature": b64(&p256.key.sign(b"y"))}]})).await;
+}
 
-    // Paging: 9 records in pages of 4, no overlap, newest first.
+/// Alice's history: seven single verifications with her Ed25519 key (the
+/// odd ones invalid), one with her P-256 key and a batch of one; and Bob
+/// and an admin beside her.
+struct History {
+    app: TestApp,
+    alice: String,
+    bob: String,
+    admin: String,
+    ed25519_key: Uuid,
+    single: String,
+    batch: String,
+    started: chrono::DateTime<chrono::Utc>,
+}
+
+impl History {
+    async fn new() -> Self {
+        let app = TestApp::spawn().await;
+        let (_, alice) = app.user(&["user"]).await;
+        let (_, bob) = app.user(&["user"]).await;
+        let (_, admin) = app.admin().await;
+        let signers = signers(&app, &alice).await;
+        let ed = &signers[2];
+        let started = chrono::Utc::now();
+        for i in 0..7 {
+            let doc = format!("doc {i}");
+            let signed = if i % 2 == 0 {
+                doc.clone()
+            } else {
+                "something else".to_owned()
+            };
+            app.verify(&alice, json!({"public_key_id": ed.id, "document": b64(doc.as_bytes()), "signature": b64(&ed.key.sign(signed.as_bytes()))})).await;
+        }
+        let p256 = &signers[0];
+        let single = app.verify(&alice, json!({"public_key_id": p256.id, "document": b64(b"x"), "signature": b64(&p256.key.sign(b"x"))})).await;
+        let batch = app.post("/v1/verify/batch", Some(&alice), json!({"items": [{"public_key_id": p256.id, "document": b64(b"y"), "signature": b64(&p256.key.sign(b"y"))}]})).await;
+        Self {
+            ed25519_key: ed.id,
+            single: single.body["verification_id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+            batch: batch.body["batch_id"].as_str().expect("id").to_owned(),
+            app,
+            alice,
+            bob,
+            admin,
+            started,
+        }
+    }
+
+    /// How many items `path` lists for `token`.
+    async fn count(&self, path: &str, token: &str) -> Option<usize> {
+        self.app.get(path, Some(token)).await.body["items"]
+            .as_array()
+            .map(Vec::len)
+    }
+}
+
+#[tokio::test]
+async fn history_is_paged_newest_first_without_overlap() {
+    let History { app, alice, .. } = &History::new().await;
+    // 9 records in pages of 4.
     let mut seen: Vec<Value> = Vec::new();
     let mut path = "/v1/verifications?limit=4".to_owned();
     loop {
-        let page = app.get(&path, Some(&alice)).await;
+        let page = app.get(&path, Some(alice)).await;
         let items = page.body["items"].as_array().expect("items").clone();
         seen.extend(items);
         match page.body["next_cursor"].as_str() {
@@ -249,29 +299,36 @@ async fn history_is_private_filtered_and_paged() {
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted, "newest first");
+}
 
-    let by_key = app
-        .get(
-            &format!("/v1/verifications?public_key_id={}", ed.id),
-            Some(&alice),
-        )
-        .await;
-    assert_eq!(by_key.body["items"].as_array().map(Vec::len), Some(7));
-    let invalid = app
-        .get(
-            &format!("/v1/verifications?public_key_id={}&valid=false", ed.id),
-            Some(&alice),
-        )
-        .await;
-    assert_eq!(invalid.body["items"].as_array().map(Vec::len), Some(3));
-    let from =
-        (before - chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let to =
-        (before - chrono::Duration::minutes(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let window = app
+#[tokio::test]
+async fn history_is_filtered_by_key_validity_and_time() {
+    let history = History::new().await;
+    let (alice, key) = (&history.alice, history.ed25519_key);
+    assert_eq!(
+        history
+            .count(&format!("/v1/verifications?public_key_id={key}"), alice)
+            .await,
+        Some(7)
+    );
+    assert_eq!(
+        history
+            .count(
+                &format!("/v1/verifications?public_key_id={key}&valid=false"),
+                alice
+            )
+            .await,
+        Some(3)
+    );
+    let from = (history.started - chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let to = (history.started - chrono::Duration::minutes(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let window = history
+        .app
         .get(
             &format!("/v1/verifications?from={from}&to={to}"),
-            Some(&alice),
+            Some(alice),
         )
         .await;
     assert_eq!(
@@ -280,48 +337,44 @@ async fn history_is_private_filtered_and_paged() {
         "{:?}",
         window.body
     );
+}
 
+#[tokio::test]
+async fn history_is_private_to_its_owner_and_open_to_admins() {
+    let history = History::new().await;
+    let History {
+        app,
+        bob,
+        admin,
+        single,
+        batch,
+        ..
+    } = &history;
     // Bob sees none of it; an admin sees all of it.
-    let record = single.body["verification_id"].as_str().expect("id");
-    let batch_id = batch.body["batch_id"].as_str().expect("id");
+    assert_eq!(app.record(bob, single).await.status, StatusCode::NOT_FOUND);
     assert_eq!(
-        app.get(&format!("/v1/verifications/{record}"), Some(&bob))
+        app.get(&format!("/v1/batches/{batch}"), Some(bob))
             .await
             .status,
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.get(&format!("/v1/batches/{batch_id}"), Some(&bob))
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.get("/v1/verifications", Some(&bob)).await.body["items"],
+        app.get("/v1/verifications", Some(bob)).await.body["items"],
         json!([])
     );
     assert_eq!(
-        app.get("/v1/batches", Some(&bob)).await.body["items"],
+        app.get("/v1/batches", Some(bob)).await.body["items"],
         json!([])
     );
+    assert_eq!(app.record(admin, single).await.status, StatusCode::OK);
     assert_eq!(
-        app.get(&format!("/v1/verifications/{record}"), Some(&admin))
+        app.get(&format!("/v1/batches/{batch}"), Some(admin))
             .await
             .status,
         StatusCode::OK
     );
     assert_eq!(
-        app.get(&format!("/v1/batches/{batch_id}"), Some(&admin))
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.get("/v1/verifications?limit=100", Some(&admin))
-            .await
-            .body["items"]
-            .as_array()
-            .map(Vec::len),
+        history.count("/v1/verifications?limit=100", admin).await,
         Some(9)
     );
 }

@@ -1,44 +1,35 @@
 //! Operations: metrics after traffic, the audit trail, graceful shutdown
 //! under load (the real binary, SIGTERM), and the compose file.
 
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::helpers::app::TestApp;
 use crate::helpers::signers::{Kind, TestKey, b64};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
-#[tokio::test]
-async fn metrics_report_traffic_plugins_caches_limits_and_the_database() {
-    let app = TestApp::spawn_with(|c| c.rate_limits.per_user = 40).await;
-    let (_, token) = app.user(&["user"]).await;
+/// Three single verifications (the last two answered from the result
+/// cache) and one batch of two.
+async fn verify_traffic(app: &TestApp, token: &str) {
     let signer = TestKey::generate(Kind::P256);
-    let key = app
-        .post(
-            "/v1/keys",
-            Some(&token),
-            json!({"key_data": signer.pem(), "format": "PEM", "algorithm": "ECDSA"}),
-        )
-        .await;
-    let body = json!({"public_key_id": key.body["id"], "document": b64(b"metered"), "signature": b64(&signer.sign(b"metered"))});
+    let id = app.register_key(token, &signer).await;
+    let body = json!({"public_key_id": id, "document": b64(b"metered"), "signature": b64(&signer.sign(b"metered"))});
     for _ in 0..3 {
-        assert_eq!(
-            app.post("/v1/verify", Some(&token), body.clone())
-                .await
-                .body["valid"],
-            true
-        );
+        assert_eq!(app.verify(token, body.clone()).await.body["valid"], true);
     }
     app.post(
         "/v1/verify/batch",
-        Some(&token),
-        json!({"items": [body.clone(), body.clone()]}),
+        Some(token),
+        json!({"items": [body.clone(), body]}),
     )
     .await;
+}
 
-    // A misbehaving plugin, loaded behind the service's back, for failures.
+/// A trap and a timeout from a misbehaving plugin, loaded behind the
+/// service's back.
+async fn plugin_failures(app: &TestApp, token: &str) {
     let hostile = crate::helpers::plugin("test-hostile");
     app.state
         .store
@@ -50,7 +41,7 @@ async fn metrics_report_traffic_plugins_caches_limits_and_the_database() {
     let hostile_key = app
         .post(
             "/v1/keys",
-            Some(&token),
+            Some(token),
             json!({"key_data": b64(b"any key"), "format": "raw", "algorithm": "HOSTILE"}),
         )
         .await;
@@ -60,7 +51,7 @@ async fn metrics_report_traffic_plugins_caches_limits_and_the_database() {
         "{:?}",
         hostile_key.body
     );
-    let trap = app.post("/v1/verify", Some(&token), json!({"public_key_id": hostile_key.body["id"], "document": b64(b"x"), "signature": b64(&[4])})).await;
+    let trap = app.verify(token, json!({"public_key_id": hostile_key.body["id"], "document": b64(b"x"), "signature": b64(&[4])})).await;
     assert_eq!(
         (trap.status, trap.code()),
         (StatusCode::BAD_GATEWAY, "plugin_trap")
@@ -71,11 +62,19 @@ async fn metrics_report_traffic_plugins_caches_limits_and_the_database() {
         detail.contains("plugin_trap") && !detail.contains("panics on request"),
         "{detail}"
     );
-    let timeout = app.post("/v1/verify", Some(&token), json!({"public_key_id": hostile_key.body["id"], "document": b64(b"x"), "signature": b64(&[2])})).await;
+    let timeout = app.verify(token, json!({"public_key_id": hostile_key.body["id"], "document": b64(b"x"), "signature": b64(&[2])})).await;
     assert_eq!(
         (timeout.status, timeout.code()),
         (StatusCode::GATEWAY_TIMEOUT, "plugin_timeout")
     );
+}
+
+#[tokio::test]
+async fn metrics_report_traffic_plugins_caches_limits_and_the_database() {
+    let app = TestApp::spawn_with(|c| c.rate_limits.per_user = 40).await;
+    let (_, token) = app.user(&["user"]).await;
+    verify_traffic(&app, &token).await;
+    plugin_failures(&app, &token).await;
     // Exhaust the per-user limit.
     let mut limited = false;
     for _ in 0..60 {
@@ -144,19 +143,9 @@ async fn the_audit_trail_is_filtered_and_paged_for_admins() {
         .await;
     assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
     let signer = TestKey::generate(Kind::Ed25519);
-    let key = app
-        .post(
-            "/v1/keys",
-            Some(&user),
-            json!({"key_data": signer.pem(), "format": "PEM", "algorithm": "EdDSA"}),
-        )
+    let key = app.register_key(&user, &signer).await;
+    app.post(&format!("/v1/keys/{key}/revoke"), Some(&user), json!({}))
         .await;
-    app.post(
-        &format!("/v1/keys/{}/revoke", key.body["id"].as_str().expect("id")),
-        Some(&user),
-        json!({}),
-    )
-    .await;
     app.request(
         reqwest::Method::PUT,
         &format!("/v1/users/{user_id}/roles"),
@@ -226,118 +215,165 @@ async fn the_audit_trail_is_filtered_and_paged_for_admins() {
     );
 }
 
-#[tokio::test]
-async fn sigterm_under_load_finishes_in_flight_requests_and_loses_no_record() {
-    let database = crate::helpers::app::fresh_database().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let config = crate::helpers::app::test_config(
-        &database,
-        &format!("sigil-test:{}:", uuid::Uuid::new_v4()),
-    );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sigil"))
-        .arg("serve")
-        .env("DATABASE_URL", config.database.url.expose())
-        .env("REDIS_URL", config.redis.url.expose())
-        .env("SIGIL_REDIS__KEY_PREFIX", &config.redis.key_prefix)
-        .env("SIGIL_LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "SIGIL_PLUGIN_DIR",
-            crate::helpers::plugins_dir().join("default"),
-        )
-        .env("SIGIL_LOG__FILTER", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("sigil serve starts");
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    while client
-        .get(format!("{base}/ready"))
-        .send()
-        .await
-        .map(|r| r.status() != StatusCode::OK)
-        .unwrap_or(true)
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the service did not become ready"
+/// `sigil serve`, the real binary, on a fresh database and a free port.
+struct Served {
+    child: Child,
+    base: String,
+    database: String,
+}
+
+impl Served {
+    /// Start the binary and wait until it is ready.
+    async fn start() -> Self {
+        let database = crate::helpers::app::fresh_database().await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let config = crate::helpers::app::test_config(
+            &database,
+            &format!("sigil-test:{}:", uuid::Uuid::new_v4()),
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let child = Command::new(env!("CARGO_BIN_EXE_sigil"))
+            .arg("serve")
+            .env("DATABASE_URL", config.database.url.expose())
+            .env("REDIS_URL", config.redis.url.expose())
+            .env("SIGIL_REDIS__KEY_PREFIX", &config.redis.key_prefix)
+            .env("SIGIL_LISTEN", format!("127.0.0.1:{port}"))
+            .env(
+                "SIGIL_PLUGIN_DIR",
+                crate::helpers::plugins_dir().join("default"),
+            )
+            .env("SIGIL_LOG__FILTER", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("sigil serve starts");
+        let client = reqwest::Client::new();
+        let started = Instant::now();
+        while client
+            .get(format!("{base}/ready"))
+            .send()
+            .await
+            .map(|r| r.status() != StatusCode::OK)
+            .unwrap_or(true)
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "the service did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self {
+            child,
+            base,
+            database,
+        }
     }
 
-    let password = "correct horse battery staple";
-    client
-        .post(format!("{base}/v1/auth/register"))
-        .json(&json!({"username": "load", "email": "load@example.test", "password": password}))
-        .send()
-        .await
-        .expect("register");
-    let pair: serde_json::Value = client
-        .post(format!("{base}/v1/auth/login"))
-        .json(&json!({"username": "load", "password": password}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = pair["access_token"].as_str().expect("token").to_owned();
-    let signer = TestKey::generate(Kind::Ed25519);
-    let key: serde_json::Value = client
-        .post(format!("{base}/v1/keys"))
-        .bearer_auth(&token)
-        .json(&json!({"key_data": signer.pem(), "format": "PEM", "algorithm": "EdDSA"}))
-        .send()
-        .await
-        .expect("key")
-        .json()
-        .await
-        .expect("json");
+    /// Register and log in a user and register an Ed25519 key of theirs,
+    /// all over HTTP: (access token, key id, the key).
+    async fn signer(&self, client: &reqwest::Client) -> (String, Value, TestKey) {
+        let base = &self.base;
+        let password = "correct horse battery staple";
+        client
+            .post(format!("{base}/v1/auth/register"))
+            .json(&json!({"username": "load", "email": "load@example.test", "password": password}))
+            .send()
+            .await
+            .expect("register");
+        let pair: Value = client
+            .post(format!("{base}/v1/auth/login"))
+            .json(&json!({"username": "load", "password": password}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        let token = pair["access_token"].as_str().expect("token").to_owned();
+        let signer = TestKey::generate(Kind::Ed25519);
+        let key: Value = client
+            .post(format!("{base}/v1/keys"))
+            .bearer_auth(&token)
+            .json(&json!({"key_data": signer.pem(), "format": "PEM", "algorithm": "EdDSA"}))
+            .send()
+            .await
+            .expect("key")
+            .json()
+            .await
+            .expect("json");
+        (token, key["id"].clone(), signer)
+    }
+}
 
-    let answered = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let mut load = Vec::new();
-    for worker in 0..8 {
-        let (client, base, token, answered) = (
-            client.clone(),
-            base.clone(),
-            token.clone(),
-            answered.clone(),
-        );
-        let doc = format!("document of worker {worker}");
-        let body = json!({"public_key_id": key["id"], "document": b64(doc.as_bytes()), "signature": b64(&signer.sign(doc.as_bytes()))});
-        load.push(tokio::spawn(async move {
-            loop {
-                match client
-                    .post(format!("{base}/v1/verify"))
-                    .bearer_auth(&token)
-                    .json(&body)
-                    .send()
-                    .await
-                {
-                    Ok(response) if response.status() == StatusCode::OK => {
-                        let answer: serde_json::Value = match response.json().await {
-                            Ok(answer) => answer,
-                            Err(_) => continue,
-                        };
-                        answered
-                            .lock()
-                            .expect("lock")
-                            .push(answer["verification_id"].as_str().expect("id").to_owned());
-                    }
-                    // Refused or cut off while shutting down: not answered.
-                    Ok(_) | Err(_) => {
-                        if client.get(format!("{base}/health")).send().await.is_err() {
-                            return;
+/// Verification ids the server answered, shared by the load's workers.
+type Answered = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Eight workers verifying in a loop until the server is gone; each
+/// answered verification id goes into `answered`.
+fn verify_until_gone(
+    base: &str,
+    token: &str,
+    key: &Value,
+    signer: &TestKey,
+    answered: &Answered,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let client = reqwest::Client::new();
+    (0..8)
+        .map(|worker| {
+            let (client, base, token, answered) = (
+                client.clone(),
+                base.to_owned(),
+                token.to_owned(),
+                answered.clone(),
+            );
+            let doc = format!("document of worker {worker}");
+            let body = json!({"public_key_id": key, "document": b64(doc.as_bytes()), "signature": b64(&signer.sign(doc.as_bytes()))});
+            tokio::spawn(async move {
+                loop {
+                    match client
+                        .post(format!("{base}/v1/verify"))
+                        .bearer_auth(&token)
+                        .json(&body)
+                        .send()
+                        .await
+                    {
+                        Ok(response) if response.status() == StatusCode::OK => {
+                            let answer: Value = match response.json().await {
+                                Ok(answer) => answer,
+                                Err(_) => continue,
+                            };
+                            answered
+                                .lock()
+                                .expect("lock")
+                                .push(answer["verification_id"].as_str().expect("id").to_owned());
+                        }
+                        // Refused or cut off while shutting down: not answered.
+                        Ok(_) | Err(_) => {
+                            if client.get(format!("{base}/health")).send().await.is_err() {
+                                return;
+                            }
                         }
                     }
                 }
-            }
-        }));
-    }
+            })
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn sigterm_under_load_finishes_in_flight_requests_and_loses_no_record() {
+    let served = Served::start().await;
+    let (token, key, signer) = served.signer(&reqwest::Client::new()).await;
+    let Served {
+        mut child,
+        base,
+        database,
+    } = served;
+    let answered = Answered::default();
+    let load = verify_until_gone(&base, &token, &key, &signer, &answered);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let before = answered.lock().expect("lock").len();
     assert!(before > 0, "the load is running");

@@ -11,36 +11,6 @@ use crate::helpers::signers::{Kind, TestKey, b64};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// Upload a component's bytes.
-async fn upload(app: &TestApp, token: &str, bytes: Vec<u8>) -> crate::helpers::app::Answer {
-    let response = app
-        .client
-        .post(format!("{}/v1/plugins", app.base))
-        .bearer_auth(token)
-        .header("content-type", "application/wasm")
-        .body(bytes)
-        .send()
-        .await
-        .expect("sent");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response.json::<Value>().await.unwrap_or(Value::Null);
-    crate::helpers::app::Answer {
-        status,
-        headers,
-        body,
-    }
-}
-
-async fn key(app: &TestApp, token: &str, signer: &TestKey) -> crate::helpers::app::Answer {
-    app.post(
-        "/v1/keys",
-        Some(token),
-        json!({"key_data": signer.pem(), "format": "PEM", "algorithm": signer.algorithm()}),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
     let app = TestApp::spawn_with(|c| c.plugins.max_upload_bytes = 180_000).await;
@@ -55,7 +25,7 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
     );
 
     let hostile = crate::helpers::component_bytes("test-hostile");
-    let forbidden = upload(&app, &user, hostile.clone()).await;
+    let forbidden = app.upload_plugin(&user, hostile.clone()).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
 
     let cases: Vec<(&str, Vec<u8>, StatusCode, &str, &str)> = vec![
@@ -82,7 +52,7 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
         ("over the size cap", crate::helpers::component_bytes("ecdsa-p384"), StatusCode::PAYLOAD_TOO_LARGE, "plugin_too_large", "at most 180000 bytes"),
     ];
     for (what, bytes, status, code, detail) in cases {
-        let answer = upload(&app, &admin, bytes).await;
+        let answer = app.upload_plugin(&admin, bytes).await;
         assert_eq!(
             (answer.status, answer.code()),
             (status, code),
@@ -112,14 +82,7 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
 
     // Nothing changed: the same four plugins, and P-256 still served by ecdsa-p256.
     assert_eq!(app.get("/v1/plugins", Some(&admin)).await.body, before);
-    let curves = app.get("/v1/curves", Some(&admin)).await.body;
-    let p256 = curves["items"]
-        .as_array()
-        .expect("curves")
-        .iter()
-        .find(|c| c["name"] == "P-256")
-        .expect("P-256")
-        .clone();
+    let p256 = curve(&app, &admin, "P-256").await;
     assert_eq!(p256["plugin"]["name"], "ecdsa-p256");
     // Every refusal is audited.
     let db = app.superuser().await;
@@ -152,7 +115,7 @@ impl Load {
                 (stop.clone(), failures.clone(), done.clone(), token.clone());
             tasks.push(tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
-                    let answer = app.post("/v1/verify", Some(&token), body.clone()).await;
+                    let answer = app.verify(&token, body.clone()).await;
                     if answer.status != StatusCode::OK || answer.body["valid"] != true {
                         eprintln!("failed under load: {} {:?}", answer.status, answer.body);
                         failures.fetch_add(1, Ordering::Relaxed);
@@ -185,7 +148,7 @@ async fn load_bodies(app: &TestApp, token: &str) -> Vec<Value> {
     let mut bodies = Vec::new();
     for kind in [Kind::P256, Kind::Ed25519] {
         let signer = TestKey::generate(kind);
-        let id = key(app, token, &signer).await.body["id"].clone();
+        let id = app.register_key(token, &signer).await;
         let doc = format!("load document {kind:?}");
         let body = json!({"public_key_id": id, "document": b64(doc.as_bytes()), "signature": b64(&signer.sign(doc.as_bytes()))});
         bodies.push(body.clone());
@@ -194,62 +157,11 @@ async fn load_bodies(app: &TestApp, token: &str) -> Vec<Value> {
     bodies
 }
 
-#[tokio::test]
-async fn p384_is_hot_loaded_under_load_on_every_host() {
-    let a = Arc::new(TestApp::spawn().await);
-    let b = Arc::new(a.another_host(|_| {}).await);
-    let (_, admin) = a.admin().await;
-    let load = Load::start(
-        vec![a.clone(), b.clone()],
-        admin.clone(),
-        load_bodies(&a, &admin).await,
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-
-    let p384 = TestKey::generate(Kind::P384);
-    let before = key(&a, &admin, &p384).await;
-    assert_eq!(
-        before.code(),
-        "key_rejected",
-        "P-384 is not served before the upload"
-    );
-    assert!(
-        before.body["detail"]
-            .as_str()
-            .expect("detail")
-            .contains("1.3.132.0.34"),
-        "{:?}",
-        before.body
-    );
-    let uploaded = upload(&a, &admin, crate::helpers::component_bytes("ecdsa-p384")).await;
-    assert_eq!(uploaded.status, StatusCode::CREATED, "{:?}", uploaded.body);
-    assert_eq!(
-        (
-            uploaded.body["name"].as_str(),
-            uploaded.body["status"].as_str()
-        ),
-        (Some("ecdsa-p384"), Some("active"))
-    );
-    assert_eq!(uploaded.body["serving"], true);
-
-    // Usable on A as soon as the upload answers.
-    let created = key(&a, &admin, &p384).await;
-    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
-    assert_eq!(created.body["curve"], "P-384");
-    let body = json!({"public_key_id": created.body["id"], "document": b64(b"p384 document"), "signature": b64(&p384.sign(b"p384 document"))});
-    let verified = a.post("/v1/verify", Some(&admin), body.clone()).await;
-    assert_eq!(verified.body["valid"], true, "{:?}", verified.body);
-    assert!(
-        verified.body["plugin"]
-            .as_str()
-            .expect("plugin")
-            .starts_with("ecdsa-p384@")
-    );
-
-    // And on B within a second.
+/// `host` verifies `body` as valid within a second.
+async fn verifies_within_a_second(host: &TestApp, token: &str, body: &Value) {
     let started = Instant::now();
     loop {
-        let answer = b.post("/v1/verify", Some(&admin), body.clone()).await;
+        let answer = host.verify(token, body.clone()).await;
         if answer.body["valid"] == true {
             break;
         }
@@ -265,14 +177,81 @@ async fn p384_is_hot_loaded_under_load_on_every_host() {
         "second host verified P-384 {:?} after the upload answered",
         started.elapsed()
     );
-    let curves = b.get("/v1/curves", Some(&admin)).await.body;
-    let p384_curve = curves["items"]
+}
+
+/// The catalogue entry of the curve `name`, as `host` lists it.
+async fn curve(host: &TestApp, token: &str, name: &str) -> Value {
+    let curves = host.get("/v1/curves", Some(token)).await.body;
+    curves["items"]
         .as_array()
         .expect("curves")
         .iter()
-        .find(|c| c["name"] == "P-384")
-        .expect("P-384 catalogued")
-        .clone();
+        .find(|c| c["name"] == name)
+        .expect("curve catalogued")
+        .clone()
+}
+
+#[tokio::test]
+async fn p384_is_hot_loaded_under_load_on_every_host() {
+    let a = Arc::new(TestApp::spawn().await);
+    let b = Arc::new(a.another_host(|_| {}).await);
+    let (_, admin) = a.admin().await;
+    let load = Load::start(
+        vec![a.clone(), b.clone()],
+        admin.clone(),
+        load_bodies(&a, &admin).await,
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let p384 = TestKey::generate(Kind::P384);
+    let before = a
+        .post("/v1/keys", Some(&admin), p384.pem_registration())
+        .await;
+    assert_eq!(
+        before.code(),
+        "key_rejected",
+        "P-384 is not served before the upload"
+    );
+    assert!(
+        before.body["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("1.3.132.0.34"),
+        "{:?}",
+        before.body
+    );
+    let uploaded = a
+        .upload_plugin(&admin, crate::helpers::component_bytes("ecdsa-p384"))
+        .await;
+    assert_eq!(uploaded.status, StatusCode::CREATED, "{:?}", uploaded.body);
+    assert_eq!(
+        (
+            uploaded.body["name"].as_str(),
+            uploaded.body["status"].as_str()
+        ),
+        (Some("ecdsa-p384"), Some("active"))
+    );
+    assert_eq!(uploaded.body["serving"], true);
+
+    // Usable on A as soon as the upload answers.
+    let created = a
+        .post("/v1/keys", Some(&admin), p384.pem_registration())
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_eq!(created.body["curve"], "P-384");
+    let body = json!({"public_key_id": created.body["id"], "document": b64(b"p384 document"), "signature": b64(&p384.sign(b"p384 document"))});
+    let verified = a.verify(&admin, body.clone()).await;
+    assert_eq!(verified.body["valid"], true, "{:?}", verified.body);
+    assert!(
+        verified.body["plugin"]
+            .as_str()
+            .expect("plugin")
+            .starts_with("ecdsa-p384@")
+    );
+
+    // And on B within a second.
+    verifies_within_a_second(&b, &admin, &body).await;
+    let p384_curve = curve(&b, &admin, "P-384").await;
     assert_eq!(
         (
             p384_curve["status"].as_str(),
@@ -292,10 +271,7 @@ async fn p384_is_hot_loaded_under_load_on_every_host() {
 
     // A host that starts later loads the active set from PostgreSQL.
     let c = a.another_host(|_| {}).await;
-    assert_eq!(
-        c.post("/v1/verify", Some(&admin), body).await.body["valid"],
-        true
-    );
+    assert_eq!(c.verify(&admin, body).await.body["valid"], true);
 }
 
 #[tokio::test]
@@ -303,7 +279,7 @@ async fn a_new_version_and_its_rollback_swap_under_load() {
     let app = Arc::new(TestApp::spawn().await);
     let (_, admin) = app.admin().await;
     let signer = TestKey::generate(Kind::P256);
-    let id = key(&app, &admin, &signer).await.body["id"].clone();
+    let id = app.register_key(&admin, &signer).await;
     let body = json!({"public_key_id": id, "document": b64(b"versioned"), "signature": b64(&signer.sign(b"versioned"))});
     let mut bodies = load_bodies(&app, &admin).await;
     bodies.push(body.clone());
@@ -319,24 +295,15 @@ async fn a_new_version_and_its_rollback_swap_under_load() {
         .expect("ecdsa-p256")
         .clone();
     assert_eq!(original["version"], "0.1.0");
-    let newer = upload(
-        &app,
-        &admin,
-        crate::helpers::component_bytes("ecdsa-p256-0.1.1"),
-    )
-    .await;
+    let newer = app
+        .upload_plugin(&admin, crate::helpers::component_bytes("ecdsa-p256-0.1.1"))
+        .await;
     assert_eq!(newer.status, StatusCode::CREATED, "{:?}", newer.body);
     assert_eq!(newer.body["version"], "0.1.1");
-    let answer = app.post("/v1/verify", Some(&admin), body.clone()).await;
+    let answer = app.verify(&admin, body.clone()).await;
     assert_eq!(answer.body["plugin"], "ecdsa-p256@0.1.1");
     let record = app
-        .get(
-            &format!(
-                "/v1/verifications/{}",
-                answer.body["verification_id"].as_str().expect("id")
-            ),
-            Some(&admin),
-        )
+        .record(&admin, answer.body["verification_id"].as_str().expect("id"))
         .await;
     assert_eq!(record.body["metadata"]["plugin_version"], "0.1.1");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -353,7 +320,7 @@ async fn a_new_version_and_its_rollback_swap_under_load() {
         )
         .await;
     assert_eq!(rolled.status, StatusCode::OK, "{:?}", rolled.body);
-    let answer = app.post("/v1/verify", Some(&admin), body.clone()).await;
+    let answer = app.verify(&admin, body.clone()).await;
     assert_eq!(answer.body["plugin"], "ecdsa-p256@0.1.0");
     let listed = app.get("/v1/plugins", Some(&admin)).await.body;
     let status_of = |version: &str| {
@@ -392,15 +359,10 @@ async fn disabling_the_only_plugin_for_a_curve_disables_the_curve() {
     let app = TestApp::spawn().await;
     let (_, admin) = app.admin().await;
     let signer = TestKey::generate(Kind::Secp256k1);
-    let id = key(&app, &admin, &signer).await.body["id"].clone();
+    let id = app.register_key(&admin, &signer).await;
     let body =
         json!({"public_key_id": id, "document": b64(b"k1"), "signature": b64(&signer.sign(b"k1"))});
-    assert_eq!(
-        app.post("/v1/verify", Some(&admin), body.clone())
-            .await
-            .body["valid"],
-        true
-    );
+    assert_eq!(app.verify(&admin, body.clone()).await.body["valid"], true);
 
     let plugins = app.get("/v1/plugins", Some(&admin)).await.body;
     let k1 = plugins["items"]
@@ -425,14 +387,7 @@ async fn disabling_the_only_plugin_for_a_curve_disables_the_curve() {
         (Some("disabled"), Some(false))
     );
 
-    let curves = app.get("/v1/curves", Some(&admin)).await.body;
-    let curve = curves["items"]
-        .as_array()
-        .expect("curves")
-        .iter()
-        .find(|c| c["name"] == "secp256k1")
-        .expect("curve")
-        .clone();
+    let curve = curve(&app, &admin, "secp256k1").await;
     assert_eq!(
         (
             curve["status"].as_str(),
@@ -441,7 +396,7 @@ async fn disabling_the_only_plugin_for_a_curve_disables_the_curve() {
         ),
         (Some("disabled"), Some(false), Some("enabled"))
     );
-    let refused = app.post("/v1/verify", Some(&admin), body.clone()).await;
+    let refused = app.verify(&admin, body.clone()).await;
     assert_eq!(
         (refused.status, refused.code()),
         (StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable")
@@ -455,16 +410,10 @@ async fn disabling_the_only_plugin_for_a_curve_disables_the_curve() {
         )
         .await;
     assert_eq!(back.status, StatusCode::OK, "{:?}", back.body);
-    assert_eq!(
-        app.post("/v1/verify", Some(&admin), body).await.body["valid"],
-        true
-    );
-    let again = upload(
-        &app,
-        &admin,
-        crate::helpers::component_bytes("ecdsa-secp256k1"),
-    )
-    .await;
+    assert_eq!(app.verify(&admin, body).await.body["valid"], true);
+    let again = app
+        .upload_plugin(&admin, crate::helpers::component_bytes("ecdsa-secp256k1"))
+        .await;
     assert_eq!(again.code(), "plugin_exists");
 }
 

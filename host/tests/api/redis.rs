@@ -13,28 +13,16 @@ use serde_json::{Value, json};
 
 const DOCUMENT: &[u8] = b"the contract, final version";
 
-async fn key(app: &TestApp, token: &str, signer: &TestKey) -> String {
-    let answer = app
-        .post(
-            "/v1/keys",
-            Some(token),
-            json!({"key_data": signer.pem(), "format": "PEM", "algorithm": signer.algorithm()}),
-        )
-        .await;
-    assert_eq!(answer.status, StatusCode::CREATED, "{:?}", answer.body);
-    answer.body["id"].as_str().expect("id").to_owned()
-}
-
 #[tokio::test]
 async fn a_cached_valid_result_never_vouches_for_another_signature() {
     let app = TestApp::spawn().await;
     let (_, token) = app.user(&["user"]).await;
     let signer = TestKey::generate(Kind::P256);
-    let id = key(&app, &token, &signer).await;
+    let id = app.register_key(&token, &signer).await;
     let genuine = signer.sign(DOCUMENT);
     let body = |signature: &[u8]| json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(signature)});
 
-    let first = app.post("/v1/verify", Some(&token), body(&genuine)).await;
+    let first = app.verify(&token, body(&genuine)).await;
     assert_eq!(
         (
             first.body["valid"].as_bool(),
@@ -42,7 +30,7 @@ async fn a_cached_valid_result_never_vouches_for_another_signature() {
         ),
         (Some(true), Some(false))
     );
-    let second = app.post("/v1/verify", Some(&token), body(&genuine)).await;
+    let second = app.verify(&token, body(&genuine)).await;
     assert_eq!(
         (
             second.body["valid"].as_bool(),
@@ -54,7 +42,7 @@ async fn a_cached_valid_result_never_vouches_for_another_signature() {
     // A forged signature for the very same document and key: a well-formed
     // ECDSA signature made with another key.
     let forged = TestKey::generate(Kind::P256).sign(DOCUMENT);
-    let answer = app.post("/v1/verify", Some(&token), body(&forged)).await;
+    let answer = app.verify(&token, body(&forged)).await;
     assert_eq!(
         (
             answer.body["valid"].as_bool(),
@@ -67,13 +55,7 @@ async fn a_cached_valid_result_never_vouches_for_another_signature() {
 
     // Every answer, cached or not, is recorded; the cached one says so.
     let record = app
-        .get(
-            &format!(
-                "/v1/verifications/{}",
-                second.body["verification_id"].as_str().expect("id")
-            ),
-            Some(&token),
-        )
+        .record(&token, second.body["verification_id"].as_str().expect("id"))
         .await;
     assert_eq!(record.body["metadata"]["cached"], true);
     let history = app.get("/v1/verifications", Some(&token)).await;
@@ -83,19 +65,17 @@ async fn a_cached_valid_result_never_vouches_for_another_signature() {
     app.post(&format!("/v1/keys/{id}/revoke"), Some(&token), json!({}))
         .await;
     assert_eq!(
-        app.post("/v1/verify", Some(&token), body(&genuine))
-            .await
-            .code(),
+        app.verify(&token, body(&genuine)).await.code(),
         "key_revoked"
     );
 
     // The batch path uses and respects the cache the same way.
     let signer = TestKey::generate(Kind::Ed25519);
-    let id = key(&app, &token, &signer).await;
+    let id = app.register_key(&token, &signer).await;
     let genuine = signer.sign(DOCUMENT);
     let forged = TestKey::generate(Kind::Ed25519).sign(DOCUMENT);
     let item = |signature: &[u8]| json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(signature)});
-    app.post("/v1/verify", Some(&token), item(&genuine)).await;
+    app.verify(&token, item(&genuine)).await;
     let batch = app
         .post(
             "/v1/verify/batch",
@@ -117,11 +97,11 @@ async fn recent_verifications_are_served_newest_first() {
     let app = TestApp::spawn().await;
     let (_, token) = app.user(&["user"]).await;
     let signer = TestKey::generate(Kind::Ed25519);
-    let id = key(&app, &token, &signer).await;
+    let id = app.register_key(&token, &signer).await;
     let mut ids = Vec::new();
     for i in 0..23 {
         let doc = format!("document {i}");
-        let answer = app.post("/v1/verify", Some(&token), json!({"public_key_id": id, "document": b64(doc.as_bytes()), "signature": b64(&signer.sign(doc.as_bytes()))})).await;
+        let answer = app.verify(&token, json!({"public_key_id": id, "document": b64(doc.as_bytes()), "signature": b64(&signer.sign(doc.as_bytes()))})).await;
         ids.push(answer.body["verification_id"].clone());
     }
     let recent = app.get("/v1/verifications/recent", Some(&token)).await;
@@ -175,14 +155,11 @@ async fn a_second_host_sees_revocations_within_a_second() {
     let b = a.another_host(|_| {}).await;
     let (_, token) = a.user(&["user"]).await;
     let signer = TestKey::generate(Kind::P256);
-    let id = key(&a, &token, &signer).await;
+    let id = a.register_key(&token, &signer).await;
     let body = json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&signer.sign(DOCUMENT))});
     // B has the key (and the user) cached and answers from its caches.
     for _ in 0..2 {
-        assert_eq!(
-            b.post("/v1/verify", Some(&token), body.clone()).await.body["valid"],
-            true
-        );
+        assert_eq!(b.verify(&token, body.clone()).await.body["valid"], true);
     }
     tokio::time::sleep(Duration::from_millis(200)).await; // B's subscription is up
     assert_eq!(
@@ -194,12 +171,7 @@ async fn a_second_host_sees_revocations_within_a_second() {
     let took = eventually(
         "B refuses the revoked key",
         Duration::from_secs(1),
-        async || {
-            b.post("/v1/verify", Some(&token), body.clone())
-                .await
-                .code()
-                == "key_revoked"
-        },
+        async || b.verify(&token, body.clone()).await.code() == "key_revoked",
     )
     .await;
     eprintln!("revocation reached the second host in {took:?}");
@@ -243,15 +215,19 @@ async fn a_second_host_sees_revocations_within_a_second() {
     .await;
 }
 
-#[tokio::test]
-async fn rate_limits_per_ip_user_and_endpoint() {
-    // Per IP.
-    let app = TestApp::spawn_with(|c| {
-        c.rate_limits.per_ip = 5;
-        c.rate_limits.per_user = 1000;
-        c.rate_limits.per_endpoint = 1000;
+/// A server with the given per-IP, per-user and per-endpoint limits.
+async fn limited(per_ip: u32, per_user: u32, per_endpoint: u32) -> TestApp {
+    TestApp::spawn_with(|c| {
+        c.rate_limits.per_ip = per_ip;
+        c.rate_limits.per_user = per_user;
+        c.rate_limits.per_endpoint = per_endpoint;
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn rate_limits_per_ip_name_the_limit_that_refused() {
+    let app = limited(5, 1000, 1000).await;
     let (_, token) = app.user(&["user"]).await; // one login request
     let mut statuses = Vec::new();
     for _ in 0..6 {
@@ -296,14 +272,11 @@ async fn rate_limits_per_ip_user_and_endpoint() {
     );
     // Operations routes are not limited.
     assert_eq!(app.get("/health", None).await.status, StatusCode::OK);
+}
 
-    // Per user: one user is stopped, another is not.
-    let app = TestApp::spawn_with(|c| {
-        c.rate_limits.per_ip = 1000;
-        c.rate_limits.per_user = 3;
-        c.rate_limits.per_endpoint = 1000;
-    })
-    .await;
+#[tokio::test]
+async fn rate_limits_per_user_stop_one_user_not_another() {
+    let app = limited(1000, 3, 1000).await;
     let (_, greedy) = app.user(&["user"]).await;
     let (_, modest) = app.user(&["user"]).await;
     for _ in 0..3 {
@@ -324,14 +297,11 @@ async fn rate_limits_per_ip_user_and_endpoint() {
         app.get("/v1/auth/me", Some(&modest)).await.status,
         StatusCode::OK
     );
+}
 
-    // Per endpoint: one route is stopped for everyone, others are not.
-    let app = TestApp::spawn_with(|c| {
-        c.rate_limits.per_ip = 1000;
-        c.rate_limits.per_user = 1000;
-        c.rate_limits.per_endpoint = 3;
-    })
-    .await;
+#[tokio::test]
+async fn rate_limits_per_endpoint_stop_one_route_for_everyone_not_others() {
+    let app = limited(1000, 1000, 3).await;
     let (_, one) = app.user(&["user"]).await;
     let (_, two) = app.user(&["user"]).await;
     for token in [&one, &two, &one] {
@@ -412,6 +382,30 @@ fn spare_port() -> u16 {
         .port()
 }
 
+/// With Redis down, everything keeps working from PostgreSQL: 20 single
+/// verifications and a batch of two. Returns how many were answered.
+async fn verify_without_redis(app: &TestApp, token: &str, body: &Value) -> i64 {
+    for i in 0..20 {
+        let answer = app.verify(token, body.clone()).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::OK,
+            "request {i} with Redis down: {:?}",
+            answer.body
+        );
+        assert_eq!(answer.body["valid"], true);
+    }
+    let batch = app
+        .post(
+            "/v1/verify/batch",
+            Some(token),
+            json!({"items": [body.clone(), body.clone()]}),
+        )
+        .await;
+    assert_eq!(batch.body["success_count"], 2);
+    22
+}
+
 #[tokio::test]
 async fn losing_redis_loses_nothing_and_caching_comes_back() {
     let mut redis = OwnRedis::start(spare_port());
@@ -420,49 +414,19 @@ async fn losing_redis_loses_nothing_and_caching_comes_back() {
     let (_, token) = app.user(&["user"]).await;
     let (_, doomed) = app.user(&["user"]).await;
     let signer = TestKey::generate(Kind::Ed25519);
-    let id = key(&app, &token, &signer).await;
+    let id = app.register_key(&token, &signer).await;
     let body = json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&signer.sign(DOCUMENT))});
     let mut answered = 0;
     for _ in 0..2 {
-        assert_eq!(
-            app.post("/v1/verify", Some(&token), body.clone())
-                .await
-                .body["valid"],
-            true
-        );
+        assert_eq!(app.verify(&token, body.clone()).await.body["valid"], true);
         answered += 1;
     }
-    assert_eq!(
-        app.post("/v1/verify", Some(&token), body.clone())
-            .await
-            .body["cached"],
-        true
-    );
+    assert_eq!(app.verify(&token, body.clone()).await.body["cached"], true);
     answered += 1;
     assert_eq!(app.get("/ready", None).await.body["redis"], "up");
 
     redis.stop();
-    // Everything keeps working from PostgreSQL.
-    for i in 0..20 {
-        let answer = app.post("/v1/verify", Some(&token), body.clone()).await;
-        assert_eq!(
-            answer.status,
-            StatusCode::OK,
-            "request {i} with Redis down: {:?}",
-            answer.body
-        );
-        assert_eq!(answer.body["valid"], true);
-        answered += 1;
-    }
-    let batch = app
-        .post(
-            "/v1/verify/batch",
-            Some(&token),
-            json!({"items": [body.clone(), body.clone()]}),
-        )
-        .await;
-    assert_eq!(batch.body["success_count"], 2);
-    answered += 2;
+    answered += verify_without_redis(&app, &token, &body).await;
     assert_eq!(
         app.get("/v1/auth/me", Some(&token)).await.status,
         StatusCode::OK
@@ -520,12 +484,7 @@ async fn losing_redis_loses_nothing_and_caching_comes_back() {
     eventually(
         "a cached answer again",
         Duration::from_secs(15),
-        async || {
-            app.post("/v1/verify", Some(&token), body.clone())
-                .await
-                .body["cached"]
-                == true
-        },
+        async || app.verify(&token, body.clone()).await.body["cached"] == true,
     )
     .await;
 }
@@ -564,16 +523,11 @@ async fn entries_forged_in_redis_are_ignored() {
     let app = TestApp::spawn().await;
     let (user, token) = app.user(&["user"]).await;
     let signer = TestKey::generate(Kind::P256);
-    let id = key(&app, &token, &signer).await;
+    let id = app.register_key(&token, &signer).await;
     let genuine = signer.sign(DOCUMENT);
     let forged = TestKey::generate(Kind::P256).sign(DOCUMENT);
     let body = |signature: &[u8]| json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(signature)});
-    assert_eq!(
-        app.post("/v1/verify", Some(&token), body(&genuine))
-            .await
-            .body["valid"],
-        true
-    );
+    assert_eq!(app.verify(&token, body(&genuine)).await.body["valid"], true);
 
     let client = redis::Client::open(crate::helpers::app::redis_url()).expect("client");
     let mut conn = client
@@ -602,7 +556,7 @@ async fn entries_forged_in_redis_are_ignored() {
         .query_async(&mut conn)
         .await
         .expect("set");
-    let answer = app.post("/v1/verify", Some(&token), body(&forged)).await;
+    let answer = app.verify(&token, body(&forged)).await;
     assert_eq!(
         (
             answer.body["valid"].as_bool(),

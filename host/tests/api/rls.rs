@@ -77,26 +77,66 @@ async fn act_as(pool: &PgPool, user: Uuid) -> sqlx::Transaction<'static, sqlx::P
     tx
 }
 
-#[tokio::test]
-async fn row_level_security_fails_closed_and_isolates_users() {
-    let app = TestApp::spawn().await;
-    let (alice, _) = app.user(&["user"]).await;
-    let (bob, _) = app.user(&["user"]).await;
-    let (admin, _) = app.admin().await;
-    let superuser = app.superuser().await;
-    seed_rows(&superuser, alice).await;
-    seed_rows(&superuser, bob).await;
-    let pool = app.app_role().await;
+/// A server whose database holds one key, record and batch (with its item)
+/// for each of Alice and Bob, and an admin; `pool` connects as the
+/// application role, `superuser` bypasses RLS.
+struct Seeded {
+    _app: TestApp,
+    pool: PgPool,
+    superuser: PgPool,
+    alice: Uuid,
+    bob: Uuid,
+    admin: Uuid,
+}
 
-    // No user set: nothing at all.
-    let mut conn = pool.acquire().await.expect("connection");
+impl Seeded {
+    async fn new() -> Self {
+        let app = TestApp::spawn().await;
+        let (alice, _) = app.user(&["user"]).await;
+        let (bob, _) = app.user(&["user"]).await;
+        let (admin, _) = app.admin().await;
+        let superuser = app.superuser().await;
+        seed_rows(&superuser, alice).await;
+        seed_rows(&superuser, bob).await;
+        let pool = app.app_role().await;
+        Self {
+            _app: app,
+            pool,
+            superuser,
+            alice,
+            bob,
+            admin,
+        }
+    }
+
+    /// The id of the first row of `table` (`public_keys` or
+    /// `verification_records`) owned by `user`, read as superuser.
+    async fn id_of(&self, table: &str, user: Uuid) -> Uuid {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT id FROM {table} WHERE user_id = $1"
+        )))
+        .bind(user)
+        .fetch_one(&self.superuser)
+        .await
+        .expect("row")
+    }
+}
+
+#[tokio::test]
+async fn without_a_user_the_app_role_sees_nothing() {
+    let seeded = Seeded::new().await;
+    let mut conn = seeded.pool.acquire().await.expect("connection");
     for table in TABLES {
         assert_eq!(count(&mut conn, table).await, 0, "{table} without a user");
     }
-    drop(conn);
+}
 
-    // Alice sees her rows only, even asking for Bob's by hand.
-    let mut tx = act_as(&pool, alice).await;
+#[tokio::test]
+async fn a_user_sees_only_their_own_rows_even_asking_for_anothers() {
+    let Seeded {
+        pool, alice, bob, ..
+    } = &Seeded::new().await;
+    let mut tx = act_as(pool, *alice).await;
     for table in TABLES {
         assert_eq!(count(&mut tx, table).await, 1, "{table} as alice");
     }
@@ -113,7 +153,14 @@ async fn row_level_security_fails_closed_and_isolates_users() {
             .await
             .expect("select");
     assert_eq!(bobs_records, 0);
-    // ...cannot change them...
+}
+
+#[tokio::test]
+async fn a_user_cannot_change_delete_or_write_anothers_rows() {
+    let Seeded {
+        pool, alice, bob, ..
+    } = &Seeded::new().await;
+    let mut tx = act_as(pool, *alice).await;
     let touched = sqlx::query("UPDATE public_keys SET name = 'mine now' WHERE user_id = $1")
         .bind(bob)
         .execute(&mut *tx)
@@ -127,7 +174,6 @@ async fn row_level_security_fails_closed_and_isolates_users() {
         .await
         .expect("delete runs");
     assert_eq!(deleted.rows_affected(), 0);
-    // ...and cannot write rows in Bob's name.
     let forged = sqlx::query(
         "INSERT INTO public_keys (user_id, algorithm_id, key_data) SELECT $1, id, 'k' FROM algorithms WHERE name = 'RSA'",
     )
@@ -135,23 +181,18 @@ async fn row_level_security_fails_closed_and_isolates_users() {
     .execute(&mut *tx)
     .await;
     assert!(forged.is_err(), "a row for another user must be refused");
-    tx.rollback().await.expect("rollback");
+}
 
-    // Nor point her own rows at Bob's: a record on his key, or an item
-    // joining her batch to his record, is refused although she is the
-    // writer of both.
-    let bobs_key: Uuid = sqlx::query_scalar("SELECT id FROM public_keys WHERE user_id = $1")
-        .bind(bob)
-        .fetch_one(&superuser)
-        .await
-        .expect("bob's key");
-    let bobs_record: Uuid =
-        sqlx::query_scalar("SELECT id FROM verification_records WHERE user_id = $1")
-            .bind(bob)
-            .fetch_one(&superuser)
-            .await
-            .expect("bob's record");
-    let mut tx = act_as(&pool, alice).await;
+/// Alice cannot point her own rows at Bob's: a record on his key, or an
+/// item joining her batch to his record, is refused although she is the
+/// writer of both.
+#[tokio::test]
+async fn a_user_cannot_point_her_rows_at_anothers() {
+    let seeded = Seeded::new().await;
+    let (pool, alice) = (&seeded.pool, seeded.alice);
+    let bobs_key = seeded.id_of("public_keys", seeded.bob).await;
+    let bobs_record = seeded.id_of("verification_records", seeded.bob).await;
+    let mut tx = act_as(pool, alice).await;
     let on_his_key = sqlx::query(
         "INSERT INTO verification_records (user_id, document_hash, public_key_id, algorithm_id, curve_id, is_valid)
          SELECT $1, 'abcd', $2, algorithm_id, id, true FROM curves WHERE name = 'P-256'",
@@ -166,7 +207,7 @@ async fn row_level_security_fails_closed_and_isolates_users() {
         "a record on another user's key must be refused by policy"
     );
     tx.rollback().await.expect("rollback");
-    let mut tx = act_as(&pool, alice).await;
+    let mut tx = act_as(pool, alice).await;
     let her_batch: Uuid = sqlx::query_scalar(
         "INSERT INTO batch_verifications (user_id, total_count, success_count) VALUES ($1, 1, 1) RETURNING id",
     )
@@ -186,10 +227,12 @@ async fn row_level_security_fails_closed_and_isolates_users() {
         Some("42501"),
         "an item linking another user's record must be refused by policy"
     );
-    tx.rollback().await.expect("rollback");
+}
 
-    // Records are insert-and-read only, whoever asks.
-    let mut tx = act_as(&pool, alice).await;
+#[tokio::test]
+async fn records_and_batches_are_insert_and_read_only() {
+    let Seeded { pool, alice, .. } = &Seeded::new().await;
+    let mut tx = act_as(pool, *alice).await;
     let rewrite = sqlx::query("UPDATE verification_records SET is_valid = false")
         .execute(&mut *tx)
         .await;
@@ -198,17 +241,24 @@ async fn row_level_security_fails_closed_and_isolates_users() {
         "the application role cannot update records"
     );
     tx.rollback().await.expect("rollback");
-    let mut tx = act_as(&pool, alice).await;
+    let mut tx = act_as(pool, *alice).await;
     assert!(
         sqlx::query("DELETE FROM batch_verifications")
             .execute(&mut *tx)
             .await
             .is_err()
     );
-    tx.rollback().await.expect("rollback");
+}
 
-    // An admin sees everyone's rows.
-    let mut tx = act_as(&pool, admin).await;
+#[tokio::test]
+async fn an_admin_sees_everyones_rows_until_suspended() {
+    let Seeded {
+        pool,
+        superuser,
+        admin,
+        ..
+    } = &Seeded::new().await;
+    let mut tx = act_as(pool, *admin).await;
     for table in TABLES {
         assert_eq!(count(&mut tx, table).await, 2, "{table} as admin");
     }
@@ -217,12 +267,11 @@ async fn row_level_security_fails_closed_and_isolates_users() {
     // A suspended admin is no admin.
     sqlx::query("UPDATE users SET status = 'suspended' WHERE id = $1")
         .bind(admin)
-        .execute(&superuser)
+        .execute(superuser)
         .await
         .expect("suspend");
-    let mut tx = act_as(&pool, admin).await;
+    let mut tx = act_as(pool, *admin).await;
     assert_eq!(count(&mut tx, "public_keys").await, 0);
-    tx.rollback().await.expect("rollback");
 }
 
 /// A record of `user` on `key` as the recorder builds it.

@@ -453,7 +453,7 @@ async fn seed_indexes_exist_on_their_columns() {
 }
 
 #[tokio::test]
-async fn default_rows_are_present() {
+async fn default_roles_permissions_and_grants_are_present() {
     let (db, _) = pool().await;
     let roles: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT name::text, description FROM roles ORDER BY name")
@@ -521,6 +521,11 @@ async fn default_rows_are_present() {
             ("user", "verify_signatures"),
         ]
     );
+}
+
+#[tokio::test]
+async fn default_algorithms_and_curves_are_present() {
+    let (db, _) = pool().await;
     let algorithms: Vec<(String, String, Option<String>)> =
         sqlx::query_as("SELECT name::text, type::text, description FROM algorithms ORDER BY name")
             .fetch_all(&db)

@@ -3,25 +3,36 @@
 use crate::helpers::app::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use uuid::Uuid;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-#[tokio::test]
-async fn admins_create_list_change_and_delete_users() {
+/// A server, a logged-in admin (id, token) and the user "jane", created by
+/// the admin with the roles admin and user (her id).
+async fn admin_and_jane() -> (TestApp, Uuid, String, String) {
     let app = TestApp::spawn().await;
     let (admin_id, admin) = app.admin().await;
-
     let created = app
         .post("/v1/users", Some(&admin), json!({"username": "jane", "email": "jane@example.test", "password": PASSWORD, "roles": ["admin", "user"]}))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     assert_eq!(created.body["roles"], json!(["admin", "user"]));
     let jane = created.body["id"].as_str().expect("id").to_owned();
+    (app, admin_id, admin, jane)
+}
+
+#[tokio::test]
+async fn admins_create_users_with_known_roles_only() {
+    let (app, _, admin, _) = admin_and_jane().await;
     let unknown_role = app
         .post("/v1/users", Some(&admin), json!({"username": "kim", "email": "kim@example.test", "password": PASSWORD, "roles": ["root"]}))
         .await;
     assert_eq!(unknown_role.code(), "unknown_role");
+}
 
+#[tokio::test]
+async fn users_are_listed_in_pages_without_overlap() {
+    let (app, _, admin, _) = admin_and_jane().await;
     for i in 0..5 {
         app.create_user(&format!("bulk{i}"), PASSWORD, &["user"])
             .await;
@@ -60,7 +71,11 @@ async fn admins_create_list_change_and_delete_users() {
     );
     let suspended = app.get("/v1/users?status=suspended", Some(&admin)).await;
     assert_eq!(suspended.body["items"].as_array().map(Vec::len), Some(0));
+}
 
+#[tokio::test]
+async fn admins_change_a_users_email_roles_and_status() {
+    let (app, _, admin, jane) = admin_and_jane().await;
     let got = app.get(&format!("/v1/users/{jane}"), Some(&admin)).await;
     assert_eq!(got.body["email"], "jane@example.test");
     let patched = app
@@ -90,8 +105,11 @@ async fn admins_create_list_change_and_delete_users() {
         )
         .await;
     assert_eq!(bad_status.code(), "invalid_status");
+}
 
-    // A changed password ends the user's sessions and the new one works.
+#[tokio::test]
+async fn a_changed_password_ends_the_users_sessions_and_the_new_one_works() {
+    let (app, _, admin, jane) = admin_and_jane().await;
     let jane_pair = app.login("jane", PASSWORD).await;
     let new_password = "an entirely new passphrase";
     app.request(
@@ -108,7 +126,11 @@ async fn admins_create_list_change_and_delete_users() {
         StatusCode::UNAUTHORIZED
     );
     app.login("jane", new_password).await;
+}
 
+#[tokio::test]
+async fn admins_delete_users_but_not_themselves() {
+    let (app, admin_id, admin, jane) = admin_and_jane().await;
     assert_eq!(
         app.request(
             Method::DELETE,

@@ -2,15 +2,18 @@
 //! OpenSSL: genuine signatures verify, tampered ones do not, every answer
 //! is recorded with the right fields, and each refusal has its own code.
 
-use crate::helpers::app::TestApp;
+use crate::helpers::app::{Answer, TestApp};
 use crate::helpers::signers::{Kind, TestKey, b64, der_to_p1363};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::Digest as _;
+use uuid::Uuid;
 
 const DOCUMENT: &[u8] = b"Pay Alice 100 euros on 2026-12-01.";
 
-async fn upload(app: &TestApp, token: &str, key: &TestKey, format: &str) -> Value {
+/// The `POST /v1/keys` body for `key` in `format` (`PEM`, `DER`, `raw`,
+/// `raw-compressed` or `JWK`), named after both.
+fn registration(key: &TestKey, format: &str) -> Value {
     let key_data = match format {
         "PEM" => json!(key.pem()),
         "DER" => json!(key.der_b64()),
@@ -28,25 +31,28 @@ async fn upload(app: &TestApp, token: &str, key: &TestKey, format: &str) -> Valu
     if format == "raw" && key.curve().is_some() && key.kind != Kind::Ed25519 {
         body["curve"] = json!(key.curve());
     }
-    let answer = app.post("/v1/keys", Some(token), body).await;
-    assert_eq!(
-        answer.status,
-        StatusCode::CREATED,
-        "{:?} {format}: {:?}",
-        key.kind,
-        answer.body
-    );
-    answer.body
+    body
 }
 
-async fn verify(app: &TestApp, token: &str, body: Value) -> crate::helpers::app::Answer {
-    app.post("/v1/verify", Some(token), body).await
+/// A verification of `DOCUMENT` under `key` with `signature`.
+fn request(key: impl serde::Serialize, signature: &[u8]) -> Value {
+    json!({"public_key_id": key, "document": b64(DOCUMENT), "signature": b64(signature)})
 }
 
 fn flip_byte(bytes: &[u8], index: usize) -> Vec<u8> {
     let mut out = bytes.to_vec();
     out[index] ^= 0x01;
     out
+}
+
+/// Refusals leave no record: `user` has exactly `expected` verifications.
+async fn assert_recorded(app: &TestApp, token: &str, expected: usize) {
+    let history = app.get("/v1/verifications", Some(token)).await;
+    assert_eq!(
+        history.body["items"].as_array().map(Vec::len),
+        Some(expected),
+        "refusals must not be recorded"
+    );
 }
 
 #[tokio::test]
@@ -62,11 +68,11 @@ async fn every_algorithm_and_key_format_verifies_genuine_and_refuses_tampered() 
     for (kind, formats) in matrix {
         let signer = TestKey::generate(*kind);
         let other = TestKey::generate(*kind);
-        let other_key = upload(&app, &token, &other, "PEM").await;
+        let other_key = app.add_key(&token, registration(&other, "PEM")).await;
         let signature = signer.sign(DOCUMENT);
         let mut fingerprints = Vec::new();
         for format in *formats {
-            let key = upload(&app, &token, &signer, format).await;
+            let key = app.add_key(&token, registration(&signer, format)).await;
             assert_eq!(key["algorithm"], signer.algorithm());
             assert_eq!(key["curve"], json!(signer.curve()));
             assert_eq!(key["status"], "active");
@@ -74,7 +80,7 @@ async fn every_algorithm_and_key_format_verifies_genuine_and_refuses_tampered() 
             fingerprints.push(key["fingerprint"].as_str().expect("fingerprint").to_owned());
             let id = key["id"].as_str().expect("id");
 
-            let genuine = verify(&app, &token, json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&signature)})).await;
+            let genuine = app.verify(&token, request(id, &signature)).await;
             assert_eq!(
                 genuine.status,
                 StatusCode::OK,
@@ -85,12 +91,9 @@ async fn every_algorithm_and_key_format_verifies_genuine_and_refuses_tampered() 
 
             // The record is there, with the right fields.
             let record = app
-                .get(
-                    &format!(
-                        "/v1/verifications/{}",
-                        genuine.body["verification_id"].as_str().expect("id")
-                    ),
-                    Some(&token),
+                .record(
+                    &token,
+                    genuine.body["verification_id"].as_str().expect("id"),
                 )
                 .await;
             assert_eq!(record.status, StatusCode::OK);
@@ -117,7 +120,7 @@ async fn every_algorithm_and_key_format_verifies_genuine_and_refuses_tampered() 
             );
             assert_eq!(record.body["metadata"]["plugin_version"], "0.1.0");
 
-            let tampered_message = verify(&app, &token, json!({"public_key_id": id, "document": b64(b"Pay Mallory 100 euros."), "signature": b64(&signature)})).await;
+            let tampered_message = app.verify(&token, json!({"public_key_id": id, "document": b64(b"Pay Mallory 100 euros."), "signature": b64(&signature)})).await;
             assert_eq!(
                 tampered_message.body["valid"], false,
                 "{kind:?} {format}: tampered message"
@@ -127,13 +130,17 @@ async fn every_algorithm_and_key_format_verifies_genuine_and_refuses_tampered() 
             } else {
                 signature.len() - 1
             };
-            let tampered = verify(&app, &token, json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&flip_byte(&signature, flip_at))})).await;
+            let tampered = app
+                .verify(&token, request(id, &flip_byte(&signature, flip_at)))
+                .await;
             assert_eq!(
                 tampered.body["valid"], false,
                 "{kind:?} {format}: tampered signature {:?}",
                 tampered.body
             );
-            let wrong_key = verify(&app, &token, json!({"public_key_id": other_key["id"], "document": b64(DOCUMENT), "signature": b64(&signature)})).await;
+            let wrong_key = app
+                .verify(&token, request(&other_key["id"], &signature))
+                .await;
             assert_eq!(wrong_key.body["valid"], false, "{kind:?}: other key");
         }
         fingerprints.dedup();
@@ -148,126 +155,162 @@ async fn every_algorithm_and_key_format_verifies_genuine_and_refuses_tampered() 
 }
 
 #[tokio::test]
-async fn encodings_hashes_and_schemes_beyond_the_defaults() {
+async fn p256_takes_p1363_signatures_other_hashes_and_digests() {
     let app = TestApp::spawn().await;
     let (_, token) = app.user(&["user"]).await;
-
-    // P-256: P1363 encoding, SHA-512, and a digest instead of the document.
     let p256 = TestKey::generate(Kind::P256);
-    let key = upload(&app, &token, &p256, "PEM").await;
+    let id = app.register_key(&token, &p256).await;
     let der = p256.sign_with(openssl::hash::MessageDigest::sha512(), DOCUMENT);
-    let answer = verify(&app, &token, json!({"public_key_id": key["id"], "document": b64(DOCUMENT), "signature": b64(&der_to_p1363(&der, 32)),
+    let answer = app.verify(&token, json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&der_to_p1363(&der, 32)),
         "hash_algorithm": "sha512", "signature_encoding": "p1363"})).await;
     assert_eq!(answer.body["valid"], true, "{:?}", answer.body);
     assert_eq!(
         answer.body["document_hash"],
         hex::encode(sha2::Sha512::digest(DOCUMENT))
     );
-    let by_hash = verify(&app, &token, json!({"public_key_id": key["id"], "document_hash": hex::encode(sha2::Sha512::digest(DOCUMENT)),
+    let by_hash = app.verify(&token, json!({"public_key_id": id, "document_hash": hex::encode(sha2::Sha512::digest(DOCUMENT)),
         "signature": b64(&der), "hash_algorithm": "sha512"})).await;
     assert_eq!(by_hash.body["valid"], true, "{:?}", by_hash.body);
-    let wrong_hash = verify(
-        &app,
-        &token,
-        json!({"public_key_id": key["id"], "document": b64(DOCUMENT), "signature": b64(&der)}),
-    )
-    .await;
+    let wrong_hash = app.verify(&token, request(id, &der)).await;
     assert_eq!(
         wrong_hash.body["valid"], false,
         "signed over SHA-512, checked over SHA-256"
     );
-    let unsupported = verify(&app, &token, json!({"public_key_id": key["id"], "document": b64(DOCUMENT), "signature": b64(&der), "hash_algorithm": "keccak256"})).await;
+    let unsupported = app.verify(&token, json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&der), "hash_algorithm": "keccak256"})).await;
     assert_eq!(
         (unsupported.status, unsupported.code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "unsupported_hash")
     );
+}
 
-    // secp256k1: Keccak-256 (Ethereum-style) and the low-S rule.
+#[tokio::test]
+async fn secp256k1_takes_keccak256_and_refuses_high_s() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.user(&["user"]).await;
     let k1 = TestKey::generate(Kind::Secp256k1);
-    let key = upload(&app, &token, &k1, "DER").await;
+    let key = app.add_key(&token, registration(&k1, "DER")).await;
     let digest = sha3::Keccak256::digest(DOCUMENT);
     let low = k1.sign_digest(&digest);
-    let answer = verify(&app, &token, json!({"public_key_id": key["id"], "document": b64(DOCUMENT), "signature": b64(&low), "hash_algorithm": "keccak256"})).await;
+    let answer = app.verify(&token, json!({"public_key_id": key["id"], "document": b64(DOCUMENT), "signature": b64(&low), "hash_algorithm": "keccak256"})).await;
     assert_eq!(answer.body["valid"], true, "{:?}", answer.body);
-    let high = verify(&app, &token, json!({"public_key_id": key["id"], "document": b64(DOCUMENT), "signature": b64(&k1.flip_s(&low)), "hash_algorithm": "keccak256"})).await;
+    let high = app.verify(&token, json!({"public_key_id": key["id"], "document": b64(DOCUMENT), "signature": b64(&k1.flip_s(&low)), "hash_algorithm": "keccak256"})).await;
     assert_eq!(
         (high.status, high.code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "non_canonical_signature"),
         "{:?}",
         high.body
     );
+}
 
-    // RSA: PSS with SHA-256 and SHA-384.
+#[tokio::test]
+async fn rsa_takes_pss_over_sha256_and_sha384() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.user(&["user"]).await;
     let rsa = TestKey::generate(Kind::Rsa2048);
-    let key = upload(&app, &token, &rsa, "PEM").await;
+    let id = app.register_key(&token, &rsa).await;
     for (digest, name) in [
         (openssl::hash::MessageDigest::sha256(), "sha256"),
         (openssl::hash::MessageDigest::sha384(), "sha384"),
     ] {
         let pss = rsa.sign_pss(digest, DOCUMENT);
-        let answer = verify(
-            &app,
-            &token,
-            json!({"public_key_id": key["id"], "document": b64(DOCUMENT), "signature": b64(&pss),
-            "hash_algorithm": name, "signature_algorithm": "pss"}),
-        )
-        .await;
+        let answer = app
+            .verify(
+                &token,
+                json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&pss),
+                "hash_algorithm": name, "signature_algorithm": "pss"}),
+            )
+            .await;
         assert_eq!(answer.body["valid"], true, "PSS {name}: {:?}", answer.body);
-        let as_pkcs1 = verify(&app, &token, json!({"public_key_id": key["id"], "document": b64(DOCUMENT), "signature": b64(&pss), "hash_algorithm": name})).await;
+        let as_pkcs1 = app.verify(&token, json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&pss), "hash_algorithm": name})).await;
         assert_eq!(
             as_pkcs1.body["valid"], false,
             "a PSS signature is not a PKCS #1 v1.5 one"
         );
     }
+}
 
-    // Ed25519 signs the raw message: a digest or a hash choice is refused.
+#[tokio::test]
+async fn ed25519_signs_the_message_so_digests_and_hash_choices_are_refused() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.user(&["user"]).await;
     let ed = TestKey::generate(Kind::Ed25519);
-    let key = upload(&app, &token, &ed, "raw").await;
+    let key = app.add_key(&token, registration(&ed, "raw")).await;
     let sig = ed.sign(DOCUMENT);
-    let hashed = verify(&app, &token, json!({"public_key_id": key["id"], "document_hash": hex::encode(sha2::Sha256::digest(DOCUMENT)), "signature": b64(&sig)})).await;
+    let hashed = app.verify(&token, json!({"public_key_id": key["id"], "document_hash": hex::encode(sha2::Sha256::digest(DOCUMENT)), "signature": b64(&sig)})).await;
     assert_eq!(hashed.code(), "document_required");
-    let with_hash = verify(&app, &token, json!({"public_key_id": key["id"], "document": b64(DOCUMENT), "signature": b64(&sig), "hash_algorithm": "sha256"})).await;
+    let with_hash = app.verify(&token, json!({"public_key_id": key["id"], "document": b64(DOCUMENT), "signature": b64(&sig), "hash_algorithm": "sha256"})).await;
     assert_eq!(with_hash.code(), "unsupported_hash");
 }
 
 #[tokio::test]
 async fn every_refusal_has_its_own_code() {
     let app = TestApp::spawn().await;
-    let (_, admin) = app.admin().await;
-    let (user, token) = app.user(&["user"]).await;
+    let (_, token) = app.user(&["user"]).await;
     let p256 = TestKey::generate(Kind::P256);
     let signature = p256.sign(DOCUMENT);
-    let key = upload(&app, &token, &p256, "PEM").await;
-    let id = key["id"].as_str().expect("id").to_owned();
-    let good =
-        json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&signature)});
+    let id = app.register_key(&token, &p256).await;
+    let rows: Vec<(&str, Value, StatusCode, &str)> = vec![
+        (
+            "a signature that is not DER",
+            request(id, b"not DER at all"),
+            StatusCode::BAD_REQUEST,
+            "malformed_signature",
+        ),
+        (
+            "a document that is not base64",
+            json!({"public_key_id": id, "document": "%%%", "signature": b64(&signature)}),
+            StatusCode::BAD_REQUEST,
+            "invalid_document",
+        ),
+        (
+            "both document and document_hash",
+            json!({"public_key_id": id, "document": b64(DOCUMENT), "document_hash": "00", "signature": b64(&signature)}),
+            StatusCode::BAD_REQUEST,
+            "document_required",
+        ),
+        (
+            "a key that does not exist",
+            request(Uuid::new_v4(), &signature),
+            StatusCode::NOT_FOUND,
+            "key_not_found",
+        ),
+        (
+            "a document over 1 MiB",
+            json!({"public_key_id": id, "document": b64(&vec![0u8; (1 << 20) + 1]), "signature": b64(&signature)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "document_too_large",
+        ),
+    ];
+    for (what, body, status, code) in rows {
+        let answer = app.verify(&token, body).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (status, code),
+            "{what}: {:?}",
+            answer.body
+        );
+    }
+    assert_recorded(&app, &token, 0).await;
+}
 
-    let malformed = verify(&app, &token, json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(b"not DER at all")})).await;
-    assert_eq!(
-        (malformed.status, malformed.code()),
-        (StatusCode::BAD_REQUEST, "malformed_signature")
-    );
-    let not_base64 = verify(
-        &app,
-        &token,
-        json!({"public_key_id": id, "document": "%%%", "signature": b64(&signature)}),
+/// Set the catalogue status of the curve `id`.
+async fn set_curve(app: &TestApp, admin: &str, id: &str, status: &str) {
+    app.request(
+        Method::PATCH,
+        &format!("/v1/curves/{id}"),
+        Some(admin),
+        Some(json!({"status": status})),
     )
     .await;
-    assert_eq!(
-        (not_base64.status, not_base64.code()),
-        (StatusCode::BAD_REQUEST, "invalid_document")
-    );
-    let both = verify(&app, &token, json!({"public_key_id": id, "document": b64(DOCUMENT), "document_hash": "00", "signature": b64(&signature)})).await;
-    assert_eq!(both.code(), "document_required");
-    let unknown = verify(&app, &token, json!({"public_key_id": uuid::Uuid::new_v4(), "document": b64(DOCUMENT), "signature": b64(&signature)})).await;
-    assert_eq!(
-        (unknown.status, unknown.code()),
-        (StatusCode::NOT_FOUND, "key_not_found")
-    );
-    let too_big = verify(&app, &token, json!({"public_key_id": id, "document": b64(&vec![0u8; (1 << 20) + 1]), "signature": b64(&signature)})).await;
-    assert_eq!(too_big.code(), "document_too_large");
+}
 
-    // Disabled curve.
+#[tokio::test]
+async fn a_disabled_curve_refuses_verifications_and_keys_until_enabled_again() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    let (_, token) = app.user(&["user"]).await;
+    let p256 = TestKey::generate(Kind::P256);
+    let good = request(app.register_key(&token, &p256).await, &p256.sign(DOCUMENT));
     let curves = app.get("/v1/curves", Some(&token)).await;
     let p256_curve = curves.body["items"]
         .as_array()
@@ -279,40 +322,53 @@ async fn every_refusal_has_its_own_code() {
     assert_eq!(p256_curve["available"], true);
     assert_eq!(p256_curve["plugin"]["name"], "ecdsa-p256");
     let curve_id = p256_curve["id"].as_str().expect("id");
-    app.request(
-        Method::PATCH,
-        &format!("/v1/curves/{curve_id}"),
-        Some(&admin),
-        Some(json!({"status": "disabled"})),
-    )
-    .await;
-    let disabled = verify(&app, &token, good.clone()).await;
+
+    set_curve(&app, &admin, curve_id, "disabled").await;
+    let disabled = app.verify(&token, good.clone()).await;
     assert_eq!(
         (disabled.status, disabled.code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "curve_disabled")
     );
-    let refused_upload = app.post("/v1/keys", Some(&token), json!({"key_data": TestKey::generate(Kind::P256).pem(), "format": "PEM", "algorithm": "ECDSA"})).await;
-    assert_eq!(refused_upload.code(), "curve_disabled");
-    app.request(
-        Method::PATCH,
-        &format!("/v1/curves/{curve_id}"),
-        Some(&admin),
-        Some(json!({"status": "enabled"})),
-    )
-    .await;
-    assert_eq!(verify(&app, &token, good.clone()).await.body["valid"], true);
-
-    // Expired key (an expiry in the past expires it now).
-    let expire = app
-        .request(
-            Method::PATCH,
-            &format!("/v1/keys/{id}"),
+    let refused_upload = app
+        .post(
+            "/v1/keys",
             Some(&token),
-            Some(json!({"expires_at": "2020-01-01T00:00:00Z"})),
+            TestKey::generate(Kind::P256).pem_registration(),
         )
         .await;
+    assert_eq!(refused_upload.code(), "curve_disabled");
+
+    set_curve(&app, &admin, curve_id, "enabled").await;
+    assert_eq!(app.verify(&token, good).await.body["valid"], true);
+    assert_recorded(&app, &token, 1).await;
+}
+
+/// Change key `id` with a PATCH body.
+async fn patch_key(app: &TestApp, token: &str, id: Uuid, body: Value) -> Answer {
+    app.request(
+        Method::PATCH,
+        &format!("/v1/keys/{id}"),
+        Some(token),
+        Some(body),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn an_expiry_in_the_past_expires_the_key_now() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.user(&["user"]).await;
+    let p256 = TestKey::generate(Kind::P256);
+    let id = app.register_key(&token, &p256).await;
+    let expire = patch_key(
+        &app,
+        &token,
+        id,
+        json!({"expires_at": "2020-01-01T00:00:00Z"}),
+    )
+    .await;
     assert_eq!(expire.body["status"], "expired", "{:?}", expire.body);
-    let expired = verify(&app, &token, good.clone()).await;
+    let expired = app.verify(&token, request(id, &p256.sign(DOCUMENT))).await;
     assert_eq!(
         (expired.status, expired.code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "key_expired")
@@ -321,126 +377,164 @@ async fn every_refusal_has_its_own_code() {
         app.get(&format!("/v1/keys/{id}"), Some(&token)).await.body["status"],
         "expired"
     );
-    app.request(
-        Method::PATCH,
-        &format!("/v1/keys/{id}"),
-        Some(&token),
-        Some(json!({"expires_at": "2100-01-01T00:00:00Z"})),
-    )
-    .await;
-    let db = app.superuser().await;
+    assert_recorded(&app, &token, 0).await;
+}
 
-    // Revoked key.
+#[tokio::test]
+async fn a_revoked_key_is_refused() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.user(&["user"]).await;
+    let p256 = TestKey::generate(Kind::P256);
+    let id = app.register_key(&token, &p256).await;
     let revoked = app
         .post(&format!("/v1/keys/{id}/revoke"), Some(&token), json!({}))
         .await;
     assert_eq!(revoked.body["status"], "revoked");
-    let answer = verify(&app, &token, good.clone()).await;
+    let answer = app.verify(&token, request(id, &p256.sign(DOCUMENT))).await;
     assert_eq!(
         (answer.status, answer.code()),
         (StatusCode::UNPROCESSABLE_ENTITY, "key_revoked")
     );
+    assert_recorded(&app, &token, 0).await;
+}
 
-    // A curve in the catalogue that no plugin serves.
+#[tokio::test]
+async fn a_curve_no_plugin_serves_answers_plugin_unavailable() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    let (user, token) = app.user(&["user"]).await;
+    let p256 = TestKey::generate(Kind::P256);
     let created = app.post("/v1/curves", Some(&admin), json!({"name": "brainpoolP256r1", "algorithm": "ECDSA", "parameters": {"oid": "1.3.36.3.3.2.8.1.1.7"}})).await;
     assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
     assert_eq!(created.body["available"], false);
-    let orphan: uuid::Uuid = sqlx::query_scalar(
+    // A key on it can only be written behind the service's back.
+    let orphan: Uuid = sqlx::query_scalar(
         "INSERT INTO public_keys (user_id, algorithm_id, curve_id, key_data)
          SELECT $1, c.algorithm_id, c.id, $2 FROM curves c WHERE c.name = 'brainpoolP256r1' RETURNING id",
     )
     .bind(user)
     .bind(p256.pem())
-    .fetch_one(&db)
+    .fetch_one(&app.superuser().await)
     .await
     .expect("orphan key");
-    let missing = verify(
-        &app,
-        &token,
-        json!({"public_key_id": orphan, "document": b64(DOCUMENT), "signature": b64(&signature)}),
-    )
-    .await;
+    let missing = app
+        .verify(&token, request(orphan, &p256.sign(DOCUMENT)))
+        .await;
     assert_eq!(
         (missing.status, missing.code()),
         (StatusCode::SERVICE_UNAVAILABLE, "plugin_unavailable")
     );
-
-    // No record was written for any refusal: only the one answer given
-    // after the curve was enabled again.
-    let history = app.get("/v1/verifications", Some(&token)).await;
-    assert_eq!(
-        history.body["items"].as_array().map(Vec::len),
-        Some(1),
-        "refusals must not be recorded"
-    );
+    assert_recorded(&app, &token, 0).await;
 }
 
 #[tokio::test]
-async fn keys_are_validated_owned_and_managed() {
+async fn every_bad_key_is_refused_with_its_own_code() {
     let app = TestApp::spawn().await;
     let (_, alice) = app.user(&["user"]).await;
-    let (_, bob) = app.user(&["user"]).await;
-    let (_, admin) = app.admin().await;
     let p256 = TestKey::generate(Kind::P256);
-
-    let mismatch = app.post("/v1/keys", Some(&alice), json!({"key_data": p256.pem(), "format": "PEM", "algorithm": "ECDSA", "curve": "secp256k1"})).await;
-    assert_eq!(
-        (mismatch.status, mismatch.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "key_rejected"),
-        "{:?}",
-        mismatch.body
-    );
-    let raw_without_curve = app
-        .post(
-            "/v1/keys",
-            Some(&alice),
-            json!({"key_data": p256.raw_b64(false), "format": "raw", "algorithm": "ECDSA"}),
-        )
-        .await;
-    assert_eq!(raw_without_curve.code(), "curve_required");
-    let garbage = app.post("/v1/keys", Some(&alice), json!({"key_data": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----", "format": "PEM", "algorithm": "ECDSA"})).await;
-    assert_eq!(
-        (garbage.status, garbage.code()),
-        (StatusCode::UNPROCESSABLE_ENTITY, "malformed_key"),
-        "{:?}",
-        garbage.body
-    );
-    let rsa_small = openssl::rsa::Rsa::generate(1024).expect("rsa");
     let small_pem = String::from_utf8(
-        openssl::pkey::PKey::from_rsa(rsa_small)
+        openssl::pkey::PKey::from_rsa(openssl::rsa::Rsa::generate(1024).expect("rsa"))
             .expect("pkey")
             .public_key_to_pem()
             .expect("pem"),
     )
     .expect("utf-8");
-    let weak = app
-        .post(
-            "/v1/keys",
-            Some(&alice),
+    let rows: Vec<(&str, Value, StatusCode, &str)> = vec![
+        (
+            "a P-256 key declared secp256k1",
+            json!({"key_data": p256.pem(), "format": "PEM", "algorithm": "ECDSA", "curve": "secp256k1"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "key_rejected",
+        ),
+        (
+            "a raw ECDSA point without a curve",
+            json!({"key_data": p256.raw_b64(false), "format": "raw", "algorithm": "ECDSA"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "curve_required",
+        ),
+        (
+            "a PEM block of garbage",
+            json!({"key_data": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----", "format": "PEM", "algorithm": "ECDSA"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed_key",
+        ),
+        (
+            "RSA-1024",
             json!({"key_data": small_pem, "format": "PEM", "algorithm": "RSA"}),
-        )
-        .await;
-    assert_eq!(weak.code(), "key_rejected");
-    let unknown_algorithm = app
-        .post(
-            "/v1/keys",
-            Some(&alice),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "key_rejected",
+        ),
+        (
+            "an unknown algorithm",
             json!({"key_data": p256.pem(), "format": "PEM", "algorithm": "DSA"}),
-        )
-        .await;
-    assert_eq!(unknown_algorithm.code(), "unsupported_algorithm");
-    let past = app.post("/v1/keys", Some(&alice), json!({"key_data": p256.pem(), "format": "PEM", "algorithm": "ECDSA", "expires_at": "2001-01-01T00:00:00Z"})).await;
-    assert_eq!(past.code(), "invalid_expiry");
-    let private = app.post("/v1/keys", Some(&alice), json!({"key_data": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "d": "AA"}, "format": "JWK", "algorithm": "ECDSA"})).await;
-    assert_eq!(private.code(), "private_key_refused");
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported_algorithm",
+        ),
+        (
+            "an expiry in the past",
+            json!({"key_data": p256.pem(), "format": "PEM", "algorithm": "ECDSA", "expires_at": "2001-01-01T00:00:00Z"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_expiry",
+        ),
+        (
+            "a private JWK",
+            json!({"key_data": {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "d": "AA"}, "format": "JWK", "algorithm": "ECDSA"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "private_key_refused",
+        ),
+    ];
+    for (what, body, status, code) in rows {
+        let answer = app.post("/v1/keys", Some(&alice), body).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (status, code),
+            "{what}: {:?}",
+            answer.body
+        );
+    }
+    assert_eq!(
+        app.get("/v1/keys", Some(&alice)).await.body["items"],
+        json!([]),
+        "no refused key was stored"
+    );
+}
 
+#[tokio::test]
+async fn a_key_keeps_its_name_and_metadata_and_facts_survive_changes() {
+    let app = TestApp::spawn().await;
+    let (_, alice) = app.user(&["user"]).await;
+    let p256 = TestKey::generate(Kind::P256);
     let key = app.post("/v1/keys", Some(&alice), json!({"key_data": p256.pem(), "format": "PEM", "algorithm": "ECDSA", "name": "signing key", "metadata": {"team": "payments"}})).await;
     assert_eq!(key.status, StatusCode::CREATED, "{:?}", key.body);
     assert_eq!(key.body["metadata"], json!({"team": "payments"}));
     assert_eq!(key.body["bits"], 256);
-    let id = key.body["id"].as_str().expect("id").to_owned();
+    let id: Uuid = key.body["id"].as_str().expect("id").parse().expect("uuid");
+    let renamed = patch_key(
+        &app,
+        &alice,
+        id,
+        json!({"name": "renamed", "metadata": {"team": "risk"}}),
+    )
+    .await;
+    assert_eq!(
+        (
+            renamed.body["name"].as_str(),
+            renamed.body["metadata"]["team"].as_str()
+        ),
+        (Some("renamed"), Some("risk"))
+    );
+    assert_eq!(renamed.body["bits"], 256, "facts survive a metadata change");
+}
 
-    // Owned: Bob sees nothing of Alice's key and cannot use or change it.
+#[tokio::test]
+async fn another_users_key_is_invisible_and_untouchable_but_admins_see_it() {
+    let app = TestApp::spawn().await;
+    let (_, alice) = app.user(&["user"]).await;
+    let (_, bob) = app.user(&["user"]).await;
+    let (_, admin) = app.admin().await;
+    let p256 = TestKey::generate(Kind::P256);
+    let id = app.register_key(&alice, &p256).await;
+
     assert_eq!(
         app.get(&format!("/v1/keys/{id}"), Some(&bob)).await.status,
         StatusCode::NOT_FOUND
@@ -449,13 +543,7 @@ async fn keys_are_validated_owned_and_managed() {
         app.get("/v1/keys", Some(&bob)).await.body["items"],
         json!([])
     );
-    let signature = p256.sign(DOCUMENT);
-    let stolen = verify(
-        &app,
-        &bob,
-        json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&signature)}),
-    )
-    .await;
+    let stolen = app.verify(&bob, request(id, &p256.sign(DOCUMENT))).await;
     assert_eq!(
         (stolen.status, stolen.code()),
         (StatusCode::NOT_FOUND, "key_not_found")
@@ -473,51 +561,30 @@ async fn keys_are_validated_owned_and_managed() {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        app.request(
-            Method::PATCH,
-            &format!("/v1/keys/{id}"),
-            Some(&bob),
-            Some(json!({"name": "mine"}))
-        )
-        .await
-        .status,
+        patch_key(&app, &bob, id, json!({"name": "mine"}))
+            .await
+            .status,
         StatusCode::NOT_FOUND
     );
-    // An admin sees it.
     assert_eq!(
         app.get(&format!("/v1/keys/{id}"), Some(&admin))
             .await
             .status,
         StatusCode::OK
     );
+}
 
-    // Rename and metadata.
-    let renamed = app
-        .request(
-            Method::PATCH,
-            &format!("/v1/keys/{id}"),
-            Some(&alice),
-            Some(json!({"name": "renamed", "metadata": {"team": "risk"}})),
-        )
-        .await;
+#[tokio::test]
+async fn a_used_key_cannot_be_deleted_but_an_unused_one_can() {
+    let app = TestApp::spawn().await;
+    let (_, alice) = app.user(&["user"]).await;
+    let p256 = TestKey::generate(Kind::P256);
+    let id = app.register_key(&alice, &p256).await;
+    // A verification's history pins the key: deletion is refused.
     assert_eq!(
-        (
-            renamed.body["name"].as_str(),
-            renamed.body["metadata"]["team"].as_str()
-        ),
-        (Some("renamed"), Some("risk"))
-    );
-    assert_eq!(renamed.body["bits"], 256, "facts survive a metadata change");
-
-    // A verification's history pins the key: deletion is refused, revocation works.
-    assert_eq!(
-        verify(
-            &app,
-            &alice,
-            json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&signature)})
-        )
-        .await
-        .body["valid"],
+        app.verify(&alice, request(id, &p256.sign(DOCUMENT)))
+            .await
+            .body["valid"],
         true
     );
     let delete = app
@@ -532,8 +599,9 @@ async fn keys_are_validated_owned_and_managed() {
         (delete.status, delete.code()),
         (StatusCode::CONFLICT, "key_in_use")
     );
-    let unused = app.post("/v1/keys", Some(&alice), json!({"key_data": TestKey::generate(Kind::Ed25519).pem(), "format": "PEM", "algorithm": "EdDSA"})).await;
-    let unused_id = unused.body["id"].as_str().expect("id");
+    let unused_id = app
+        .register_key(&alice, &TestKey::generate(Kind::Ed25519))
+        .await;
     assert_eq!(
         app.request(
             Method::DELETE,

@@ -14,6 +14,8 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{OnceCell, oneshot};
 use uuid::Uuid;
 
+use super::signers::TestKey;
+
 /// Superuser URL of the local cluster (`SIGIL_TEST_PG_ADMIN_URL`).
 pub fn admin_url(database: &str) -> String {
     let base = std::env::var("SIGIL_TEST_PG_URL")
@@ -241,16 +243,6 @@ impl TestApp {
         }
     }
 
-    /// Stop serving and wait for the server to finish.
-    pub async fn stop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
-        }
-    }
-
     /// A superuser connection to the test database (bypasses RLS).
     pub async fn superuser(&self) -> PgPool {
         PgPool::connect(&admin_url(&self.database))
@@ -355,6 +347,60 @@ impl TestApp {
     /// A new administrator, logged in.
     pub async fn admin(&self) -> (Uuid, String) {
         self.user(&["admin"]).await
+    }
+
+    /// Register a public key from a `POST /v1/keys` body; the answer must
+    /// be 201. Returns the key as the API shows it.
+    pub async fn add_key(&self, token: &str, body: Value) -> Value {
+        let answer = self.post("/v1/keys", Some(token), body.clone()).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::CREATED,
+            "registering {body}: {:?}",
+            answer.body
+        );
+        answer.body
+    }
+
+    /// Register `key` as PEM and return its id.
+    pub async fn register_key(&self, token: &str, key: &TestKey) -> Uuid {
+        let view = self.add_key(token, key.pem_registration()).await;
+        view["id"]
+            .as_str()
+            .and_then(|id| id.parse().ok())
+            .expect("key id")
+    }
+
+    /// `POST /v1/verify`.
+    pub async fn verify(&self, token: &str, body: Value) -> Answer {
+        self.post("/v1/verify", Some(token), body).await
+    }
+
+    /// Upload a component's bytes (`POST /v1/plugins`, `application/wasm`).
+    pub async fn upload_plugin(&self, token: &str, bytes: Vec<u8>) -> Answer {
+        let response = self
+            .client
+            .post(format!("{}/v1/plugins", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/wasm")
+            .body(bytes)
+            .send()
+            .await
+            .expect("sent");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// A verification record by id (`GET /v1/verifications/{id}`).
+    pub async fn record(&self, token: &str, id: &str) -> Answer {
+        self.get(&format!("/v1/verifications/{id}"), Some(token))
+            .await
     }
 }
 

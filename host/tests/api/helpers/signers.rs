@@ -68,6 +68,11 @@ impl TestKey {
         }
     }
 
+    /// The `POST /v1/keys` body registering this key as PEM.
+    pub fn pem_registration(&self) -> Value {
+        json!({"key_data": self.pem(), "format": "PEM", "algorithm": self.algorithm()})
+    }
+
     /// PEM SubjectPublicKeyInfo.
     pub fn pem(&self) -> String {
         String::from_utf8(self.key.public_key_to_pem().expect("pem")).expect("utf-8")
