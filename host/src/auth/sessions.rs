@@ -9,14 +9,12 @@ use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use std::net::IpAddr;
-use std::time::Duration;
 use uuid::Uuid;
 
 use super::Caller;
 use super::passwords::HashError;
 use super::tokens::{LEEWAY_SECS, TokenError};
 use crate::app::AppState;
-use crate::cache::ratelimit::Limit;
 use crate::store::StoreError;
 use crate::store::audit::NewAuditEvent;
 
@@ -42,9 +40,6 @@ pub enum SessionError {
     /// The account is inactive or suspended.
     #[error("the account is {0}")]
     AccountDisabled(String),
-    /// Too many attempts.
-    #[error("too many login attempts")]
-    RateLimited(u64),
     /// Unknown, expired or revoked refresh token.
     #[error("the refresh token is not valid")]
     InvalidRefreshToken,
@@ -72,59 +67,14 @@ fn new_refresh_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Log in: limits per username and per IP, argon2id check, new session.
+/// Log in: argon2id check, new session. The caller has charged the
+/// attempt to the login rate limits first (`http::ratelimit`).
 pub async fn login(
     state: &AppState,
     username: &str,
     password: String,
     ip: IpAddr,
 ) -> Result<TokenPair, SessionError> {
-    let auth = &state.config.auth;
-    let window = Duration::from_secs(auth.login_window_secs);
-    // One atomic check: an attempt refused by one limit is not counted
-    // against the other.
-    let decisions = state
-        .rate_limiter
-        .check_all(
-            &[
-                Limit {
-                    scope: "login:user",
-                    id: &username.to_lowercase(),
-                    limit: auth.login_attempts_per_user,
-                },
-                Limit {
-                    scope: "login:ip",
-                    id: &ip.to_string(),
-                    limit: auth.login_attempts_per_ip,
-                },
-            ],
-            window,
-        )
-        .await;
-    if decisions.iter().any(|d| !d.allowed) {
-        state
-            .audit(NewAuditEvent {
-                actor_ip: Some(ip.to_string()),
-                action: "auth.login",
-                target_type: Some("user"),
-                target_id: Some(username.to_owned()),
-                success: false,
-                details: Some(serde_json::json!({"reason": "rate_limited"})),
-                ..Default::default()
-            })
-            .await;
-        for decision in decisions.iter().filter(|d| !d.allowed) {
-            state.metrics.rate_limited(&decision.scope);
-        }
-        return Err(SessionError::RateLimited(
-            decisions
-                .iter()
-                .map(|d| d.retry_after_secs)
-                .max()
-                .unwrap_or(1),
-        ));
-    }
-
     let credentials = state.store.credentials(username).await?;
     let hash = credentials.as_ref().map(|c| c.password_hash.clone());
     let valid = state.passwords.verify(password, hash).await?;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod extract;
 pub mod history;
 pub mod keys;
 pub mod ops;
