@@ -12,7 +12,8 @@
 //!
 //! This is the application service above the plugin engine
 //! (`crate::plugins`), which knows nothing of PostgreSQL, Redis or other
-//! hosts.
+//! hosts. [`Lifecycle`]'s methods are the API; the functions below them
+//! do the work, each with the service as `state`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +27,82 @@ use crate::cache::events::{Events, Invalidation, SystemEvent};
 use crate::plugins::{LoadedPlugin, PluginEngine, PluginError, PluginRegistry, conformance};
 use crate::store::plugins::{NewPlugin, PluginRow};
 use crate::store::{Store, StoreError};
+
+/// Hot-loading of plugins on this host: what it changes (the store, the
+/// registry, the caches, the other hosts) and the lock that serialises
+/// every change.
+pub struct Lifecycle {
+    store: Store,
+    plugin_engine: PluginEngine,
+    plugins: Arc<PluginRegistry>,
+    caches: Arc<Caches>,
+    events: Events,
+    /// How long compiling and self-testing an uploaded component may take.
+    admission_timeout: Duration,
+    /// Serialises uploads, activations and reconciliations on this host.
+    plugin_changes: Mutex<()>,
+}
+
+impl Lifecycle {
+    /// The service over these parts.
+    pub fn new(
+        store: Store,
+        plugin_engine: PluginEngine,
+        plugins: Arc<PluginRegistry>,
+        caches: Arc<Caches>,
+        events: Events,
+        admission_timeout: Duration,
+    ) -> Self {
+        Self {
+            store,
+            plugin_engine,
+            plugins,
+            caches,
+            events,
+            admission_timeout,
+            plugin_changes: Mutex::new(()),
+        }
+    }
+
+    /// Admit an uploaded component, store it and activate it.
+    pub async fn upload(
+        &self,
+        bytes: Vec<u8>,
+        uploader: Option<Uuid>,
+    ) -> Result<PluginRow, LifecycleError> {
+        upload(self, bytes, uploader).await
+    }
+
+    /// Activate a stored version (rollback is activating an older one).
+    pub async fn activate(&self, id: Uuid) -> Result<PluginRow, LifecycleError> {
+        activate(self, id).await
+    }
+
+    /// Disable a version; if it is serving, its routes stop being served.
+    pub async fn disable(&self, id: Uuid) -> Result<PluginRow, LifecycleError> {
+        disable(self, id).await
+    }
+
+    /// At start: record the plugin directory's components, then load the
+    /// active set from PostgreSQL. A directory component becomes the
+    /// active version of its plugin only when no version of it is active
+    /// yet.
+    pub async fn load_at_start(&self, from_dir: Vec<LoadedPlugin>) -> Result<(), StoreError> {
+        load_at_start(self, from_dir).await
+    }
+
+    /// Make this host's registry match the active set in PostgreSQL (after
+    /// another host's change, a lost subscription, or periodically).
+    pub async fn reconcile(&self) {
+        reconcile(self).await;
+    }
+
+    /// Development: watch the plugin directory; a component dropped into
+    /// it (or changed) goes through the same admission as an upload.
+    pub fn watch_dir(self: Arc<Self>, dir: std::path::PathBuf) {
+        watch_dir(self, dir);
+    }
+}
 
 /// Why a plugin operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -70,392 +147,327 @@ impl LifecycleError {
     }
 }
 
-/// Hot-loading of plugins on this host: what it changes (the store, the
-/// registry, the caches, the other hosts) and the lock that serialises
-/// every change.
-pub struct Lifecycle {
-    store: Store,
-    engine: PluginEngine,
-    registry: Arc<PluginRegistry>,
-    caches: Arc<Caches>,
-    events: Events,
-    /// How long compiling and self-testing an uploaded component may take.
-    admission_timeout: Duration,
-    /// Serialises uploads, activations and reconciliations on this host.
-    changes: Mutex<()>,
-}
-
 /// Hex SHA-256 of a component.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-impl Lifecycle {
-    /// The service over these parts; `admission_timeout` bounds compiling
-    /// and self-testing an uploaded component.
-    pub fn new(
-        store: Store,
-        engine: PluginEngine,
-        registry: Arc<PluginRegistry>,
-        caches: Arc<Caches>,
-        events: Events,
-        admission_timeout: Duration,
-    ) -> Self {
-        Self {
-            store,
-            engine,
-            registry,
-            caches,
-            events,
-            admission_timeout,
-            changes: Mutex::new(()),
+/// Compile, check and describe a component off the async threads, within
+/// the admission budget; with `self_test`, also run the known-answer
+/// vectors.
+async fn load(
+    state: &Lifecycle,
+    bytes: Vec<u8>,
+    self_test: bool,
+) -> Result<LoadedPlugin, LifecycleError> {
+    let engine = state.plugin_engine.clone();
+    let budget = state.admission_timeout;
+    let work = tokio::task::spawn_blocking(move || {
+        let plugin = LoadedPlugin::load(&engine, &bytes).map_err(LifecycleError::refused)?;
+        if self_test {
+            let checks = conformance::admission(&plugin).map_err(|detail| {
+                let code = if detail.starts_with("no known-answer") {
+                    "untestable"
+                } else {
+                    "self_test_failed"
+                };
+                LifecycleError::Refused { code, detail }
+            })?;
+            tracing::info!(plugin = %plugin.label(), checks, "admission self-tests passed");
         }
+        Ok(plugin)
+    });
+    match tokio::time::timeout(budget, work).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(join)) => Err(LifecycleError::Refused {
+            code: "admission_failed",
+            detail: join.to_string(),
+        }),
+        Err(_) => Err(LifecycleError::Refused {
+            code: "admission_timeout",
+            detail: format!("compiling and testing the component took longer than {budget:?}"),
+        }),
     }
+}
 
-    /// Compile, check and describe a component off the async threads,
-    /// within the admission budget; with `self_test`, also run the
-    /// known-answer vectors.
-    async fn load(&self, bytes: Vec<u8>, self_test: bool) -> Result<LoadedPlugin, LifecycleError> {
-        let engine = self.engine.clone();
-        let budget = self.admission_timeout;
-        let work = tokio::task::spawn_blocking(move || {
-            let plugin = LoadedPlugin::load(&engine, &bytes).map_err(LifecycleError::refused)?;
-            if self_test {
-                let checks = conformance::admission(&plugin).map_err(|detail| {
-                    let code = if detail.starts_with("no known-answer") {
-                        "untestable"
-                    } else {
-                        "self_test_failed"
-                    };
-                    LifecycleError::Refused { code, detail }
-                })?;
-                tracing::info!(plugin = %plugin.label(), checks, "admission self-tests passed");
-            }
-            Ok(plugin)
-        });
-        match tokio::time::timeout(budget, work).await {
-            Ok(Ok(outcome)) => outcome,
-            Ok(Err(join)) => Err(LifecycleError::Refused {
-                code: "admission_failed",
-                detail: join.to_string(),
-            }),
-            Err(_) => Err(LifecycleError::Refused {
-                code: "admission_timeout",
-                detail: format!("compiling and testing the component took longer than {budget:?}"),
-            }),
-        }
-    }
-
-    /// Refuse a plugin that would take a route another plugin (by name)
-    /// serves.
-    fn check_routes(&self, plugin: &LoadedPlugin) -> Result<(), LifecycleError> {
-        for route in plugin.descriptor().routes() {
-            if let Some(current) = self.registry.snapshot().get(&route)
-                && current.descriptor().name != plugin.descriptor().name
-            {
-                return Err(LifecycleError::Conflict {
-                    code: "route_conflict",
-                    detail: format!(
-                        "{route} is served by plugin {}; disable it before activating {}",
-                        current.label(),
-                        plugin.label()
-                    ),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Admit an uploaded component, store it and activate it.
-    pub async fn upload(
-        &self,
-        bytes: Vec<u8>,
-        uploader: Option<Uuid>,
-    ) -> Result<PluginRow, LifecycleError> {
-        let _changing = self.changes.lock().await;
-        let sha256 = sha256_hex(&bytes);
-        if let Some(existing) = self.store.plugin_by_sha256(&sha256).await? {
+/// Refuse a plugin that would take a route another plugin (by name) serves.
+fn check_routes(state: &Lifecycle, plugin: &LoadedPlugin) -> Result<(), LifecycleError> {
+    for route in plugin.descriptor().routes() {
+        if let Some(current) = state.plugins.snapshot().get(&route)
+            && current.descriptor().name != plugin.descriptor().name
+        {
             return Err(LifecycleError::Conflict {
-                code: "plugin_exists",
+                code: "route_conflict",
                 detail: format!(
-                    "this component is already stored as {} {} ({})",
-                    existing.name, existing.version, existing.id
+                    "{route} is served by plugin {}; disable it before activating {}",
+                    current.label(),
+                    plugin.label()
                 ),
             });
         }
-        let plugin = self.load(bytes.clone(), true).await?;
-        self.check_routes(&plugin)?;
-        let descriptor = serde_json::to_value(plugin.descriptor()).unwrap_or_default();
-        let row = self
-            .store
-            .insert_plugin(&NewPlugin {
-                name: &plugin.descriptor().name,
-                version: &plugin.descriptor().version,
-                sha256: &sha256,
-                artifact: &bytes,
-                descriptor: &descriptor,
-                uploaded_by: uploader,
-            })
-            .await
-            .map_err(|error| match error {
-                StoreError::Conflict { .. } => LifecycleError::Conflict {
-                    code: "version_exists",
-                    detail: format!("{} is already stored with other bytes", plugin.label()),
-                },
-                other => other.into(),
-            })?;
-        self.activate_loaded(row.id, Arc::new(plugin)).await
     }
+    Ok(())
+}
 
-    /// Activate a stored version (rollback is activating an older one).
-    pub async fn activate(&self, id: Uuid) -> Result<PluginRow, LifecycleError> {
-        let _changing = self.changes.lock().await;
-        let row = self
-            .store
-            .plugin(id)
-            .await?
-            .ok_or(LifecycleError::NotFound)?;
-        let bytes = self
-            .store
-            .plugin_artifact(id)
-            .await?
-            .ok_or(LifecycleError::NotFound)?;
-        if sha256_hex(&bytes) != row.sha256 {
-            return Err(LifecycleError::Refused {
-                code: "artifact_corrupt",
-                detail: "the stored component does not match its SHA-256".into(),
-            });
-        }
-        let plugin = self.load(bytes, false).await?;
-        self.check_routes(&plugin)?;
-        self.activate_loaded(id, Arc::new(plugin)).await
-    }
-
-    async fn activate_loaded(
-        &self,
-        id: Uuid,
-        plugin: Arc<LoadedPlugin>,
-    ) -> Result<PluginRow, LifecycleError> {
-        self.store.catalogue_plugin(plugin.descriptor()).await?;
-        let row = self
-            .store
-            .activate_plugin(id)
-            .await?
-            .ok_or(LifecycleError::NotFound)?;
-        let displaced = self.registry.install(plugin.clone());
-        self.caches.catalogue_changed().await;
-        self.events
-            .system(&SystemEvent::PluginActivated {
-                id,
-                sha256: row.sha256.clone(),
-                name: row.name.clone(),
-                version: row.version.clone(),
-            })
-            .await;
-        tracing::info!(
-            plugin = %plugin.label(),
-            displaced = ?displaced.iter().map(|p| p.label()).collect::<Vec<_>>(),
-            "plugin activated"
-        );
-        Ok(row)
-    }
-
-    /// Disable a version; if it is serving, its routes stop being served.
-    pub async fn disable(&self, id: Uuid) -> Result<PluginRow, LifecycleError> {
-        let _changing = self.changes.lock().await;
-        let row = self
-            .store
-            .disable_plugin(id)
-            .await?
-            .ok_or(LifecycleError::NotFound)?;
-        self.registry.remove_build(&row.sha256);
-        self.caches.catalogue_changed().await;
-        self.events
-            .system(&SystemEvent::PluginDisabled {
-                id,
-                sha256: row.sha256.clone(),
-            })
-            .await;
-        Ok(row)
-    }
-
-    /// At start: record the plugin directory's components, then load the
-    /// active set from PostgreSQL. A directory component becomes the
-    /// active version of its plugin only when no version of it is active
-    /// yet.
-    pub async fn load_at_start(&self, from_dir: Vec<LoadedPlugin>) -> Result<(), StoreError> {
-        let mut loaded: Vec<Arc<LoadedPlugin>> = Vec::new();
-        for plugin in from_dir {
-            if let Some(row) = self.record_dir_component(&plugin).await? {
-                let name_active = self
-                    .store
-                    .plugins()
-                    .await?
-                    .iter()
-                    .any(|p| p.name == row.name && p.status == "active");
-                if !name_active && row.status != "disabled" {
-                    self.store.activate_plugin(row.id).await?;
-                }
-            }
-            loaded.push(Arc::new(plugin));
-        }
-        let _changing = self.changes.lock().await;
-        self.reconcile_locked(&loaded)
-            .await
-            .map_err(|error| match error {
-                LifecycleError::Store(e) => e,
-                other => StoreError::Unavailable(other.to_string()),
-            })?;
-        Ok(())
-    }
-
-    /// The stored row of a plugin directory's component, inserting it if
-    /// it is new.
-    async fn record_dir_component(
-        &self,
-        plugin: &LoadedPlugin,
-    ) -> Result<Option<PluginRow>, StoreError> {
-        if let Some(row) = self.store.plugin_by_sha256(plugin.sha256()).await? {
-            return Ok(Some(row));
-        }
-        let descriptor = serde_json::to_value(plugin.descriptor()).unwrap_or_default();
-        let bytes = plugin.bytes().to_vec();
-        match self
-            .store
-            .insert_plugin(&NewPlugin {
-                name: &plugin.descriptor().name,
-                version: &plugin.descriptor().version,
-                sha256: plugin.sha256(),
-                artifact: &bytes,
-                descriptor: &descriptor,
-                uploaded_by: None,
-            })
-            .await
-        {
-            Ok(row) => Ok(Some(row)),
-            // Another host recorded it at the same moment, or this version
-            // exists with other bytes: leave it.
-            Err(StoreError::Conflict { constraint }) => {
-                tracing::warn!(plugin = %plugin.label(), %constraint, "plugin directory component not recorded");
-                self.store.plugin_by_sha256(plugin.sha256()).await
-            }
-            Err(other) => Err(other),
-        }
-    }
-
-    /// Make this host's registry match the active set in PostgreSQL (after
-    /// another host's change, a lost subscription, or periodically).
-    pub async fn reconcile(&self) {
-        let _changing = self.changes.lock().await;
-        if let Err(error) = self.reconcile_locked(&[]).await {
-            tracing::error!(%error, "could not reconcile the plugins with PostgreSQL");
-        }
-    }
-
-    /// [`Self::reconcile`] with the lock held; `preloaded` are plugins
-    /// already compiled (the plugin directory's at start).
-    async fn reconcile_locked(
-        &self,
-        preloaded: &[Arc<LoadedPlugin>],
-    ) -> Result<(), LifecycleError> {
-        let active: Vec<PluginRow> = self
-            .store
-            .plugins()
-            .await?
-            .into_iter()
-            .filter(|p| p.status == "active")
-            .collect();
-        let serving = self.registry.snapshot().plugins();
-        let mut changed = false;
-        for plugin in &serving {
-            if !active.iter().any(|row| row.sha256 == plugin.sha256()) {
-                self.registry.remove_build(plugin.sha256());
-                tracing::info!(plugin = %plugin.label(), "plugin no longer active; stopped");
-                changed = true;
-            }
-        }
-        for row in &active {
-            if serving.iter().any(|p| p.sha256() == row.sha256) {
-                continue;
-            }
-            let plugin = match preloaded.iter().find(|p| p.sha256() == row.sha256) {
-                Some(plugin) => plugin.clone(),
-                None => match self.load_stored(row).await? {
-                    Some(plugin) => plugin,
-                    None => continue,
-                },
-            };
-            self.store.catalogue_plugin(plugin.descriptor()).await?;
-            self.registry.install(plugin.clone());
-            tracing::info!(plugin = %plugin.label(), routes = ?plugin.descriptor().routes().iter().map(ToString::to_string).collect::<Vec<_>>(), "plugin active");
-            changed = true;
-        }
-        if changed {
-            self.caches.invalidate_local(&Invalidation::Catalogue);
-        }
-        Ok(())
-    }
-
-    /// Compile a stored version (no self-test: it passed at upload); a
-    /// component that no longer matches its hash or fails to load is
-    /// logged and skipped.
-    async fn load_stored(
-        &self,
-        row: &PluginRow,
-    ) -> Result<Option<Arc<LoadedPlugin>>, LifecycleError> {
-        let bytes = self
-            .store
-            .plugin_artifact(row.id)
-            .await?
-            .ok_or(LifecycleError::NotFound)?;
-        if sha256_hex(&bytes) != row.sha256 {
-            tracing::error!(plugin = %row.name, version = %row.version, "stored component does not match its SHA-256; not loaded");
-            return Ok(None);
-        }
-        match self.load(bytes, false).await {
-            Ok(plugin) => Ok(Some(Arc::new(plugin))),
-            Err(error) => {
-                tracing::error!(plugin = %row.name, version = %row.version, %error, "active plugin failed to load");
-                Ok(None)
-            }
-        }
-    }
-
-    /// Development: watch the plugin directory; a component dropped into it
-    /// (or changed) goes through the same admission as an upload.
-    pub fn watch_dir(self: Arc<Self>, dir: std::path::PathBuf) {
-        tokio::spawn(async move {
-            let mut seen = scan(&dir).await;
-            let mut tick = tokio::time::interval(Duration::from_secs(1));
-            loop {
-                tick.tick().await;
-                let now = scan(&dir).await;
-                for (path, stamp) in &now {
-                    if seen.get(path) != Some(stamp) {
-                        self.admit_file(path).await;
-                    }
-                }
-                seen = now;
-            }
+async fn upload(
+    state: &Lifecycle,
+    bytes: Vec<u8>,
+    uploader: Option<Uuid>,
+) -> Result<PluginRow, LifecycleError> {
+    let _changing = state.plugin_changes.lock().await;
+    let sha256 = sha256_hex(&bytes);
+    if let Some(existing) = state.store.plugin_by_sha256(&sha256).await? {
+        return Err(LifecycleError::Conflict {
+            code: "plugin_exists",
+            detail: format!(
+                "this component is already stored as {} {} ({})",
+                existing.name, existing.version, existing.id
+            ),
         });
     }
-
-    /// Upload a component found in the watched directory.
-    async fn admit_file(&self, path: &std::path::Path) {
-        match tokio::fs::read(path).await {
-            Ok(bytes) => match self.upload(bytes, None).await {
-                Ok(row) => {
-                    tracing::info!(path = %path.display(), plugin = %row.name, version = %row.version, "plugin from the watched directory admitted and activated")
-                }
-                Err(error) => {
-                    tracing::warn!(path = %path.display(), %error, "plugin from the watched directory refused")
-                }
+    let plugin = load(state, bytes.clone(), true).await?;
+    check_routes(state, &plugin)?;
+    let descriptor = serde_json::to_value(plugin.descriptor()).unwrap_or_default();
+    let row = state
+        .store
+        .insert_plugin(&NewPlugin {
+            name: &plugin.descriptor().name,
+            version: &plugin.descriptor().version,
+            sha256: &sha256,
+            artifact: &bytes,
+            descriptor: &descriptor,
+            uploaded_by: uploader,
+        })
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict { .. } => LifecycleError::Conflict {
+                code: "version_exists",
+                detail: format!("{} is already stored with other bytes", plugin.label()),
             },
-            Err(error) => {
-                tracing::warn!(path = %path.display(), %error, "reading a plugin file")
+            other => other.into(),
+        })?;
+    activate_loaded(state, row.id, Arc::new(plugin)).await
+}
+
+async fn activate(state: &Lifecycle, id: Uuid) -> Result<PluginRow, LifecycleError> {
+    let _changing = state.plugin_changes.lock().await;
+    let row = state
+        .store
+        .plugin(id)
+        .await?
+        .ok_or(LifecycleError::NotFound)?;
+    let bytes = state
+        .store
+        .plugin_artifact(id)
+        .await?
+        .ok_or(LifecycleError::NotFound)?;
+    if sha256_hex(&bytes) != row.sha256 {
+        return Err(LifecycleError::Refused {
+            code: "artifact_corrupt",
+            detail: "the stored component does not match its SHA-256".into(),
+        });
+    }
+    let plugin = load(state, bytes, false).await?;
+    check_routes(state, &plugin)?;
+    activate_loaded(state, id, Arc::new(plugin)).await
+}
+
+async fn activate_loaded(
+    state: &Lifecycle,
+    id: Uuid,
+    plugin: Arc<LoadedPlugin>,
+) -> Result<PluginRow, LifecycleError> {
+    state.store.catalogue_plugin(plugin.descriptor()).await?;
+    let row = state
+        .store
+        .activate_plugin(id)
+        .await?
+        .ok_or(LifecycleError::NotFound)?;
+    let displaced = state.plugins.install(plugin.clone());
+    state.caches.catalogue_changed().await;
+    state
+        .events
+        .system(&SystemEvent::PluginActivated {
+            id,
+            sha256: row.sha256.clone(),
+            name: row.name.clone(),
+            version: row.version.clone(),
+        })
+        .await;
+    tracing::info!(
+        plugin = %plugin.label(),
+        displaced = ?displaced.iter().map(|p| p.label()).collect::<Vec<_>>(),
+        "plugin activated"
+    );
+    Ok(row)
+}
+
+async fn disable(state: &Lifecycle, id: Uuid) -> Result<PluginRow, LifecycleError> {
+    let _changing = state.plugin_changes.lock().await;
+    let row = state
+        .store
+        .disable_plugin(id)
+        .await?
+        .ok_or(LifecycleError::NotFound)?;
+    state.plugins.remove_build(&row.sha256);
+    state.caches.catalogue_changed().await;
+    state
+        .events
+        .system(&SystemEvent::PluginDisabled {
+            id,
+            sha256: row.sha256.clone(),
+        })
+        .await;
+    Ok(row)
+}
+
+async fn load_at_start(state: &Lifecycle, from_dir: Vec<LoadedPlugin>) -> Result<(), StoreError> {
+    let mut loaded: Vec<Arc<LoadedPlugin>> = Vec::new();
+    for plugin in from_dir {
+        let descriptor = serde_json::to_value(plugin.descriptor()).unwrap_or_default();
+        let existing = match state.store.plugin_by_sha256(plugin.sha256()).await? {
+            Some(row) => Some(row),
+            None => {
+                let bytes = plugin.bytes().to_vec();
+                match state
+                    .store
+                    .insert_plugin(&NewPlugin {
+                        name: &plugin.descriptor().name,
+                        version: &plugin.descriptor().version,
+                        sha256: plugin.sha256(),
+                        artifact: &bytes,
+                        descriptor: &descriptor,
+                        uploaded_by: None,
+                    })
+                    .await
+                {
+                    Ok(row) => Some(row),
+                    // Another host recorded it at the same moment, or this
+                    // version exists with other bytes: leave it.
+                    Err(StoreError::Conflict { constraint }) => {
+                        tracing::warn!(plugin = %plugin.label(), %constraint, "plugin directory component not recorded");
+                        state.store.plugin_by_sha256(plugin.sha256()).await?
+                    }
+                    Err(other) => return Err(other),
+                }
+            }
+        };
+        if let Some(row) = existing {
+            let name_active = state
+                .store
+                .plugins()
+                .await?
+                .iter()
+                .any(|p| p.name == row.name && p.status == "active");
+            if !name_active && row.status != "disabled" {
+                state.store.activate_plugin(row.id).await?;
             }
         }
+        loaded.push(Arc::new(plugin));
     }
+    let _changing = state.plugin_changes.lock().await;
+    reconcile_locked(state, &loaded)
+        .await
+        .map_err(|error| match error {
+            LifecycleError::Store(e) => e,
+            other => StoreError::Unavailable(other.to_string()),
+        })?;
+    Ok(())
+}
+
+async fn reconcile(state: &Lifecycle) {
+    let _changing = state.plugin_changes.lock().await;
+    if let Err(error) = reconcile_locked(state, &[]).await {
+        tracing::error!(%error, "could not reconcile the plugins with PostgreSQL");
+    }
+}
+
+/// [`reconcile`] with the lock held; `preloaded` are plugins already
+/// compiled (the plugin directory's at start).
+async fn reconcile_locked(
+    state: &Lifecycle,
+    preloaded: &[Arc<LoadedPlugin>],
+) -> Result<(), LifecycleError> {
+    let active: Vec<PluginRow> = state
+        .store
+        .plugins()
+        .await?
+        .into_iter()
+        .filter(|p| p.status == "active")
+        .collect();
+    let serving = state.plugins.snapshot().plugins();
+    let mut changed = false;
+    for plugin in &serving {
+        if !active.iter().any(|row| row.sha256 == plugin.sha256()) {
+            state.plugins.remove_build(plugin.sha256());
+            tracing::info!(plugin = %plugin.label(), "plugin no longer active; stopped");
+            changed = true;
+        }
+    }
+    for row in &active {
+        if serving.iter().any(|p| p.sha256() == row.sha256) {
+            continue;
+        }
+        let plugin = match preloaded.iter().find(|p| p.sha256() == row.sha256) {
+            Some(plugin) => plugin.clone(),
+            None => {
+                let bytes = state
+                    .store
+                    .plugin_artifact(row.id)
+                    .await?
+                    .ok_or(LifecycleError::NotFound)?;
+                if sha256_hex(&bytes) != row.sha256 {
+                    tracing::error!(plugin = %row.name, version = %row.version, "stored component does not match its SHA-256; not loaded");
+                    continue;
+                }
+                match load(state, bytes, false).await {
+                    Ok(plugin) => Arc::new(plugin),
+                    Err(error) => {
+                        tracing::error!(plugin = %row.name, version = %row.version, %error, "active plugin failed to load");
+                        continue;
+                    }
+                }
+            }
+        };
+        state.store.catalogue_plugin(plugin.descriptor()).await?;
+        state.plugins.install(plugin.clone());
+        tracing::info!(plugin = %plugin.label(), routes = ?plugin.descriptor().routes().iter().map(ToString::to_string).collect::<Vec<_>>(), "plugin active");
+        changed = true;
+    }
+    if changed {
+        state.caches.invalidate_local(&Invalidation::Catalogue);
+    }
+    Ok(())
+}
+
+fn watch_dir(state: Arc<Lifecycle>, dir: std::path::PathBuf) {
+    tokio::spawn(async move {
+        let mut seen = scan(&dir).await;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let now = scan(&dir).await;
+            for (path, stamp) in &now {
+                if seen.get(path) == Some(stamp) {
+                    continue;
+                }
+                match tokio::fs::read(path).await {
+                    Ok(bytes) => match upload(&state, bytes, None).await {
+                        Ok(row) => {
+                            tracing::info!(path = %path.display(), plugin = %row.name, version = %row.version, "plugin from the watched directory admitted and activated")
+                        }
+                        Err(error) => {
+                            tracing::warn!(path = %path.display(), %error, "plugin from the watched directory refused")
+                        }
+                    },
+                    Err(error) => {
+                        tracing::warn!(path = %path.display(), %error, "reading a plugin file")
+                    }
+                }
+            }
+            seen = now;
+        }
+    });
 }
 
 /// `*.wasm` files with their modification time and size.
