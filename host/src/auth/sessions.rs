@@ -15,8 +15,9 @@ use super::Caller;
 use super::passwords::HashError;
 use super::tokens::{LEEWAY_SECS, TokenError};
 use crate::app::AppState;
-use crate::store::StoreError;
 use crate::store::audit::NewAuditEvent;
+use crate::store::tokens::RefreshTokenRow;
+use crate::store::{StoreError, Tx};
 
 /// A token pair, as the login and refresh endpoints answer.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -173,23 +174,7 @@ pub async fn refresh(
     // family, always taken before any row lock: a revocation cannot miss a
     // token a concurrent refresh is issuing, and a refresh cannot outlive a
     // revocation.
-    let Some(family) = state.store.refresh_family(&mut tx, &token_hash).await? else {
-        return Err(SessionError::InvalidRefreshToken);
-    };
-    state.store.lock_session(&mut tx, family).await?;
-    let Some(row) = state
-        .store
-        .refresh_token_for_update(&mut tx, &token_hash)
-        .await?
-    else {
-        return Err(SessionError::InvalidRefreshToken);
-    };
-    if row.revoked_at.is_some()
-        || row.expires_at <= Utc::now()
-        || state.store.is_session_revoked(&mut tx, family).await?
-    {
-        return Err(SessionError::InvalidRefreshToken);
-    }
+    let row = live_refresh_token(state, &mut tx, &token_hash).await?;
     if row.spent_at.is_some() {
         let until = session_revocation_end(state);
         state
@@ -240,6 +225,30 @@ pub async fn refresh(
         token_type: "Bearer",
         expires_in: state.tokens.access_ttl().as_secs(),
     })
+}
+
+/// The refresh token `token_hash` names, locked together with its family
+/// (family first), unless it is unknown, revoked or expired or its session
+/// is revoked. A spent token is returned: the caller treats it as reuse.
+async fn live_refresh_token(
+    state: &AppState,
+    tx: &mut Tx,
+    token_hash: &str,
+) -> Result<RefreshTokenRow, SessionError> {
+    let Some(family) = state.store.refresh_family(tx, token_hash).await? else {
+        return Err(SessionError::InvalidRefreshToken);
+    };
+    state.store.lock_session(tx, family).await?;
+    let Some(row) = state.store.refresh_token_for_update(tx, token_hash).await? else {
+        return Err(SessionError::InvalidRefreshToken);
+    };
+    if row.revoked_at.is_some()
+        || row.expires_at <= Utc::now()
+        || state.store.is_session_revoked(tx, family).await?
+    {
+        return Err(SessionError::InvalidRefreshToken);
+    }
+    Ok(row)
 }
 
 /// How long a session revocation is kept: as long as any refresh token of

@@ -218,3 +218,38 @@ pub fn spawn_subscriber(redis: Redis, sink: Arc<dyn EventSink>) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn system_events_keep_the_wire_format_older_hosts_write() {
+        let id = Uuid::new_v4();
+        let activated = SystemEvent::PluginActivated {
+            id,
+            sha256: "ab".into(),
+            name: "ed25519".into(),
+            version: "0.1.0".into(),
+        };
+        let older = json!({"type": "plugin_activated", "id": id, "sha256": "ab", "name": "ed25519", "version": "0.1.0"});
+        assert_eq!(serde_json::to_value(&activated).expect("json"), older);
+        assert_eq!(
+            serde_json::from_value::<SystemEvent>(older).expect("parse"),
+            activated
+        );
+        let disabled = json!({"type": "plugin_disabled", "id": id, "sha256": "ab"});
+        assert_eq!(
+            serde_json::from_value::<SystemEvent>(disabled).expect("parse"),
+            SystemEvent::PluginDisabled {
+                id,
+                sha256: "ab".into()
+            }
+        );
+        let newer = json!({"type": "something_else", "extra": 1});
+        let unknown = serde_json::from_value::<SystemEvent>(newer).expect("parse");
+        assert_eq!(unknown, SystemEvent::Unknown);
+        assert!(!unknown.changes_plugins() && activated.changes_plugins());
+    }
+}

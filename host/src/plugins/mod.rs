@@ -1,6 +1,6 @@
 //! The plugin engine: algorithm components behind the WIT contract, run
 //! sandboxed. It imports nothing from the rest of the host; hot-loading
-//! in a deployment (PostgreSQL, other hosts) is `crate::lifecycle`.
+//! in a deployment (PostgreSQL, other hosts) is the host's `lifecycle`.
 //!
 //! - [`engine`] — the wasmtime engine, configured once (pooling allocator,
 //!   epoch deadlines, memory cap) and a compile cache;
