@@ -17,13 +17,14 @@ use crate::auth::revocation::Revocations;
 use crate::auth::tokens::Tokens;
 use crate::cache::Redis;
 use crate::cache::entities::Caches;
-use crate::cache::events::{self, EventSink, Events, Invalidation};
+use crate::cache::events::{self, EventSink, Events, Invalidation, SystemEvent};
 use crate::cache::ratelimit::RateLimiter;
 use crate::config::Config;
+use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::plugins::RouteKey;
 use crate::plugins::{
-    PluginEngine, PluginExecutor, PluginRegistry, SandboxLimits, lifecycle, loader,
+    LoadedPlugin, PluginEngine, PluginExecutor, PluginRegistry, SandboxLimits, loader,
 };
 use crate::store::audit::NewAuditEvent;
 use crate::store::users::Principal;
@@ -86,19 +87,19 @@ pub struct AppInner {
     /// The wasmtime engine for plugins.
     pub plugin_engine: PluginEngine,
     /// Which plugin serves which (algorithm, curve).
-    pub plugins: PluginRegistry,
+    pub plugins: Arc<PluginRegistry>,
     /// Threads plugin calls run on.
     pub executor: PluginExecutor,
     /// Group commit of verification records.
     pub recorder: Recorder,
     /// Cached users, keys, catalogue, results and recent verifications.
-    pub caches: Caches,
+    pub caches: Arc<Caches>,
     /// Pub/sub publisher.
     pub events: Events,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
-    /// Serialises plugin uploads, activations and reconciliations.
-    pub plugin_changes: tokio::sync::Mutex<()>,
+    /// Plugin uploads, activations and reconciliation with other hosts.
+    pub lifecycle: Arc<Lifecycle>,
     /// Batches in progress at once (each may hold tens of MiB).
     pub batch_permits: tokio::sync::Semaphore,
 }
@@ -155,21 +156,82 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// Build every service from the configuration and the connections
+    /// [`Application::build`] made.
+    async fn assemble(
+        config: Config,
+        store: Store,
+        redis: Redis,
+        plugin_engine: PluginEngine,
+    ) -> Result<Self, StartupError> {
+        let tokens = Tokens::new(store.clone(), redis.clone(), config.auth.clone()).await?;
+        let passwords = Passwords::new(config.auth.hashing_concurrency)?;
+        let revocations = Revocations::new(store.clone(), redis.clone());
+        let rate_limiter = RateLimiter::new(redis.clone());
+        let executor = PluginExecutor::new(config.plugins.workers)?;
+        let plugins = Arc::new(PluginRegistry::new());
+        let metrics = Arc::new(Metrics::default());
+        let (recorder, _writers) = Recorder::start(
+            store.clone(),
+            metrics.clone(),
+            2,
+            config.verify.record_batch_max,
+            Duration::from_millis(config.verify.record_batch_linger_ms),
+        );
+        let events = Events::new(redis.clone());
+        let seal_key = store.deployment_secret("cache_mac").await?;
+        let batch_concurrency = executor.threads() * 2;
+        let caches = Arc::new(Caches::new(
+            redis.clone(),
+            store.clone(),
+            events.clone(),
+            config.verify.result_cache_ttl_secs,
+            seal_key,
+        ));
+        let lifecycle = Arc::new(Lifecycle::new(
+            store.clone(),
+            plugin_engine.clone(),
+            plugins.clone(),
+            caches.clone(),
+            events.clone(),
+            Duration::from_millis(config.plugins.admission_timeout_ms),
+        ));
+        Ok(AppState {
+            inner: Arc::new(AppInner {
+                config,
+                store,
+                redis,
+                tokens,
+                passwords,
+                revocations,
+                rate_limiter,
+                plugin_engine,
+                plugins,
+                executor,
+                recorder,
+                caches,
+                events,
+                metrics,
+                lifecycle,
+                batch_permits: tokio::sync::Semaphore::new(batch_concurrency),
+            }),
+        })
+    }
+}
+
 impl EventSink for AppState {
     fn invalidate(&self, what: &Invalidation) {
         self.caches.invalidate_local(what);
     }
 
-    fn system_event(&self, origin: Uuid, event: serde_json::Value) {
+    fn system_event(&self, origin: Uuid, event: SystemEvent) {
         if origin == self.events.host() {
             return;
         }
-        if event["type"]
-            .as_str()
-            .is_some_and(|t| t.starts_with("plugin_"))
-        {
-            let state = self.clone();
-            tokio::spawn(async move { lifecycle::reconcile(&state).await });
+        if event.changes_plugins() {
+            let lifecycle = self.lifecycle.clone();
+            tokio::spawn(async move { lifecycle.reconcile().await });
         }
     }
 
@@ -178,7 +240,7 @@ impl EventSink for AppState {
         let state = self.clone();
         tokio::spawn(async move {
             state.caches.retry_unwritten().await;
-            lifecycle::reconcile(&state).await;
+            state.lifecycle.reconcile().await;
         });
     }
 
@@ -200,91 +262,21 @@ impl Application {
         let store = Store::connect(&config.database).await?;
         migrations::ensure_current(store.pool()).await?;
         let redis = Redis::connect(&config.redis)?;
-        let tokens = Tokens::new(store.clone(), redis.clone(), config.auth.clone()).await?;
-        let passwords = Passwords::new(config.auth.hashing_concurrency)?;
-        let revocations = Revocations::new(store.clone(), redis.clone());
-        let rate_limiter = RateLimiter::new(redis.clone());
-
         let plugin_engine = PluginEngine::shared(SandboxLimits {
             deadline: config.plugin_deadline(),
             memory_bytes: config.plugins.memory_mib << 20,
             pool_instances: config.plugins.pool_instances,
             wide_arithmetic: config.plugins.wide_arithmetic,
         })?;
-        let executor = PluginExecutor::new(config.plugins.workers)?;
-        let plugins = PluginRegistry::new();
-        let mut from_dir = Vec::new();
-        if let Some(dir) = config.plugins.dir.clone() {
-            let engine = plugin_engine.clone();
-            let outcomes = tokio::task::spawn_blocking(move || loader::load_dir(&engine, &dir))
-                .await
-                .map_err(|e| StartupError::PluginDir(std::io::Error::other(e)))?
-                .map_err(StartupError::PluginDir)?;
-            for outcome in outcomes {
-                match outcome.result {
-                    Ok(plugin) => {
-                        tracing::info!(path = %outcome.path.display(), plugin = %plugin.label(), "plugin directory component loaded");
-                        from_dir.push(plugin);
-                    }
-                    Err(error) => {
-                        tracing::error!(path = %outcome.path.display(), %error, code = error.code(), "plugin refused");
-                    }
-                }
-            }
-        }
-
-        let metrics = Arc::new(Metrics::default());
-        let (recorder, _writers) = Recorder::start(
-            store.clone(),
-            metrics.clone(),
-            2,
-            config.verify.record_batch_max,
-            Duration::from_millis(config.verify.record_batch_linger_ms),
-        );
-
-        let listener =
-            TcpListener::bind(config.listen)
-                .await
-                .map_err(|source| StartupError::Bind {
-                    addr: config.listen,
-                    source,
-                })?;
-        let events = Events::new(redis.clone());
-        let seal_key = store.deployment_secret("cache_mac").await?;
-        let batch_concurrency = executor.threads() * 2;
-        let caches = Caches::new(
-            redis.clone(),
-            store.clone(),
-            events.clone(),
-            config.verify.result_cache_ttl_secs,
-            seal_key,
-        );
-        let state = AppState {
-            inner: Arc::new(AppInner {
-                config,
-                store,
-                redis,
-                tokens,
-                passwords,
-                revocations,
-                rate_limiter,
-                plugin_engine,
-                plugins,
-                executor,
-                recorder,
-                caches,
-                events,
-                metrics,
-                plugin_changes: tokio::sync::Mutex::new(()),
-                batch_permits: tokio::sync::Semaphore::new(batch_concurrency),
-            }),
-        };
-        lifecycle::load_at_start(&state, from_dir).await?;
+        let from_dir = load_plugin_dir(&plugin_engine, config.plugins.dir.clone()).await?;
+        let listener = bind(config.listen).await?;
+        let state = AppState::assemble(config, store, redis, plugin_engine).await?;
+        state.lifecycle.load_at_start(from_dir).await?;
         events::spawn_subscriber(state.redis.clone(), Arc::new(state.clone()));
         if state.config.plugins.watch_dir
             && let Some(dir) = state.config.plugins.dir.clone()
         {
-            lifecycle::watch_dir(state.clone(), dir);
+            state.lifecycle.clone().watch_dir(dir);
         }
         // Plugins may have added algorithms or curves: no host may keep an
         // older catalogue.
@@ -330,8 +322,47 @@ impl Application {
     }
 }
 
-/// Background upkeep: rotate signing keys, purge expired revocations, load
-/// the revocation list into Redis.
+/// Compile the components of the plugin directory, if one is configured;
+/// a component that fails is logged and left out.
+async fn load_plugin_dir(
+    engine: &PluginEngine,
+    dir: Option<std::path::PathBuf>,
+) -> Result<Vec<LoadedPlugin>, StartupError> {
+    let Some(dir) = dir else {
+        return Ok(Vec::new());
+    };
+    let engine = engine.clone();
+    let outcomes = tokio::task::spawn_blocking(move || loader::load_dir(&engine, &dir))
+        .await
+        .map_err(|e| StartupError::PluginDir(std::io::Error::other(e)))?
+        .map_err(StartupError::PluginDir)?;
+    let mut loaded = Vec::new();
+    for outcome in outcomes {
+        match outcome.result {
+            Ok(plugin) => {
+                tracing::info!(path = %outcome.path.display(), plugin = %plugin.label(), "plugin directory component loaded");
+                loaded.push(plugin);
+            }
+            Err(error) => {
+                tracing::error!(path = %outcome.path.display(), %error, code = error.code(), "plugin refused");
+            }
+        }
+    }
+    Ok(loaded)
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartupError::Bind { addr, source })
+}
+
+/// Background upkeep, each on its own task:
+/// - load the revocation list into Redis now, and renew it every 5 min;
+/// - write invalidations that could not reach Redis (every second);
+/// - reconcile the plugins with PostgreSQL (every 30 s: pub/sub may lose
+///   a message);
+/// - rotate signing keys and purge expired token state (every 5 min).
 fn spawn_maintenance(state: AppState) {
     let revocations = state.revocations.clone();
     tokio::spawn(async move { revocations.load_into_redis().await });
@@ -346,13 +377,13 @@ fn spawn_maintenance(state: AppState) {
         }
     });
     // Pub/sub is at most once: reconcile the plugins with PostgreSQL anyway.
-    let plugins = state.clone();
+    let lifecycle = state.lifecycle.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(30));
         tick.tick().await;
         loop {
             tick.tick().await;
-            lifecycle::reconcile(&plugins).await;
+            lifecycle.reconcile().await;
         }
     });
     tokio::spawn(async move {

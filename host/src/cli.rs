@@ -5,9 +5,12 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::app::{Application, shutdown_signal};
+use crate::auth::identity::{Email, Username};
+use crate::auth::passwords::{Password, Passwords};
 use crate::config::Config;
 use crate::plugins::{LoadedPlugin, PluginEngine, conformance};
 use crate::store::users::NewUser;
@@ -120,30 +123,27 @@ pub fn main() -> ExitCode {
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            tracing::error!(error = %message, "exiting");
-            eprintln!("error: {message}");
+        Err(error) => {
+            // `{:#}` prints the context chain: "connecting: …: …".
+            tracing::error!(error = format!("{error:#}"), "exiting");
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn serve(config: Config) -> Result<(), String> {
-    let app = Application::build(config)
-        .await
-        .map_err(|e| e.to_string())?;
-    app.run_until(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await.context("starting")?;
+    app.run_until(shutdown_signal()).await.context("serving")
 }
 
-async fn migrate(config: &Config) -> Result<(), String> {
+async fn migrate(config: &Config) -> anyhow::Result<()> {
     let options = crate::store::connect_options(config.migrate_url(), &config.database)
-        .map_err(|e| e.to_string())?;
+        .context("the database URL")?;
     let pool = sqlx::PgPool::connect_with(options)
         .await
-        .map_err(|e| format!("connecting: {e}"))?;
-    migrations::run(&pool).await.map_err(|e| e.to_string())?;
+        .context("connecting")?;
+    migrations::run(&pool).await.context("migrating")?;
     println!(
         "database migrated ({} migrations)",
         migrations::MIGRATOR.iter().count()
@@ -151,53 +151,47 @@ async fn migrate(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+/// `admin create`: the same rules as `POST /v1/users`.
 async fn create_admin(
     config: &Config,
     username: &str,
     email: &str,
     password: Option<String>,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
+    let username = Username::parse(username).context("--username")?;
+    let email = Email::parse(email).context("--email")?;
     let password = match password {
         Some(password) => password,
         None => {
             let mut input = String::new();
             std::io::stdin()
                 .read_to_string(&mut input)
-                .map_err(|e| format!("reading the password: {e}"))?;
+                .context("reading the password")?;
             input.trim_end_matches(['\n', '\r']).to_owned()
         }
     };
-    let chars = password.chars().count();
-    if !(crate::auth::passwords::MIN_PASSWORD_LEN..=crate::auth::passwords::MAX_PASSWORD_LEN)
-        .contains(&chars)
-    {
-        return Err(format!(
-            "a password is {} to {} characters",
-            crate::auth::passwords::MIN_PASSWORD_LEN,
-            crate::auth::passwords::MAX_PASSWORD_LEN
-        ));
-    }
+    let password = Password::parse(password).context("the password")?;
     let store = Store::connect(&config.database)
         .await
-        .map_err(|e| e.to_string())?;
+        .context("connecting")?;
     migrations::ensure_current(store.pool())
         .await
-        .map_err(|e| e.to_string())?;
-    let hash = crate::auth::passwords::Passwords::new(1)
-        .map_err(|e| e.to_string())?
-        .hash(password)
+        .context("checking the migrations")?;
+    let hash = Passwords::new(1)
+        .context("setting up password hashing")?
+        .hash(password.expose())
         .await
-        .map_err(|e| e.to_string())?;
+        .context("hashing the password")?;
     let user = store
         .create_user(&NewUser {
-            username,
-            email: &email.to_lowercase(),
+            username: username.as_str(),
+            email: email.as_str(),
             password_hash: &hash,
             status: "active",
             roles: &["admin".to_owned()],
         })
         .await
-        .map_err(|e| e.to_string())?;
+        .context("creating the administrator")?;
     println!("created administrator {} ({})", user.username, user.id);
     Ok(())
 }

@@ -1,15 +1,27 @@
 //! Sigil: a signature-verification service whose algorithms are sandboxed
 //! WebAssembly components.
 //!
-//! - [`app`] — shared state and life cycle;
+//! Dependency rule (`use crate::…` between top-level modules; `app`, the
+//! composition root, and `cli` may use anything, `metrics`/`telemetry`
+//! anyone): `http → {verify, lifecycle, keys, auth} → {store, cache, plugins} → config`.
+//!
+//! - [`app`] — shared state and life cycle (the composition root);
+//! - [`cli`] — the `sigil` command line;
 //! - [`config`] — typed configuration;
-//! - [`http`] — the API (one module per resource), errors, OpenAPI;
-//! - [`auth`] — passwords, tokens, sessions, permissions;
-//! - [`store`] — PostgreSQL;
-//! - [`cache`] — Redis and its fallbacks;
-//! - [`plugins`] — the plugin engine;
+//! - [`http`] — the API (one module per resource), extractors, rate
+//!   limits, errors, OpenAPI;
 //! - [`verify`] — the verification pipeline and its recorder;
-//! - [`cli`] — the `sigil` command line.
+//! - `keys` — public-key registration and decoding;
+//! - [`lifecycle`] — hot-loading plugins across hosts (admission,
+//!   activation, reconciliation with PostgreSQL);
+//! - [`auth`] — passwords, tokens, sessions, account input rules,
+//!   permissions;
+//! - [`store`] — PostgreSQL;
+//! - [`cache`] — Redis and its fallbacks, pub/sub between hosts, rate-limit
+//!   windows;
+//! - [`plugins`] — the plugin engine (a leaf: imports nothing else);
+//! - [`metrics`] — Prometheus counters and histograms;
+//! - [`telemetry`] — logging set-up.
 
 pub mod app;
 pub mod auth;
@@ -17,6 +29,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod lifecycle;
 pub mod metrics;
 pub mod plugins;
 pub mod store;

@@ -10,6 +10,8 @@ use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
+use super::identity::InputError;
+
 /// Why hashing failed (never "wrong password": that is `Ok(false)`).
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -37,6 +39,33 @@ pub struct Passwords {
 pub const MIN_PASSWORD_LEN: usize = 12;
 /// Longest password accepted (argon2 takes any length; bound the work).
 pub const MAX_PASSWORD_LEN: usize = 256;
+
+/// A password that passed the rule: [`MIN_PASSWORD_LEN`] to
+/// [`MAX_PASSWORD_LEN`] characters. Its `Debug` does not show it.
+pub struct Password(String);
+
+impl Password {
+    /// Check `password` against the rule.
+    pub fn parse(password: String) -> Result<Self, InputError> {
+        let chars = password.chars().count();
+        if (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&chars) {
+            Ok(Self(password))
+        } else {
+            Err(InputError::Password)
+        }
+    }
+
+    /// The password, for hashing (`Passwords::hash`).
+    pub fn expose(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
 
 fn argon2() -> Result<Argon2<'static>, HashError> {
     let params =
@@ -99,5 +128,24 @@ impl Passwords {
         .await
         .map_err(|e| HashError::Failed(e.to_string()))??;
         Ok(known && matches)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_password_rule_counts_characters() {
+        assert!(Password::parse("é".repeat(MIN_PASSWORD_LEN)).is_ok());
+        assert!(Password::parse("x".repeat(MAX_PASSWORD_LEN)).is_ok());
+        for bad in [
+            "x".repeat(MIN_PASSWORD_LEN - 1),
+            "x".repeat(MAX_PASSWORD_LEN + 1),
+        ] {
+            assert!(matches!(Password::parse(bad), Err(InputError::Password)));
+        }
+        let shown = format!("{:?}", Password::parse("correct horse battery".into()));
+        assert!(!shown.contains("horse"), "{shown}");
     }
 }

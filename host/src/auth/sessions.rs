@@ -9,16 +9,15 @@ use chrono::Utc;
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use std::net::IpAddr;
-use std::time::Duration;
 use uuid::Uuid;
 
 use super::Caller;
 use super::passwords::HashError;
 use super::tokens::{LEEWAY_SECS, TokenError};
 use crate::app::AppState;
-use crate::cache::ratelimit::Limit;
-use crate::store::StoreError;
 use crate::store::audit::NewAuditEvent;
+use crate::store::tokens::RefreshTokenRow;
+use crate::store::{StoreError, Tx};
 
 /// A token pair, as the login and refresh endpoints answer.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -42,9 +41,6 @@ pub enum SessionError {
     /// The account is inactive or suspended.
     #[error("the account is {0}")]
     AccountDisabled(String),
-    /// Too many attempts.
-    #[error("too many login attempts")]
-    RateLimited(u64),
     /// Unknown, expired or revoked refresh token.
     #[error("the refresh token is not valid")]
     InvalidRefreshToken,
@@ -72,59 +68,14 @@ fn new_refresh_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Log in: limits per username and per IP, argon2id check, new session.
+/// Log in: argon2id check, new session. The caller has charged the
+/// attempt to the login rate limits first (`http::ratelimit`).
 pub async fn login(
     state: &AppState,
     username: &str,
     password: String,
     ip: IpAddr,
 ) -> Result<TokenPair, SessionError> {
-    let auth = &state.config.auth;
-    let window = Duration::from_secs(auth.login_window_secs);
-    // One atomic check: an attempt refused by one limit is not counted
-    // against the other.
-    let decisions = state
-        .rate_limiter
-        .check_all(
-            &[
-                Limit {
-                    scope: "login:user",
-                    id: &username.to_lowercase(),
-                    limit: auth.login_attempts_per_user,
-                },
-                Limit {
-                    scope: "login:ip",
-                    id: &ip.to_string(),
-                    limit: auth.login_attempts_per_ip,
-                },
-            ],
-            window,
-        )
-        .await;
-    if decisions.iter().any(|d| !d.allowed) {
-        state
-            .audit(NewAuditEvent {
-                actor_ip: Some(ip.to_string()),
-                action: "auth.login",
-                target_type: Some("user"),
-                target_id: Some(username.to_owned()),
-                success: false,
-                details: Some(serde_json::json!({"reason": "rate_limited"})),
-                ..Default::default()
-            })
-            .await;
-        for decision in decisions.iter().filter(|d| !d.allowed) {
-            state.metrics.rate_limited(&decision.scope);
-        }
-        return Err(SessionError::RateLimited(
-            decisions
-                .iter()
-                .map(|d| d.retry_after_secs)
-                .max()
-                .unwrap_or(1),
-        ));
-    }
-
     let credentials = state.store.credentials(username).await?;
     let hash = credentials.as_ref().map(|c| c.password_hash.clone());
     let valid = state.passwords.verify(password, hash).await?;
@@ -223,23 +174,7 @@ pub async fn refresh(
     // family, always taken before any row lock: a revocation cannot miss a
     // token a concurrent refresh is issuing, and a refresh cannot outlive a
     // revocation.
-    let Some(family) = state.store.refresh_family(&mut tx, &token_hash).await? else {
-        return Err(SessionError::InvalidRefreshToken);
-    };
-    state.store.lock_session(&mut tx, family).await?;
-    let Some(row) = state
-        .store
-        .refresh_token_for_update(&mut tx, &token_hash)
-        .await?
-    else {
-        return Err(SessionError::InvalidRefreshToken);
-    };
-    if row.revoked_at.is_some()
-        || row.expires_at <= Utc::now()
-        || state.store.is_session_revoked(&mut tx, family).await?
-    {
-        return Err(SessionError::InvalidRefreshToken);
-    }
+    let row = live_refresh_token(state, &mut tx, &token_hash).await?;
     if row.spent_at.is_some() {
         let until = session_revocation_end(state);
         state
@@ -290,6 +225,30 @@ pub async fn refresh(
         token_type: "Bearer",
         expires_in: state.tokens.access_ttl().as_secs(),
     })
+}
+
+/// The refresh token `token_hash` names, locked together with its family
+/// (family first), unless it is unknown, revoked or expired or its session
+/// is revoked. A spent token is returned: the caller treats it as reuse.
+async fn live_refresh_token(
+    state: &AppState,
+    tx: &mut Tx,
+    token_hash: &str,
+) -> Result<RefreshTokenRow, SessionError> {
+    let Some(family) = state.store.refresh_family(tx, token_hash).await? else {
+        return Err(SessionError::InvalidRefreshToken);
+    };
+    state.store.lock_session(tx, family).await?;
+    let Some(row) = state.store.refresh_token_for_update(tx, token_hash).await? else {
+        return Err(SessionError::InvalidRefreshToken);
+    };
+    if row.revoked_at.is_some()
+        || row.expires_at <= Utc::now()
+        || state.store.is_session_revoked(tx, family).await?
+    {
+        return Err(SessionError::InvalidRefreshToken);
+    }
+    Ok(row)
 }
 
 /// How long a session revocation is kept: as long as any refresh token of

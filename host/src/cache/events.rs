@@ -36,6 +36,47 @@ pub enum Invalidation {
     All,
 }
 
+/// A change other hosts must act on, published on `system:events`. The
+/// wire format is the JSON object older builds wrote by hand
+/// (`{"type": "plugin_activated", "id": ..., ...}`), so hosts of either
+/// build understand each other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SystemEvent {
+    /// A plugin version became the active one of its plugin.
+    PluginActivated {
+        /// The version's row id.
+        id: Uuid,
+        /// The component's SHA-256 (hex).
+        sha256: String,
+        /// The plugin's name.
+        name: String,
+        /// The version.
+        version: String,
+    },
+    /// A plugin version stopped serving.
+    PluginDisabled {
+        /// The version's row id.
+        id: Uuid,
+        /// The component's SHA-256 (hex).
+        sha256: String,
+    },
+    /// A type this build does not know (published by a newer host).
+    #[serde(other)]
+    Unknown,
+}
+
+impl SystemEvent {
+    /// Whether the active plugin set changed, so the registry must be
+    /// reconciled with PostgreSQL.
+    pub fn changes_plugins(&self) -> bool {
+        matches!(
+            self,
+            SystemEvent::PluginActivated { .. } | SystemEvent::PluginDisabled { .. }
+        )
+    }
+}
+
 /// A message as published.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Envelope<T> {
@@ -49,8 +90,8 @@ struct Envelope<T> {
 pub trait EventSink: Send + Sync + 'static {
     /// Drop local copies of what changed.
     fn invalidate(&self, what: &Invalidation);
-    /// A system event (JSON object).
-    fn system_event(&self, origin: Uuid, event: serde_json::Value);
+    /// A system event from the host `origin` (possibly this one).
+    fn system_event(&self, origin: Uuid, event: SystemEvent);
     /// The subscription was (re)established: messages may have been missed.
     fn resubscribed(&self);
     /// The subscription was lost: local copies may go stale from now on.
@@ -104,7 +145,7 @@ impl Events {
     }
 
     /// A system-wide notification.
-    pub async fn system(&self, event: serde_json::Value) -> bool {
+    pub async fn system(&self, event: &SystemEvent) -> bool {
         self.publish(SYSTEM, event).await
     }
 
@@ -158,8 +199,7 @@ pub fn spawn_subscriber(redis: Redis, sink: Arc<dyn EventSink>) {
                                     Err(error) => tracing::warn!(%error, "unreadable invalidation"),
                                 }
                             } else if channel == system {
-                                match serde_json::from_slice::<Envelope<serde_json::Value>>(payload)
-                                {
+                                match serde_json::from_slice::<Envelope<SystemEvent>>(payload) {
                                     Ok(envelope) => {
                                         sink.system_event(envelope.origin, envelope.event)
                                     }
@@ -177,4 +217,39 @@ pub fn spawn_subscriber(redis: Redis, sink: Arc<dyn EventSink>) {
             delay = (delay * 2).min(Duration::from_secs(2));
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn system_events_keep_the_wire_format_older_hosts_write() {
+        let id = Uuid::new_v4();
+        let activated = SystemEvent::PluginActivated {
+            id,
+            sha256: "ab".into(),
+            name: "ed25519".into(),
+            version: "0.1.0".into(),
+        };
+        let older = json!({"type": "plugin_activated", "id": id, "sha256": "ab", "name": "ed25519", "version": "0.1.0"});
+        assert_eq!(serde_json::to_value(&activated).expect("json"), older);
+        assert_eq!(
+            serde_json::from_value::<SystemEvent>(older).expect("parse"),
+            activated
+        );
+        let disabled = json!({"type": "plugin_disabled", "id": id, "sha256": "ab"});
+        assert_eq!(
+            serde_json::from_value::<SystemEvent>(disabled).expect("parse"),
+            SystemEvent::PluginDisabled {
+                id,
+                sha256: "ab".into()
+            }
+        );
+        let newer = json!({"type": "something_else", "extra": 1});
+        let unknown = serde_json::from_value::<SystemEvent>(newer).expect("parse");
+        assert_eq!(unknown, SystemEvent::Unknown);
+        assert!(!unknown.changes_plugins() && activated.changes_plugins());
+    }
 }

@@ -124,13 +124,6 @@ impl Redis {
         .is_ok()
     }
 
-    /// Whether a connection is up and the breaker closed.
-    pub fn is_healthy(&self) -> bool {
-        self.inner.as_ref().is_some_and(|i| {
-            i.connection.load().is_some() && i.breaker.state() == breaker::State::Closed
-        })
-    }
-
     /// The breaker's state (`closed`, `open`, `half_open`), or `disabled`.
     pub fn breaker_state(&self) -> &'static str {
         match &self.inner {

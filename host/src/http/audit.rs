@@ -11,8 +11,8 @@ use uuid::Uuid;
 use super::error::{ApiError, ApiJson, ApiQuery, Problem};
 use super::pagination::{self, Paged};
 use crate::app::AppState;
-use crate::auth::Authorized;
 use crate::auth::perm::ManageUsers;
+use crate::http::extract::Authorized;
 use crate::store::audit::{AuditEvent, AuditFilter};
 
 /// The routes of this module.

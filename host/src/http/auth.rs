@@ -7,10 +7,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiJson};
+use super::extract::ClientIp;
+use super::ratelimit::{self, LimitedAction};
 use super::users::{NewAccount, create_account};
 use crate::app::AppState;
+use crate::auth::Caller;
+use crate::auth::identity::Username;
+use crate::auth::passwords::MAX_PASSWORD_LEN;
 use crate::auth::sessions::{self, SessionError, TokenPair};
-use crate::auth::{Caller, ClientIp};
 use crate::store::audit::NewAuditEvent;
 use crate::store::users::User;
 
@@ -61,9 +65,6 @@ impl From<SessionError> for ApiError {
             SessionError::AccountDisabled(status) => {
                 ApiError::forbidden("account_disabled", format!("the account is {status}"))
             }
-            SessionError::RateLimited(retry) => {
-                ApiError::too_many_requests(retry, "too many login attempts; try again later")
-            }
             SessionError::InvalidRefreshToken => {
                 ApiError::unauthorized("invalid_refresh_token", "the refresh token is not valid")
             }
@@ -93,23 +94,7 @@ async fn register(
             "registration is closed; ask an administrator",
         ));
     }
-    let auth = &state.config.auth;
-    let limit = state
-        .rate_limiter
-        .check(
-            "register:ip",
-            &ip.to_string(),
-            auth.registrations_per_ip,
-            std::time::Duration::from_secs(auth.login_window_secs),
-        )
-        .await;
-    if !limit.allowed {
-        state.metrics.rate_limited(&limit.scope);
-        return Err(ApiError::too_many_requests(
-            limit.retry_after_secs,
-            "too many registrations from this address; try again later",
-        ));
-    }
+    ratelimit::check(&state, LimitedAction::Register(ip)).await?;
     if account.roles.is_some() || account.status.is_some() {
         return Err(ApiError::unprocessable(
             "invalid_body",
@@ -140,13 +125,29 @@ async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<ApiJson<TokenPair>, ApiError> {
-    if request.username.len() > 64
-        || request.password.len() > crate::auth::passwords::MAX_PASSWORD_LEN
-    {
+    if request.username.len() > Username::MAX_LEN || request.password.len() > MAX_PASSWORD_LEN {
         return Err(ApiError::unauthorized(
             "invalid_credentials",
             "invalid username or password",
         ));
+    }
+    let attempt = LimitedAction::Login {
+        username: &request.username,
+        ip,
+    };
+    if let Err(refused) = ratelimit::check(&state, attempt).await {
+        state
+            .audit(NewAuditEvent {
+                actor_ip: Some(ip.to_string()),
+                action: "auth.login",
+                target_type: Some("user"),
+                target_id: Some(request.username),
+                success: false,
+                details: Some(serde_json::json!({"reason": "rate_limited"})),
+                ..Default::default()
+            })
+            .await;
+        return Err(refused.into());
     }
     Ok(ApiJson(
         sessions::login(&state, &request.username, request.password, ip).await?,

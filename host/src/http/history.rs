@@ -11,8 +11,8 @@ use uuid::Uuid;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use super::pagination::{self, Paged};
 use crate::app::AppState;
-use crate::auth::Authorized;
 use crate::auth::perm::VerifySignatures;
+use crate::http::extract::Authorized;
 use crate::store::StoreError;
 use crate::store::verifications::{self, BatchItemView, BatchView, RecordFilter, RecordView};
 

@@ -13,7 +13,7 @@ use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use super::pagination::{self, Paged};
 use crate::app::AppState;
 use crate::auth::perm::ManagePublicKeys;
-use crate::auth::{Authorized, ClientIp};
+use crate::http::extract::{Authorized, ClientIp};
 use crate::store::StoreError;
 use crate::store::audit::NewAuditEvent;
 use crate::store::keys::{self, KeyChanges};

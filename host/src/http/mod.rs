@@ -1,11 +1,14 @@
-//! The HTTP API: one module per resource, each exporting `router()`; the
-//! middleware stack; the OpenAPI document generated from the handlers'
-//! annotations (`/openapi.json`).
+//! The HTTP API: one module per resource, each exporting `router()`; what
+//! handlers extract besides the body ([`extract`]: caller, permission,
+//! client address); every rate limit ([`ratelimit`]); the middleware
+//! stack; the OpenAPI document generated from the handlers' annotations
+//! (`/openapi.json`).
 
 pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod error;
+pub mod extract;
 pub mod history;
 pub mod keys;
 pub mod ops;

@@ -14,8 +14,8 @@ use super::error::{ApiError, ApiJson, ApiPath, Problem};
 use super::pagination::Paged;
 use crate::app::AppState;
 use crate::auth::perm::ManageCurves;
-use crate::auth::{Authorized, ClientIp};
-use crate::plugins::lifecycle::{self, LifecycleError};
+use crate::http::extract::{Authorized, ClientIp};
+use crate::lifecycle::{self, LifecycleError};
 use crate::store::audit::NewAuditEvent;
 use crate::store::plugins::PluginRow;
 
@@ -108,7 +108,10 @@ async fn upload_plugin(
         }
     })?;
     let sha256 = lifecycle::sha256_hex(&bytes);
-    let outcome = lifecycle::upload(&state, bytes.to_vec(), Some(caller.id())).await;
+    let outcome = state
+        .lifecycle
+        .upload(bytes.to_vec(), Some(caller.id()))
+        .await;
     state
         .audit(NewAuditEvent {
             actor_id: Some(caller.id()),
@@ -166,7 +169,7 @@ async fn activate_plugin(
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<PluginView>, ApiError> {
-    let row = lifecycle::activate(&state, id).await?;
+    let row = state.lifecycle.activate(id).await?;
     state
         .audit(NewAuditEvent {
             actor_id: Some(caller.id()),
@@ -193,7 +196,7 @@ async fn disable_plugin(
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<PluginView>, ApiError> {
-    let row = lifecycle::disable(&state, id).await?;
+    let row = state.lifecycle.disable(id).await?;
     state
         .audit(NewAuditEvent {
             actor_id: Some(caller.id()),

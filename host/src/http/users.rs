@@ -10,9 +10,11 @@ use uuid::Uuid;
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery};
 use super::pagination::{self, Paged};
 use crate::app::AppState;
-use crate::auth::passwords::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
+use crate::auth::identity::{Email, InputError, Username};
+use crate::auth::passwords::Password;
 use crate::auth::perm::ManageUsers;
-use crate::auth::{Authorized, ClientIp, sessions};
+use crate::auth::sessions;
+use crate::http::extract::{Authorized, ClientIp};
 use crate::store::StoreError;
 use crate::store::audit::NewAuditEvent;
 use crate::store::users::{NewUser, RoleChangeError, User, UserChanges};
@@ -76,49 +78,9 @@ pub struct UserQuery {
     pub limit: Option<u32>,
 }
 
-fn validate_username(username: &str) -> Result<(), ApiError> {
-    let ok = (3..=64).contains(&username.len())
-        && username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::unprocessable(
-            "invalid_username",
-            "a username is 3-64 characters of letters, digits, '.', '_' and '-'",
-        ))
-    }
-}
-
-fn validate_email(email: &str) -> Result<(), ApiError> {
-    let ok = email.len() <= 256
-        && !email.chars().any(char::is_whitespace)
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        });
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::unprocessable(
-            "invalid_email",
-            "not a valid e-mail address",
-        ))
-    }
-}
-
-fn validate_password(password: &str) -> Result<(), ApiError> {
-    let chars = password.chars().count();
-    if (MIN_PASSWORD_LEN..=MAX_PASSWORD_LEN).contains(&chars) {
-        Ok(())
-    } else {
-        Err(ApiError::unprocessable(
-            "weak_password",
-            format!("a password is {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters"),
-        ))
+impl From<InputError> for ApiError {
+    fn from(error: InputError) -> Self {
+        ApiError::unprocessable(error.code(), error.to_string())
     }
 }
 
@@ -172,17 +134,17 @@ pub(crate) async fn create_account(
     account: NewAccount,
     roles: &[String],
 ) -> Result<User, ApiError> {
-    validate_username(&account.username)?;
-    validate_email(&account.email)?;
-    validate_password(&account.password)?;
+    let username = Username::parse(&account.username)?;
+    let email = Email::parse(&account.email)?;
+    let password = Password::parse(account.password)?;
     let status = account.status.as_deref().unwrap_or("active");
     validate_status(status)?;
-    let hash = state.passwords.hash(account.password).await?;
+    let hash = state.passwords.hash(password.expose()).await?;
     Ok(state
         .store
         .create_user(&NewUser {
-            username: &account.username,
-            email: &account.email.to_lowercase(),
+            username: username.as_str(),
+            email: email.as_str(),
             password_hash: &hash,
             status,
             roles,
@@ -270,21 +232,21 @@ async fn update_user(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> Result<ApiJson<User>, ApiError> {
-    if let Some(email) = &patch.email {
-        validate_email(email)?;
-    }
+    let email = patch.email.as_deref().map(Email::parse).transpose()?;
     if let Some(status) = &patch.status {
         validate_status(status)?;
     }
     let password_hash = match patch.password {
-        Some(password) => {
-            validate_password(&password)?;
-            Some(state.passwords.hash(password).await?)
-        }
+        Some(password) => Some(
+            state
+                .passwords
+                .hash(Password::parse(password)?.expose())
+                .await?,
+        ),
         None => None,
     };
     let changes = UserChanges {
-        email: patch.email.map(|e| e.to_lowercase()),
+        email: email.map(Email::into_inner),
         password_hash,
         status: patch.status.clone(),
     };

@@ -8,8 +8,8 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiJson, Problem};
 use crate::app::AppState;
-use crate::auth::Authorized;
 use crate::auth::perm::VerifySignatures;
+use crate::http::extract::Authorized;
 use crate::plugins::{ContractError, PluginError};
 use crate::verify::request::VerifyItem;
 use crate::verify::{self, BatchVerified, Verified, VerifyError};

@@ -1,5 +1,6 @@
 //! The plugin engine: algorithm components behind the WIT contract, run
-//! sandboxed.
+//! sandboxed. It imports nothing from the rest of the host; hot-loading
+//! in a deployment (PostgreSQL, other hosts) is the host's `lifecycle`.
 //!
 //! - [`engine`] — the wasmtime engine, configured once (pooling allocator,
 //!   epoch deadlines, memory cap) and a compile cache;
@@ -9,7 +10,9 @@
 //! - [`executor`] — the threads plugin calls run on;
 //! - [`loader`] — loading a directory of components;
 //! - [`conformance`] — Wycheproof vectors against a plugin;
-//! - [`contract`] — the contract's vocabulary on the host side.
+//! - [`contract`] — the contract's vocabulary on the host side;
+//! - [`error`] — why loading or calling a plugin failed;
+//! - `bindings` — the generated WIT bindings (private).
 
 mod bindings;
 pub mod conformance;
@@ -17,7 +20,6 @@ pub mod contract;
 pub mod engine;
 pub mod error;
 pub mod executor;
-pub mod lifecycle;
 pub mod loader;
 pub mod plugin;
 pub mod registry;

@@ -127,38 +127,6 @@ impl Store {
         .await
     }
 
-    /// The active versions with their bytes (what a starting host loads).
-    pub async fn active_plugins(&self) -> Result<Vec<(PluginRow, Vec<u8>)>, StoreError> {
-        let rows = sqlx::query!(
-            r#"SELECT id, name, version, sha256 AS "sha256!", size_bytes, descriptor, status, uploaded_by,
-                      created_at, updated_at, activated_at, artifact
-               FROM plugins WHERE status = 'active' ORDER BY activated_at"#
-        )
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                (
-                    PluginRow {
-                        id: r.id,
-                        name: r.name,
-                        version: r.version,
-                        sha256: r.sha256,
-                        size_bytes: r.size_bytes,
-                        descriptor: r.descriptor,
-                        status: r.status,
-                        uploaded_by: r.uploaded_by,
-                        created_at: r.created_at,
-                        updated_at: r.updated_at,
-                        activated_at: r.activated_at,
-                    },
-                    r.artifact,
-                )
-            })
-            .collect())
-    }
-
     /// Make `id` the active version of its plugin (the previously active
     /// version becomes inactive), atomically. Returns the row.
     pub async fn activate_plugin(&self, id: Uuid) -> Result<Option<PluginRow>, StoreError> {

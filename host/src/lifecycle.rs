@@ -9,20 +9,100 @@
 //! registry with the table (also after a lost subscription and every 30 s,
 //! since pub/sub delivery is at most once). Components found in
 //! `SIGIL_PLUGIN_DIR` at start are recorded in the table.
+//!
+//! This is the application service above the plugin engine
+//! (`crate::plugins`), which knows nothing of PostgreSQL, Redis or other
+//! hosts. [`Lifecycle`]'s methods are the API; the functions below them
+//! do the work, each with the service as `state`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
 use sha2::{Digest as _, Sha256};
+use tokio::sync::Mutex;
 use uuid::Uuid;
 
-use super::conformance;
-use super::error::PluginError;
-use super::plugin::LoadedPlugin;
-use crate::app::AppState;
-use crate::store::StoreError;
+use crate::cache::entities::Caches;
+use crate::cache::events::{Events, Invalidation, SystemEvent};
+use crate::plugins::{LoadedPlugin, PluginEngine, PluginError, PluginRegistry, conformance};
 use crate::store::plugins::{NewPlugin, PluginRow};
+use crate::store::{Store, StoreError};
+
+/// Hot-loading of plugins on this host: what it changes (the store, the
+/// registry, the caches, the other hosts) and the lock that serialises
+/// every change.
+pub struct Lifecycle {
+    store: Store,
+    plugin_engine: PluginEngine,
+    plugins: Arc<PluginRegistry>,
+    caches: Arc<Caches>,
+    events: Events,
+    /// How long compiling and self-testing an uploaded component may take.
+    admission_timeout: Duration,
+    /// Serialises uploads, activations and reconciliations on this host.
+    plugin_changes: Mutex<()>,
+}
+
+impl Lifecycle {
+    /// The service over these parts.
+    pub fn new(
+        store: Store,
+        plugin_engine: PluginEngine,
+        plugins: Arc<PluginRegistry>,
+        caches: Arc<Caches>,
+        events: Events,
+        admission_timeout: Duration,
+    ) -> Self {
+        Self {
+            store,
+            plugin_engine,
+            plugins,
+            caches,
+            events,
+            admission_timeout,
+            plugin_changes: Mutex::new(()),
+        }
+    }
+
+    /// Admit an uploaded component, store it and activate it.
+    pub async fn upload(
+        &self,
+        bytes: Vec<u8>,
+        uploader: Option<Uuid>,
+    ) -> Result<PluginRow, LifecycleError> {
+        upload(self, bytes, uploader).await
+    }
+
+    /// Activate a stored version (rollback is activating an older one).
+    pub async fn activate(&self, id: Uuid) -> Result<PluginRow, LifecycleError> {
+        activate(self, id).await
+    }
+
+    /// Disable a version; if it is serving, its routes stop being served.
+    pub async fn disable(&self, id: Uuid) -> Result<PluginRow, LifecycleError> {
+        disable(self, id).await
+    }
+
+    /// At start: record the plugin directory's components, then load the
+    /// active set from PostgreSQL. A directory component becomes the
+    /// active version of its plugin only when no version of it is active
+    /// yet.
+    pub async fn load_at_start(&self, from_dir: Vec<LoadedPlugin>) -> Result<(), StoreError> {
+        load_at_start(self, from_dir).await
+    }
+
+    /// Make this host's registry match the active set in PostgreSQL (after
+    /// another host's change, a lost subscription, or periodically).
+    pub async fn reconcile(&self) {
+        reconcile(self).await;
+    }
+
+    /// Development: watch the plugin directory; a component dropped into
+    /// it (or changed) goes through the same admission as an upload.
+    pub fn watch_dir(self: Arc<Self>, dir: std::path::PathBuf) {
+        watch_dir(self, dir);
+    }
+}
 
 /// Why a plugin operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -76,12 +156,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// the admission budget; with `self_test`, also run the known-answer
 /// vectors.
 async fn load(
-    state: &AppState,
+    state: &Lifecycle,
     bytes: Vec<u8>,
     self_test: bool,
 ) -> Result<LoadedPlugin, LifecycleError> {
     let engine = state.plugin_engine.clone();
-    let budget = Duration::from_millis(state.config.plugins.admission_timeout_ms);
+    let budget = state.admission_timeout;
     let work = tokio::task::spawn_blocking(move || {
         let plugin = LoadedPlugin::load(&engine, &bytes).map_err(LifecycleError::refused)?;
         if self_test {
@@ -111,7 +191,7 @@ async fn load(
 }
 
 /// Refuse a plugin that would take a route another plugin (by name) serves.
-fn check_routes(state: &AppState, plugin: &LoadedPlugin) -> Result<(), LifecycleError> {
+fn check_routes(state: &Lifecycle, plugin: &LoadedPlugin) -> Result<(), LifecycleError> {
     for route in plugin.descriptor().routes() {
         if let Some(current) = state.plugins.snapshot().get(&route)
             && current.descriptor().name != plugin.descriptor().name
@@ -129,9 +209,8 @@ fn check_routes(state: &AppState, plugin: &LoadedPlugin) -> Result<(), Lifecycle
     Ok(())
 }
 
-/// Admit an uploaded component, store it and activate it.
-pub async fn upload(
-    state: &AppState,
+async fn upload(
+    state: &Lifecycle,
     bytes: Vec<u8>,
     uploader: Option<Uuid>,
 ) -> Result<PluginRow, LifecycleError> {
@@ -170,8 +249,7 @@ pub async fn upload(
     activate_loaded(state, row.id, Arc::new(plugin)).await
 }
 
-/// Activate a stored version (rollback is activating an older one).
-pub async fn activate(state: &AppState, id: Uuid) -> Result<PluginRow, LifecycleError> {
+async fn activate(state: &Lifecycle, id: Uuid) -> Result<PluginRow, LifecycleError> {
     let _changing = state.plugin_changes.lock().await;
     let row = state
         .store
@@ -195,7 +273,7 @@ pub async fn activate(state: &AppState, id: Uuid) -> Result<PluginRow, Lifecycle
 }
 
 async fn activate_loaded(
-    state: &AppState,
+    state: &Lifecycle,
     id: Uuid,
     plugin: Arc<LoadedPlugin>,
 ) -> Result<PluginRow, LifecycleError> {
@@ -209,7 +287,12 @@ async fn activate_loaded(
     state.caches.catalogue_changed().await;
     state
         .events
-        .system(json!({"type": "plugin_activated", "id": id, "sha256": row.sha256, "name": row.name, "version": row.version}))
+        .system(&SystemEvent::PluginActivated {
+            id,
+            sha256: row.sha256.clone(),
+            name: row.name.clone(),
+            version: row.version.clone(),
+        })
         .await;
     tracing::info!(
         plugin = %plugin.label(),
@@ -219,8 +302,7 @@ async fn activate_loaded(
     Ok(row)
 }
 
-/// Disable a version; if it is serving, its routes stop being served.
-pub async fn disable(state: &AppState, id: Uuid) -> Result<PluginRow, LifecycleError> {
+async fn disable(state: &Lifecycle, id: Uuid) -> Result<PluginRow, LifecycleError> {
     let _changing = state.plugin_changes.lock().await;
     let row = state
         .store
@@ -231,18 +313,15 @@ pub async fn disable(state: &AppState, id: Uuid) -> Result<PluginRow, LifecycleE
     state.caches.catalogue_changed().await;
     state
         .events
-        .system(json!({"type": "plugin_disabled", "id": id, "sha256": row.sha256}))
+        .system(&SystemEvent::PluginDisabled {
+            id,
+            sha256: row.sha256.clone(),
+        })
         .await;
     Ok(row)
 }
 
-/// At start: record the plugin directory's components, then load the
-/// active set from PostgreSQL. A directory component becomes the active
-/// version of its plugin only when no version of it is active yet.
-pub async fn load_at_start(
-    state: &AppState,
-    from_dir: Vec<LoadedPlugin>,
-) -> Result<(), StoreError> {
+async fn load_at_start(state: &Lifecycle, from_dir: Vec<LoadedPlugin>) -> Result<(), StoreError> {
     let mut loaded: Vec<Arc<LoadedPlugin>> = Vec::new();
     for plugin in from_dir {
         let descriptor = serde_json::to_value(plugin.descriptor()).unwrap_or_default();
@@ -296,9 +375,7 @@ pub async fn load_at_start(
     Ok(())
 }
 
-/// Make this host's registry match the active set in PostgreSQL (after
-/// another host's change, a lost subscription, or periodically).
-pub async fn reconcile(state: &AppState) {
+async fn reconcile(state: &Lifecycle) {
     let _changing = state.plugin_changes.lock().await;
     if let Err(error) = reconcile_locked(state, &[]).await {
         tracing::error!(%error, "could not reconcile the plugins with PostgreSQL");
@@ -308,7 +385,7 @@ pub async fn reconcile(state: &AppState) {
 /// [`reconcile`] with the lock held; `preloaded` are plugins already
 /// compiled (the plugin directory's at start).
 async fn reconcile_locked(
-    state: &AppState,
+    state: &Lifecycle,
     preloaded: &[Arc<LoadedPlugin>],
 ) -> Result<(), LifecycleError> {
     let active: Vec<PluginRow> = state
@@ -358,16 +435,12 @@ async fn reconcile_locked(
         changed = true;
     }
     if changed {
-        state
-            .caches
-            .invalidate_local(&crate::cache::events::Invalidation::Catalogue);
+        state.caches.invalidate_local(&Invalidation::Catalogue);
     }
     Ok(())
 }
 
-/// Development: watch the plugin directory; a component dropped into it (or
-/// changed) goes through the same admission as an upload.
-pub fn watch_dir(state: AppState, dir: std::path::PathBuf) {
+fn watch_dir(state: Arc<Lifecycle>, dir: std::path::PathBuf) {
     tokio::spawn(async move {
         let mut seen = scan(&dir).await;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
