@@ -28,6 +28,7 @@ use crate::plugins::{
 use crate::store::audit::NewAuditEvent;
 use crate::store::users::Principal;
 use crate::store::{Store, StoreError, migrations};
+use crate::verify::Verifier;
 use crate::verify::recorder::Recorder;
 
 /// Why the application could not start.
@@ -86,21 +87,19 @@ pub struct AppInner {
     /// The wasmtime engine for plugins.
     pub plugin_engine: PluginEngine,
     /// Which plugin serves which (algorithm, curve).
-    pub plugins: PluginRegistry,
+    pub plugins: Arc<PluginRegistry>,
     /// Threads plugin calls run on.
     pub executor: PluginExecutor,
-    /// Group commit of verification records.
-    pub recorder: Recorder,
+    /// The verification pipeline (with its recorder and batch permits).
+    pub verifier: Verifier,
     /// Cached users, keys, catalogue, results and recent verifications.
-    pub caches: Caches,
+    pub caches: Arc<Caches>,
     /// Pub/sub publisher.
     pub events: Events,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Serialises plugin uploads, activations and reconciliations.
     pub plugin_changes: tokio::sync::Mutex<()>,
-    /// Batches in progress at once (each may hold tens of MiB).
-    pub batch_permits: tokio::sync::Semaphore,
 }
 
 impl Deref for AppState {
@@ -212,7 +211,7 @@ impl Application {
             wide_arithmetic: config.plugins.wide_arithmetic,
         })?;
         let executor = PluginExecutor::new(config.plugins.workers)?;
-        let plugins = PluginRegistry::new();
+        let plugins = Arc::new(PluginRegistry::new());
         let mut from_dir = Vec::new();
         if let Some(dir) = config.plugins.dir.clone() {
             let engine = plugin_engine.clone();
@@ -251,13 +250,21 @@ impl Application {
                 })?;
         let events = Events::new(redis.clone());
         let seal_key = store.deployment_secret("cache_mac").await?;
-        let batch_concurrency = executor.threads() * 2;
-        let caches = Caches::new(
+        let caches = Arc::new(Caches::new(
             redis.clone(),
             store.clone(),
             events.clone(),
             config.verify.result_cache_ttl_secs,
             seal_key,
+        ));
+        let verifier = Verifier::new(
+            caches.clone(),
+            plugins.clone(),
+            executor.clone(),
+            recorder,
+            metrics.clone(),
+            config.verify.clone(),
+            Duration::from_millis(config.http.request_timeout_ms),
         );
         let state = AppState {
             inner: Arc::new(AppInner {
@@ -271,12 +278,11 @@ impl Application {
                 plugin_engine,
                 plugins,
                 executor,
-                recorder,
+                verifier,
                 caches,
                 events,
                 metrics,
                 plugin_changes: tokio::sync::Mutex::new(()),
-                batch_permits: tokio::sync::Semaphore::new(batch_concurrency),
             }),
         };
         lifecycle::load_at_start(&state, from_dir).await?;
@@ -321,7 +327,12 @@ impl Application {
         .await?;
         // Every answered request's records are committed already; write
         // what clients handed over but stopped waiting for.
-        let left = self.state.recorder.drain(Duration::from_secs(30)).await;
+        let left = self
+            .state
+            .verifier
+            .recorder()
+            .drain(Duration::from_secs(30))
+            .await;
         if left > 0 {
             tracing::error!(left, "stopping with verification records unwritten");
         }

@@ -17,6 +17,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod keys;
 pub mod metrics;
 pub mod plugins;
 pub mod store;

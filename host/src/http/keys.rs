@@ -14,10 +14,11 @@ use super::pagination::{self, Paged};
 use crate::app::AppState;
 use crate::auth::perm::ManagePublicKeys;
 use crate::auth::{Authorized, ClientIp};
+use crate::keys::{KeyError, KeyView, NewKeyRequest, Registrar, check_metadata, check_name};
+use crate::plugins::{ContractError, PluginError};
 use crate::store::StoreError;
 use crate::store::audit::NewAuditEvent;
 use crate::store::keys::{self, KeyChanges};
-use crate::verify::keys::{KeyView, NewKeyRequest, check_metadata, check_name, register};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -62,7 +63,13 @@ async fn create_key(
     ClientIp(ip): ClientIp,
     ApiJson(request): ApiJson<NewKeyRequest>,
 ) -> Result<(StatusCode, ApiJson<KeyView>), ApiError> {
-    let row = register(&state, &caller, request).await?;
+    let registrar = Registrar {
+        plugins: &state.plugins,
+        executor: &state.executor,
+        caches: &state.caches,
+        store: &state.store,
+    };
+    let row = registrar.register(caller.id(), request).await?;
     state.caches.write_key(&row).await;
     let view = KeyView::from(row);
     state
@@ -235,4 +242,43 @@ async fn delete_key(
         })
         .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+impl From<KeyError> for ApiError {
+    fn from(error: KeyError) -> Self {
+        let detail = error.client_detail();
+        let code = error.code();
+        match error {
+            KeyError::MalformedKey(_) => ApiError::bad_request(code, detail),
+            KeyError::Refused(refusal) => match refusal {
+                ContractError::MalformedSignature(_) => ApiError::bad_request(code, detail),
+                ContractError::Internal(ref fault) => {
+                    tracing::warn!(%fault, code, "plugin reported an internal fault");
+                    ApiError::new(StatusCode::BAD_GATEWAY, code, detail)
+                }
+                _ => ApiError::unprocessable(code, detail),
+            },
+            KeyError::Plugin(failure) => {
+                tracing::warn!(error = %failure, code, "plugin failure");
+                match failure {
+                    PluginError::Timeout(_) => {
+                        ApiError::new(StatusCode::GATEWAY_TIMEOUT, code, detail)
+                    }
+                    PluginError::Engine(_) => ApiError::internal(failure),
+                    _ => ApiError::new(StatusCode::BAD_GATEWAY, code, detail),
+                }
+            }
+            KeyError::Store(e) => e.into(),
+            KeyError::InvalidName
+            | KeyError::InvalidMetadata(_)
+            | KeyError::InvalidExpiry
+            | KeyError::UnsupportedKeyFormat(_)
+            | KeyError::PrivateKeyRefused
+            | KeyError::UnsupportedCurve(_)
+            | KeyError::UnsupportedAlgorithm(_)
+            | KeyError::CurveRequired(_)
+            | KeyError::CurveMismatch { .. }
+            | KeyError::CurveDisabled(_) => ApiError::unprocessable(code, detail),
+        }
+    }
 }

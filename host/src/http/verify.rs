@@ -12,7 +12,7 @@ use crate::auth::Authorized;
 use crate::auth::perm::VerifySignatures;
 use crate::plugins::{ContractError, PluginError};
 use crate::verify::request::VerifyItem;
-use crate::verify::{self, BatchVerified, Verified, VerifyError};
+use crate::verify::{BatchVerified, Verified, VerifyError};
 
 /// The routes of this module.
 pub fn router(batch_body_limit: usize) -> OpenApiRouter<AppState> {
@@ -88,7 +88,7 @@ async fn verify_single(
     caller: Authorized<VerifySignatures>,
     ApiJson(item): ApiJson<VerifyItem>,
 ) -> Result<ApiJson<Verified>, ApiError> {
-    Ok(ApiJson(verify::verify_one(&state, &caller, item).await?))
+    Ok(ApiJson(state.verifier.verify_one(&caller, item).await?))
 }
 
 /// Verify up to the configured maximum of items (default 1000) in one
@@ -103,6 +103,6 @@ async fn verify_batch(
     ApiJson(request): ApiJson<BatchRequest>,
 ) -> Result<ApiJson<BatchVerified>, ApiError> {
     Ok(ApiJson(
-        verify::verify_batch(&state, &caller, request.items).await?,
+        state.verifier.verify_batch(&caller, request.items).await?,
     ))
 }
