@@ -372,106 +372,62 @@ mod tests {
         let prepared = Prepared::from_item(&item(), &limits()).expect("prepared");
         assert_eq!(prepared.document_len(), 5);
         assert_eq!(prepared.signature, vec![1u8; 64]);
-        let by_hash = VerifyItem {
-            document: None,
-            document_hash: Some("ab".repeat(32)),
-            ..item()
-        };
+        let by_hash = changed(|i| (i.document, i.document_hash) = (None, Some("ab".repeat(32))));
         let prepared = Prepared::from_item(&by_hash, &limits()).expect("prepared");
         assert_eq!(prepared.document_len(), 0);
         assert_eq!(prepared.digest, Some(vec![0xab; 32]));
     }
 
+    /// The default item with one change.
+    fn changed(change: impl FnOnce(&mut VerifyItem)) -> VerifyItem {
+        let mut item = item();
+        change(&mut item);
+        item
+    }
+
     #[test]
     fn every_malformed_or_oversized_request_has_its_code() {
+        let by_hash = |hash: &str| {
+            let hash = hash.to_owned();
+            changed(move |i| (i.document, i.document_hash) = (None, Some(hash)))
+        };
         let cases = [
             (
-                VerifyItem {
-                    document_hash: Some("ab".into()),
-                    ..item()
-                },
+                changed(|i| i.document_hash = Some("ab".into())),
                 ("document_required", true),
             ),
+            (changed(|i| i.document = None), ("document_required", true)),
+            (by_hash("abc"), ("invalid_document_hash", true)),
+            (by_hash("zz"), ("invalid_document_hash", true)),
+            (by_hash(&"ab".repeat(65)), ("invalid_document_hash", true)),
             (
-                VerifyItem {
-                    document: None,
-                    ..item()
-                },
-                ("document_required", true),
-            ),
-            (
-                VerifyItem {
-                    document: None,
-                    document_hash: Some("abc".into()),
-                    ..item()
-                },
-                ("invalid_document_hash", true),
-            ),
-            (
-                VerifyItem {
-                    document: None,
-                    document_hash: Some("zz".into()),
-                    ..item()
-                },
-                ("invalid_document_hash", true),
-            ),
-            (
-                VerifyItem {
-                    document: None,
-                    document_hash: Some("ab".repeat(65)),
-                    ..item()
-                },
-                ("invalid_document_hash", true),
-            ),
-            (
-                VerifyItem {
-                    document: Some("not base64!".into()),
-                    ..item()
-                },
+                changed(|i| i.document = Some("not base64!".into())),
                 ("invalid_document", true),
             ),
             (
-                VerifyItem {
-                    document: Some(STANDARD.encode([0u8; 17])),
-                    ..item()
-                },
+                changed(|i| i.document = Some(STANDARD.encode([0u8; 17]))),
                 ("document_too_large", false),
             ),
             (
-                VerifyItem {
-                    document: Some("A".repeat(100)),
-                    ..item()
-                },
+                changed(|i| i.document = Some("A".repeat(100))),
                 ("document_too_large", false),
             ),
             (
-                VerifyItem {
-                    signature: "%%".into(),
-                    ..item()
-                },
+                changed(|i| i.signature = "%%".into()),
                 ("malformed_signature", true),
             ),
             (
-                VerifyItem {
-                    signature: String::new(),
-                    ..item()
-                },
+                changed(|i| i.signature = String::new()),
                 ("malformed_signature", true),
             ),
             (
-                VerifyItem {
-                    signature: STANDARD.encode([0u8; 129]),
-                    ..item()
-                },
+                changed(|i| i.signature = STANDARD.encode([0u8; 129])),
                 ("signature_too_large", false),
             ),
         ];
         for (item, expected) in cases {
-            assert_eq!(
-                refusal(Prepared::from_item(&item, &limits())),
-                expected,
-                "{item:?}"
-            );
+            let refused = refusal(Prepared::from_item(&item, &limits()));
+            assert_eq!(refused, expected, "{item:?}");
         }
     }
 
@@ -497,11 +453,10 @@ mod tests {
 
     #[test]
     fn a_plan_takes_what_the_request_names_if_the_plugin_declares_it() {
-        let named = VerifyItem {
-            hash_algorithm: Some("SHA384".into()),
-            signature_encoding: Some("p1363".into()),
-            ..item()
-        };
+        let named = changed(|i| {
+            i.hash_algorithm = Some("SHA384".into());
+            i.signature_encoding = Some("p1363".into());
+        });
         let plan = plan(&ecdsa(), &named).expect("plan");
         assert_eq!(plan.hash, Some(HashAlgorithm::Sha384));
         assert_eq!(plan.encoding, SignatureEncoding::P1363);
@@ -509,81 +464,32 @@ mod tests {
 
     #[test]
     fn a_plan_refuses_what_the_plugin_does_not_declare() {
+        let hash = |name: &'static str| changed(|i| i.hash_algorithm = Some(name.into()));
+        let encoding = |name: &'static str| changed(|i| i.signature_encoding = Some(name.into()));
+        let no_default = Descriptor {
+            default_hash: None,
+            ..ecdsa()
+        };
+        let digest_only =
+            changed(|i| (i.document, i.document_hash) = (None, Some("ab".repeat(32))));
         let cases = [
+            (ecdsa(), hash("md5"), "unsupported_hash"),
+            (ecdsa(), hash("sha512"), "unsupported_hash"),
+            (ed25519(), hash("sha256"), "unsupported_hash"),
+            (no_default, item(), "unsupported_hash"),
+            (ecdsa(), encoding("raw"), "unsupported_encoding"),
+            (ecdsa(), encoding("base58"), "unsupported_encoding"),
             (
                 ecdsa(),
-                VerifyItem {
-                    hash_algorithm: Some("md5".into()),
-                    ..item()
-                },
-                "unsupported_hash",
-            ),
-            (
-                ecdsa(),
-                VerifyItem {
-                    hash_algorithm: Some("sha512".into()),
-                    ..item()
-                },
-                "unsupported_hash",
-            ),
-            (
-                ed25519(),
-                VerifyItem {
-                    hash_algorithm: Some("sha256".into()),
-                    ..item()
-                },
-                "unsupported_hash",
-            ),
-            (
-                ecdsa(),
-                VerifyItem {
-                    signature_encoding: Some("raw".into()),
-                    ..item()
-                },
-                "unsupported_encoding",
-            ),
-            (
-                ecdsa(),
-                VerifyItem {
-                    signature_encoding: Some("base58".into()),
-                    ..item()
-                },
-                "unsupported_encoding",
-            ),
-            (
-                ecdsa(),
-                VerifyItem {
-                    signature_algorithm: Some("pss".into()),
-                    ..item()
-                },
+                changed(|i| i.signature_algorithm = Some("pss".into())),
                 "unsupported_signature_algorithm",
             ),
-            (
-                ed25519(),
-                VerifyItem {
-                    document: None,
-                    document_hash: Some("ab".repeat(32)),
-                    ..item()
-                },
-                "document_required",
-            ),
-            (
-                Descriptor {
-                    default_hash: None,
-                    ..ecdsa()
-                },
-                item(),
-                "unsupported_hash",
-            ),
+            (ed25519(), digest_only, "document_required"),
         ];
         for (descriptor, item, code) in cases {
             assert_eq!(refusal(plan(&descriptor, &item)), (code, false), "{item:?}");
         }
-        let short = VerifyItem {
-            document: None,
-            document_hash: Some("ab".repeat(20)),
-            ..item()
-        };
+        let short = changed(|i| (i.document, i.document_hash) = (None, Some("ab".repeat(20))));
         assert_eq!(
             refusal(plan(&ecdsa(), &short)),
             ("invalid_document_hash", true)
