@@ -168,6 +168,7 @@ impl Registrar<'_> {
         let has_curves = candidates.iter().any(|p| !p.descriptor().curves.is_empty());
         if decoded.format == KeyFormat::Raw && curve.is_none() && has_curves && candidates.len() > 1
         {
+            // Several curves could fit; guessing would pick the first plugin.
             return Err(KeyError::CurveRequired(
                 "a raw key does not reveal its curve; name it in `curve`",
             ));

@@ -39,7 +39,7 @@ use crate::config::VerifyConfig;
 use crate::metrics::Metrics;
 use crate::plugins::{PluginError, PluginExecutor, PluginRegistry};
 use budget::Budget;
-use outcome::Outcome;
+use outcome::{Answer, Outcome};
 use pipeline::{check_batch_len, key_ids, parse_items, plan, settle};
 use recorder::{Recorder, Unit};
 use request::{Plan, Prepared, VerifyItem};
@@ -158,22 +158,26 @@ impl Verifier {
         let key = self.resolve_key(caller, item.public_key_id).await?;
         let plan = Plan::new(key.plugin.descriptor(), &item, &prepared)?;
         let work = self.hash(plan, prepared).await?;
-        let hit = self.cached_answers(&[(&work, &key)]).await.pop().flatten();
-        let valid = match hit {
-            Some(valid) => valid,
+        let answer = match self.cached_answers(&[(&work, &key)]).await.pop().flatten() {
+            Some(valid) => Answer {
+                valid,
+                cached: true,
+            },
             None => {
                 let valid = self.run_one(&key, &work).await?;
                 self.remember(&work, &key, valid).await;
-                valid
+                Answer {
+                    valid,
+                    cached: false,
+                }
             }
         };
-        let cached = hit.is_some();
-        let record = outcome::record(caller, &work, &key, (valid, cached), None, outcome::now());
+        let record = outcome::record(caller, &work, &key, answer, None, outcome::now());
         let recent = [outcome::view(&record, &key)];
-        let answer = Verified::new(&record, &key, cached);
+        let verified = Verified::new(&record, &key, answer.cached);
         self.record(caller, Unit::Records(vec![record]), &recent)
             .await?;
-        Ok(answer)
+        Ok(verified)
     }
 
     /// Verify a batch and record it atomically.

@@ -12,16 +12,22 @@ use crate::auth::Caller;
 use crate::plugins::{LoadedPlugin, PluginError};
 use crate::store::verifications::{NewBatch, NewRecord, RecordView};
 
+/// A verification's answer, and whether the result cache gave it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Answer {
+    pub(super) valid: bool,
+    pub(super) cached: bool,
+}
+
 /// The record of one answer.
 pub(super) fn record(
     caller: &Caller,
     work: &Work,
     key: &Resolved,
-    answer: (bool, bool),
+    Answer { valid, cached }: Answer,
     batch: Option<Uuid>,
     at: DateTime<Utc>,
 ) -> NewRecord {
-    let (valid, cached) = answer;
     NewRecord {
         id: Uuid::new_v4(),
         user_id: caller.id(),
@@ -163,8 +169,8 @@ impl Outcome {
     }
 }
 
-/// An answered slot's work, key and (valid, cached), or the item's error.
-fn answered(slot: Slot, keys: &Keys) -> Result<(Work, &Resolved, (bool, bool)), VerifyError> {
+/// An answered slot's work, key and answer, or the item's error.
+fn answered(slot: Slot, keys: &Keys) -> Result<(Work, &Resolved, Answer), VerifyError> {
     match slot {
         Slot::Failed(error) => Err(error),
         Slot::Answered {
@@ -173,7 +179,7 @@ fn answered(slot: Slot, keys: &Keys) -> Result<(Work, &Resolved, (bool, bool)), 
             valid,
             cached,
         } => match keys.usable(key) {
-            Some(key) => Ok((work, key, (valid, cached))),
+            Some(key) => Ok((work, key, Answer { valid, cached })),
             None => Err(VerifyError::KeyNotFound),
         },
         Slot::Pending | Slot::Ready { .. } => {

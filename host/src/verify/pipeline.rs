@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::budget::Budget;
 use super::error::verdict;
+use super::recorder::Unit;
 use super::request::{Plan, Prepared, VerifyItem};
 use super::{Verifier, VerifyError};
 use crate::auth::Caller;
@@ -24,8 +25,6 @@ use crate::store::StoreError;
 use crate::store::catalog::CurveRow;
 use crate::store::keys::{KeyRow, KeyStatus};
 use crate::store::verifications::RecordView;
-
-use super::recorder::Unit;
 
 /// Documents up to this size are hashed on the request's own task; larger
 /// ones on the worker threads.
