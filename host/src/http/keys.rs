@@ -11,11 +11,11 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use super::pagination::{self, Paged};
+use super::verify::{plugin_failed, plugin_refused};
 use crate::app::AppState;
 use crate::auth::perm::ManagePublicKeys;
 use crate::auth::{Authorized, ClientIp};
 use crate::keys::{KeyError, KeyView, NewKeyRequest, Registrar, check_metadata, check_name};
-use crate::plugins::{ContractError, PluginError};
 use crate::store::StoreError;
 use crate::store::audit::NewAuditEvent;
 use crate::store::keys::{self, KeyChanges};
@@ -250,24 +250,8 @@ impl From<KeyError> for ApiError {
         let code = error.code();
         match error {
             KeyError::MalformedKey(_) => ApiError::bad_request(code, detail),
-            KeyError::Refused(refusal) => match refusal {
-                ContractError::MalformedSignature(_) => ApiError::bad_request(code, detail),
-                ContractError::Internal(ref fault) => {
-                    tracing::warn!(%fault, code, "plugin reported an internal fault");
-                    ApiError::new(StatusCode::BAD_GATEWAY, code, detail)
-                }
-                _ => ApiError::unprocessable(code, detail),
-            },
-            KeyError::Plugin(failure) => {
-                tracing::warn!(error = %failure, code, "plugin failure");
-                match failure {
-                    PluginError::Timeout(_) => {
-                        ApiError::new(StatusCode::GATEWAY_TIMEOUT, code, detail)
-                    }
-                    PluginError::Engine(_) => ApiError::internal(failure),
-                    _ => ApiError::new(StatusCode::BAD_GATEWAY, code, detail),
-                }
-            }
+            KeyError::Refused(refusal) => plugin_refused(&refusal, code, detail),
+            KeyError::Plugin(failure) => plugin_failed(failure, code, detail),
             KeyError::Store(e) => e.into(),
             KeyError::InvalidName
             | KeyError::InvalidMetadata(_)

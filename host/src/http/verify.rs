@@ -48,24 +48,8 @@ impl From<VerifyError> for ApiError {
                 ApiError::unprocessable(code, detail)
             }
             VerifyError::PluginUnavailable(_) => ApiError::unavailable(code, detail),
-            VerifyError::Refused(refusal) => match refusal {
-                ContractError::MalformedSignature(_) => ApiError::bad_request(code, detail),
-                ContractError::Internal(ref fault) => {
-                    tracing::warn!(%fault, code, "plugin reported an internal fault");
-                    ApiError::new(StatusCode::BAD_GATEWAY, code, detail)
-                }
-                _ => ApiError::unprocessable(code, detail),
-            },
-            VerifyError::Plugin(failure) => {
-                tracing::warn!(error = %failure, code, "plugin failure");
-                match failure {
-                    PluginError::Timeout(_) => {
-                        ApiError::new(StatusCode::GATEWAY_TIMEOUT, code, detail)
-                    }
-                    PluginError::Engine(_) => ApiError::internal(failure),
-                    _ => ApiError::new(StatusCode::BAD_GATEWAY, code, detail),
-                }
-            }
+            VerifyError::Refused(refusal) => plugin_refused(&refusal, code, detail),
+            VerifyError::Plugin(failure) => plugin_failed(failure, code, detail),
             VerifyError::Store(e) => e.into(),
             VerifyError::Recording(e) => {
                 tracing::error!(error = %e, "verification not recorded; refusing to answer");
@@ -75,6 +59,32 @@ impl From<VerifyError> for ApiError {
                 )
             }
         }
+    }
+}
+
+/// A plugin's refusal of an input (a key or a signature) as a problem.
+pub(super) fn plugin_refused(
+    refusal: &ContractError,
+    code: &'static str,
+    detail: String,
+) -> ApiError {
+    match refusal {
+        ContractError::MalformedSignature(_) => ApiError::bad_request(code, detail),
+        ContractError::Internal(fault) => {
+            tracing::warn!(%fault, code, "plugin reported an internal fault");
+            ApiError::new(StatusCode::BAD_GATEWAY, code, detail)
+        }
+        _ => ApiError::unprocessable(code, detail),
+    }
+}
+
+/// A plugin that could not answer (trap, timeout, engine) as a problem.
+pub(super) fn plugin_failed(failure: PluginError, code: &'static str, detail: String) -> ApiError {
+    tracing::warn!(error = %failure, code, "plugin failure");
+    match failure {
+        PluginError::Timeout(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, code, detail),
+        PluginError::Engine(_) => ApiError::internal(failure),
+        _ => ApiError::new(StatusCode::BAD_GATEWAY, code, detail),
     }
 }
 
