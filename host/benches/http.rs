@@ -136,7 +136,7 @@ fn main() {
             .await;
 
             // Through HTTP, every answer recorded.
-            let stats = app.state.recorder.stats();
+            let stats = app.state.verifier.recorder().stats();
             let (commits0, rows0) = (stats.commits.load(Ordering::Relaxed), stats.rows.load(Ordering::Relaxed));
             let body = json!({"public_key_id": key_id, "document": b64(&document), "signature": b64(&signature)});
             let (a, t, b) = (app.clone(), token.clone(), body.clone());

@@ -29,6 +29,7 @@ use crate::plugins::{
 use crate::store::audit::NewAuditEvent;
 use crate::store::users::Principal;
 use crate::store::{Store, StoreError, migrations};
+use crate::verify::Verifier;
 use crate::verify::recorder::Recorder;
 
 /// Why the application could not start.
@@ -90,8 +91,8 @@ pub struct AppInner {
     pub plugins: Arc<PluginRegistry>,
     /// Threads plugin calls run on.
     pub executor: PluginExecutor,
-    /// Group commit of verification records.
-    pub recorder: Recorder,
+    /// The verification pipeline (with its recorder and batch permits).
+    pub verifier: Verifier,
     /// Cached users, keys, catalogue, results and recent verifications.
     pub caches: Arc<Caches>,
     /// Pub/sub publisher.
@@ -100,8 +101,6 @@ pub struct AppInner {
     pub metrics: Arc<Metrics>,
     /// Plugin uploads, activations and reconciliation with other hosts.
     pub lifecycle: Arc<Lifecycle>,
-    /// Batches in progress at once (each may hold tens of MiB).
-    pub batch_permits: tokio::sync::Semaphore,
 }
 
 impl Deref for AppState {
@@ -181,7 +180,6 @@ impl AppState {
         );
         let events = Events::new(redis.clone());
         let seal_key = store.deployment_secret("cache_mac").await?;
-        let batch_concurrency = executor.threads() * 2;
         let caches = Arc::new(Caches::new(
             redis.clone(),
             store.clone(),
@@ -197,6 +195,15 @@ impl AppState {
             events.clone(),
             Duration::from_millis(config.plugins.admission_timeout_ms),
         ));
+        let verifier = Verifier::new(
+            caches.clone(),
+            plugins.clone(),
+            executor.clone(),
+            recorder,
+            metrics.clone(),
+            config.verify.clone(),
+            Duration::from_millis(config.http.request_timeout_ms),
+        );
         Ok(AppState {
             inner: Arc::new(AppInner {
                 config,
@@ -209,12 +216,11 @@ impl AppState {
                 plugin_engine,
                 plugins,
                 executor,
-                recorder,
+                verifier,
                 caches,
                 events,
                 metrics,
                 lifecycle,
-                batch_permits: tokio::sync::Semaphore::new(batch_concurrency),
             }),
         })
     }
@@ -313,7 +319,12 @@ impl Application {
         .await?;
         // Every answered request's records are committed already; write
         // what clients handed over but stopped waiting for.
-        let left = self.state.recorder.drain(Duration::from_secs(30)).await;
+        let left = self
+            .state
+            .verifier
+            .recorder()
+            .drain(Duration::from_secs(30))
+            .await;
         if left > 0 {
             tracing::error!(left, "stopping with verification records unwritten");
         }

@@ -29,6 +29,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod keys;
 pub mod lifecycle;
 pub mod metrics;
 pub mod plugins;

@@ -11,13 +11,14 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
 use super::pagination::{self, Paged};
+use super::verify::{plugin_failed, plugin_refused};
 use crate::app::AppState;
 use crate::auth::perm::ManagePublicKeys;
 use crate::http::extract::{Authorized, ClientIp};
+use crate::keys::{KeyError, KeyView, NewKeyRequest, Registrar, check_metadata, check_name};
 use crate::store::StoreError;
 use crate::store::audit::NewAuditEvent;
 use crate::store::keys::{self, KeyChanges};
-use crate::verify::keys::{KeyView, NewKeyRequest, check_metadata, check_name, register};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -62,7 +63,13 @@ async fn create_key(
     ClientIp(ip): ClientIp,
     ApiJson(request): ApiJson<NewKeyRequest>,
 ) -> Result<(StatusCode, ApiJson<KeyView>), ApiError> {
-    let row = register(&state, &caller, request).await?;
+    let registrar = Registrar {
+        plugins: &state.plugins,
+        executor: &state.executor,
+        caches: &state.caches,
+        store: &state.store,
+    };
+    let row = registrar.register(caller.id(), request).await?;
     state.caches.write_key(&row).await;
     let view = KeyView::from(row);
     state
@@ -235,4 +242,27 @@ async fn delete_key(
         })
         .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+impl From<KeyError> for ApiError {
+    fn from(error: KeyError) -> Self {
+        let detail = error.client_detail();
+        let code = error.code();
+        match error {
+            KeyError::MalformedKey(_) => ApiError::bad_request(code, detail),
+            KeyError::Refused(refusal) => plugin_refused(&refusal, code, detail),
+            KeyError::Plugin(failure) => plugin_failed(failure, code, detail),
+            KeyError::Store(e) => e.into(),
+            KeyError::InvalidName
+            | KeyError::InvalidMetadata(_)
+            | KeyError::InvalidExpiry
+            | KeyError::UnsupportedKeyFormat(_)
+            | KeyError::PrivateKeyRefused
+            | KeyError::UnsupportedCurve(_)
+            | KeyError::UnsupportedAlgorithm(_)
+            | KeyError::CurveRequired(_)
+            | KeyError::CurveMismatch { .. }
+            | KeyError::CurveDisabled(_) => ApiError::unprocessable(code, detail),
+        }
+    }
 }

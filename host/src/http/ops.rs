@@ -211,7 +211,7 @@ async fn metrics(State(state): State<AppState>) -> impl axum::response::IntoResp
         state.plugins.snapshot().plugins().len() as f64,
         true,
     );
-    let recorder = state.recorder.stats();
+    let recorder = state.verifier.recorder().stats();
     sample(
         &mut gauges,
         "sigil_record_commits_total",

@@ -12,7 +12,7 @@ use crate::auth::perm::VerifySignatures;
 use crate::http::extract::Authorized;
 use crate::plugins::{ContractError, PluginError};
 use crate::verify::request::VerifyItem;
-use crate::verify::{self, BatchVerified, Verified, VerifyError};
+use crate::verify::{BatchVerified, Verified, VerifyError};
 
 /// The routes of this module.
 pub fn router(batch_body_limit: usize) -> OpenApiRouter<AppState> {
@@ -48,24 +48,8 @@ impl From<VerifyError> for ApiError {
                 ApiError::unprocessable(code, detail)
             }
             VerifyError::PluginUnavailable(_) => ApiError::unavailable(code, detail),
-            VerifyError::Refused(refusal) => match refusal {
-                ContractError::MalformedSignature(_) => ApiError::bad_request(code, detail),
-                ContractError::Internal(ref fault) => {
-                    tracing::warn!(%fault, code, "plugin reported an internal fault");
-                    ApiError::new(StatusCode::BAD_GATEWAY, code, detail)
-                }
-                _ => ApiError::unprocessable(code, detail),
-            },
-            VerifyError::Plugin(failure) => {
-                tracing::warn!(error = %failure, code, "plugin failure");
-                match failure {
-                    PluginError::Timeout(_) => {
-                        ApiError::new(StatusCode::GATEWAY_TIMEOUT, code, detail)
-                    }
-                    PluginError::Engine(_) => ApiError::internal(failure),
-                    _ => ApiError::new(StatusCode::BAD_GATEWAY, code, detail),
-                }
-            }
+            VerifyError::Refused(refusal) => plugin_refused(&refusal, code, detail),
+            VerifyError::Plugin(failure) => plugin_failed(failure, code, detail),
             VerifyError::Store(e) => e.into(),
             VerifyError::Recording(e) => {
                 tracing::error!(error = %e, "verification not recorded; refusing to answer");
@@ -75,6 +59,32 @@ impl From<VerifyError> for ApiError {
                 )
             }
         }
+    }
+}
+
+/// A plugin's refusal of an input (a key or a signature) as a problem.
+pub(super) fn plugin_refused(
+    refusal: &ContractError,
+    code: &'static str,
+    detail: String,
+) -> ApiError {
+    match refusal {
+        ContractError::MalformedSignature(_) => ApiError::bad_request(code, detail),
+        ContractError::Internal(fault) => {
+            tracing::warn!(%fault, code, "plugin reported an internal fault");
+            ApiError::new(StatusCode::BAD_GATEWAY, code, detail)
+        }
+        _ => ApiError::unprocessable(code, detail),
+    }
+}
+
+/// A plugin that could not answer (trap, timeout, engine) as a problem.
+pub(super) fn plugin_failed(failure: PluginError, code: &'static str, detail: String) -> ApiError {
+    tracing::warn!(error = %failure, code, "plugin failure");
+    match failure {
+        PluginError::Timeout(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, code, detail),
+        PluginError::Engine(_) => ApiError::internal(failure),
+        _ => ApiError::new(StatusCode::BAD_GATEWAY, code, detail),
     }
 }
 
@@ -88,7 +98,7 @@ async fn verify_single(
     caller: Authorized<VerifySignatures>,
     ApiJson(item): ApiJson<VerifyItem>,
 ) -> Result<ApiJson<Verified>, ApiError> {
-    Ok(ApiJson(verify::verify_one(&state, &caller, item).await?))
+    Ok(ApiJson(state.verifier.verify_one(&caller, item).await?))
 }
 
 /// Verify up to the configured maximum of items (default 1000) in one
@@ -103,6 +113,6 @@ async fn verify_batch(
     ApiJson(request): ApiJson<BatchRequest>,
 ) -> Result<ApiJson<BatchVerified>, ApiError> {
     Ok(ApiJson(
-        verify::verify_batch(&state, &caller, request.items).await?,
+        state.verifier.verify_batch(&caller, request.items).await?,
     ))
 }

@@ -49,4 +49,15 @@ impl PluginExecutor {
         rx.await
             .map_err(|_| PluginError::Engine("the plugin worker stopped before answering".into()))
     }
+
+    /// Run a plugin call on a worker: the worker's own failure and the
+    /// call's sandbox failure come back as one [`PluginError`], leaving the
+    /// plugin's answer (or refusal) inside.
+    pub async fn call<R, F>(&self, job: F) -> Result<R, PluginError>
+    where
+        R: Send + 'static,
+        F: FnOnce() -> Result<R, PluginError> + Send + 'static,
+    {
+        self.run(job).await?
+    }
 }

@@ -1,13 +1,79 @@
 //! Public keys, owned by users (row-level security applies: every query
 //! runs in a transaction acting for the caller).
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::Postgres;
+use sqlx::postgres::{PgTypeInfo, PgValueRef};
 use uuid::Uuid;
 
 use super::{Page, StoreError, Tx};
 
-/// A public key with its algorithm and curve names.
+/// A key's status. Stored as `active` or `revoked`; it reads `expired`
+/// once an active key's `expires_at` has passed (the view
+/// `public_keys_now` applies that rule for reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyStatus {
+    /// Usable.
+    Active,
+    /// Refused from now on.
+    Revoked,
+    /// Past its expiry.
+    Expired,
+}
+
+impl KeyStatus {
+    /// The name the API and the database use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStatus::Active => "active",
+            KeyStatus::Revoked => "revoked",
+            KeyStatus::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for KeyStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for KeyStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "active" => Ok(KeyStatus::Active),
+            "revoked" => Ok(KeyStatus::Revoked),
+            "expired" => Ok(KeyStatus::Expired),
+            other => Err(format!("unknown key status {other:?}")),
+        }
+    }
+}
+
+// Read from a text column: the status column is VARCHAR, not a PostgreSQL
+// enum, so the column's text is parsed.
+impl sqlx::Type<Postgres> for KeyStatus {
+    fn type_info() -> PgTypeInfo {
+        <&str as sqlx::Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &PgTypeInfo) -> bool {
+        <&str as sqlx::Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Postgres> for KeyStatus {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(<&str as sqlx::Decode<Postgres>>::decode(value)?.parse()?)
+    }
+}
+
+/// A public key with its algorithm and curve names (a row of the view
+/// `public_keys_now`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct KeyRow {
     /// Identifier.
@@ -36,20 +102,49 @@ pub struct KeyRow {
     pub created_at: DateTime<Utc>,
     /// Expiry.
     pub expires_at: Option<DateTime<Utc>>,
-    /// Stored status; an active key past `expires_at` reads `expired`.
-    pub status: String,
+    /// The status when the row was read.
+    pub status: KeyStatus,
 }
 
 impl KeyRow {
-    /// The status now: an active key whose expiry has passed is expired
-    /// (a cached row may predate the expiry).
-    pub fn status_now(&self) -> &str {
-        if self.status == "active" && self.expires_at.is_some_and(|t| t <= Utc::now()) {
-            "expired"
-        } else {
-            &self.status
+    /// The status now. The view's rule again, for rows read earlier: a
+    /// cached row may predate the expiry.
+    pub fn status_now(&self) -> KeyStatus {
+        match self.status {
+            KeyStatus::Active if self.expires_at.is_some_and(|t| t <= Utc::now()) => {
+                KeyStatus::Expired
+            }
+            status => status,
         }
     }
+
+    /// The key as DER SubjectPublicKeyInfo (`None` if the stored PEM is
+    /// corrupt).
+    pub fn spki(&self) -> Option<Vec<u8>> {
+        spki_from_pem(&self.key_data)
+    }
+}
+
+/// DER of a PEM SubjectPublicKeyInfo.
+pub fn spki_from_pem(pem: &str) -> Option<Vec<u8>> {
+    let body: String = pem
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("-----"))
+        .collect();
+    STANDARD.decode(body).ok()
+}
+
+/// PEM of a DER SubjectPublicKeyInfo: the form keys are stored in.
+pub fn pem_from_spki(der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str("-----END PUBLIC KEY-----\n");
+    pem
 }
 
 /// A key about to be stored.
@@ -104,28 +199,19 @@ pub async fn insert(tx: &mut Tx, key: &NewKey<'_>) -> Result<Option<Uuid>, Store
 
 /// One key the transaction may see.
 pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<KeyRow>, StoreError> {
-    Ok(sqlx::query_as!(
-        KeyRow,
-        r#"SELECT k.id, k.user_id, k.algorithm_id, a.name AS algorithm, k.curve_id, c.name AS "curve?", c.status AS "curve_status?",
-                  k.key_data, k.format, k.name, k.metadata, k.created_at, k.expires_at,
-                  CASE WHEN k.status = 'active' AND k.expires_at <= now() THEN 'expired' ELSE k.status END AS "status!"
-           FROM public_keys k JOIN algorithms a ON a.id = k.algorithm_id LEFT JOIN curves c ON c.id = k.curve_id
-           WHERE k.id = $1"#,
-        id
-    )
-    .fetch_optional(&mut **tx)
-    .await?)
+    Ok(get_many(tx, &[id]).await?.pop())
 }
 
 /// Several keys at once (for a batch); missing or invisible ones are absent.
 pub async fn get_many(tx: &mut Tx, ids: &[Uuid]) -> Result<Vec<KeyRow>, StoreError> {
+    // A view's columns all read as nullable to sqlx: `!` restores the
+    // table's NOT NULLs.
     Ok(sqlx::query_as!(
         KeyRow,
-        r#"SELECT k.id, k.user_id, k.algorithm_id, a.name AS algorithm, k.curve_id, c.name AS "curve?", c.status AS "curve_status?",
-                  k.key_data, k.format, k.name, k.metadata, k.created_at, k.expires_at,
-                  CASE WHEN k.status = 'active' AND k.expires_at <= now() THEN 'expired' ELSE k.status END AS "status!"
-           FROM public_keys k JOIN algorithms a ON a.id = k.algorithm_id LEFT JOIN curves c ON c.id = k.curve_id
-           WHERE k.id = ANY($1)"#,
+        r#"SELECT id AS "id!", user_id AS "user_id!", algorithm_id AS "algorithm_id!", algorithm AS "algorithm!",
+                  curve_id, curve, curve_status, key_data AS "key_data!", format AS "format!", name, metadata,
+                  created_at AS "created_at!", expires_at, status AS "status!: KeyStatus"
+           FROM public_keys_now WHERE id = ANY($1)"#,
         ids
     )
     .fetch_all(&mut **tx)
@@ -141,13 +227,13 @@ pub async fn list(
     let (after_time, after_id) = page.after.unzip();
     Ok(sqlx::query_as!(
         KeyRow,
-        r#"SELECT k.id, k.user_id, k.algorithm_id, a.name AS algorithm, k.curve_id, c.name AS "curve?", c.status AS "curve_status?",
-                  k.key_data, k.format, k.name, k.metadata, k.created_at, k.expires_at,
-                  CASE WHEN k.status = 'active' AND k.expires_at <= now() THEN 'expired' ELSE k.status END AS "status!"
-           FROM public_keys k JOIN algorithms a ON a.id = k.algorithm_id LEFT JOIN curves c ON c.id = k.curve_id
-           WHERE ($1::text IS NULL OR CASE WHEN k.status = 'active' AND k.expires_at <= now() THEN 'expired' ELSE k.status END = $1)
-             AND ($2::timestamptz IS NULL OR (k.created_at, k.id) < ($2, $3::uuid))
-           ORDER BY k.created_at DESC, k.id DESC
+        r#"SELECT id AS "id!", user_id AS "user_id!", algorithm_id AS "algorithm_id!", algorithm AS "algorithm!",
+                  curve_id, curve, curve_status, key_data AS "key_data!", format AS "format!", name, metadata,
+                  created_at AS "created_at!", expires_at, status AS "status!: KeyStatus"
+           FROM public_keys_now
+           WHERE ($1::text IS NULL OR status = $1)
+             AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))
+           ORDER BY created_at DESC, id DESC
            LIMIT $4"#,
         status,
         after_time,
@@ -191,4 +277,76 @@ pub async fn delete(tx: &mut Tx, id: Uuid) -> Result<bool, StoreError> {
         .execute(&mut **tx)
         .await?;
     Ok(deleted.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pem_and_der_round_trip_with_64_column_lines() {
+        let der: Vec<u8> = (0..=255u8).collect();
+        let pem = pem_from_spki(&der);
+        assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\n"));
+        assert!(pem.ends_with("-----END PUBLIC KEY-----\n"));
+        assert!(pem.lines().all(|line| line.len() <= 64));
+        assert_eq!(spki_from_pem(&pem), Some(der));
+    }
+
+    #[test]
+    fn pem_tolerates_blank_lines_and_indentation_but_not_garbage() {
+        let pem = "-----BEGIN PUBLIC KEY-----\n  AAEC\n\n  AwQ=\n-----END PUBLIC KEY-----";
+        assert_eq!(spki_from_pem(pem), Some(vec![0, 1, 2, 3, 4]));
+        assert_eq!(spki_from_pem("-----BEGIN-----\n*not base64*\n"), None);
+    }
+
+    #[test]
+    fn statuses_read_and_print_as_the_api_spells_them() {
+        for status in [KeyStatus::Active, KeyStatus::Revoked, KeyStatus::Expired] {
+            assert_eq!(status.as_str().parse::<KeyStatus>(), Ok(status));
+            assert_eq!(
+                serde_json::to_value(status).ok(),
+                Some(serde_json::json!(status.as_str()))
+            );
+        }
+        assert!("Active".parse::<KeyStatus>().is_err());
+    }
+
+    fn row(status: KeyStatus, expires_at: Option<DateTime<Utc>>) -> KeyRow {
+        KeyRow {
+            id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            algorithm_id: Uuid::nil(),
+            algorithm: "EdDSA".into(),
+            curve_id: None,
+            curve: None,
+            curve_status: None,
+            key_data: String::new(),
+            format: "PEM".into(),
+            name: None,
+            metadata: None,
+            created_at: Utc::now(),
+            expires_at,
+            status,
+        }
+    }
+
+    #[test]
+    fn an_active_row_read_before_its_expiry_is_expired_now() {
+        let past = Some(Utc::now() - chrono::Duration::seconds(1));
+        let future = Some(Utc::now() + chrono::Duration::hours(1));
+        assert_eq!(
+            row(KeyStatus::Active, past).status_now(),
+            KeyStatus::Expired
+        );
+        assert_eq!(
+            row(KeyStatus::Active, future).status_now(),
+            KeyStatus::Active
+        );
+        assert_eq!(row(KeyStatus::Active, None).status_now(), KeyStatus::Active);
+        assert_eq!(
+            row(KeyStatus::Revoked, past).status_now(),
+            KeyStatus::Revoked
+        );
+    }
 }

@@ -9,9 +9,7 @@ use uuid::Uuid;
 
 use super::VerifyError;
 use crate::config::VerifyConfig;
-use crate::plugins::{
-    HashAlgorithm, LoadedPlugin, MessageInput, SignatureEncoding, SignatureScheme,
-};
+use crate::plugins::{Descriptor, HashAlgorithm, MessageInput, SignatureEncoding, SignatureScheme};
 
 /// One verification request (also a batch item).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -46,37 +44,23 @@ pub struct Prepared {
     pub signature: Vec<u8>,
 }
 
+/// Decode a base64 field of at most `max` bytes, refusing oversized input
+/// before decoding it.
 fn decode_base64(field: &'static str, value: &str, max: usize) -> Result<Vec<u8>, VerifyError> {
-    // Refuse oversized input before decoding it.
+    let (too_large, malformed) = if field == "document" {
+        ("document_too_large", "invalid_document")
+    } else {
+        ("signature_too_large", "malformed_signature")
+    };
+    let oversized = || VerifyError::invalid(too_large, format!("{field} exceeds {max} bytes"));
     if value.len() > max.div_ceil(3) * 4 + 4 {
-        return Err(VerifyError::invalid(
-            if field == "document" {
-                "document_too_large"
-            } else {
-                "signature_too_large"
-            },
-            format!("{field} exceeds {max} bytes"),
-        ));
+        return Err(oversized());
     }
-    let bytes = STANDARD.decode(value.trim()).map_err(|e| {
-        VerifyError::malformed(
-            if field == "document" {
-                "invalid_document"
-            } else {
-                "malformed_signature"
-            },
-            format!("{field} is not base64: {e}"),
-        )
-    })?;
+    let bytes = STANDARD
+        .decode(value.trim())
+        .map_err(|e| VerifyError::malformed(malformed, format!("{field} is not base64: {e}")))?;
     if bytes.len() > max {
-        return Err(VerifyError::invalid(
-            if field == "document" {
-                "document_too_large"
-            } else {
-                "signature_too_large"
-            },
-            format!("{field} exceeds {max} bytes"),
-        ));
+        return Err(oversized());
     }
     Ok(bytes)
 }
@@ -173,69 +157,17 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Choose hash, encoding and scheme for `item` against `plugin`.
+    /// Choose hash, encoding and scheme for `item` against what the key's
+    /// plugin declares.
     pub fn new(
-        plugin: &LoadedPlugin,
+        descriptor: &Descriptor,
         item: &VerifyItem,
         prepared: &Prepared,
     ) -> Result<Self, VerifyError> {
-        let descriptor = plugin.descriptor();
         let hash = match descriptor.input {
-            MessageInput::Digest => {
-                let hash = match &item.hash_algorithm {
-                    Some(name) => name
-                        .parse::<HashAlgorithm>()
-                        .map_err(|e| VerifyError::invalid("unsupported_hash", e.to_string()))?,
-                    None => descriptor.default_hash.ok_or_else(|| {
-                        VerifyError::invalid(
-                            "unsupported_hash",
-                            "the plugin declares no default hash",
-                        )
-                    })?,
-                };
-                if !descriptor.hashes.contains(&hash) {
-                    return Err(VerifyError::invalid(
-                        "unsupported_hash",
-                        format!(
-                            "{} does not accept {hash}; it accepts {:?}",
-                            descriptor.name,
-                            names(&descriptor.hashes)
-                        ),
-                    ));
-                }
-                if let Some(digest) = &prepared.digest
-                    && digest.len() != hash.output_len()
-                {
-                    return Err(VerifyError::malformed(
-                        "invalid_document_hash",
-                        format!(
-                            "a {hash} digest is {} bytes, document_hash has {}",
-                            hash.output_len(),
-                            digest.len()
-                        ),
-                    ));
-                }
-                Some(hash)
-            }
+            MessageInput::Digest => Some(digest_hash(descriptor, item, prepared)?),
             MessageInput::RawMessage => {
-                if item.hash_algorithm.is_some() {
-                    return Err(VerifyError::invalid(
-                        "unsupported_hash",
-                        format!(
-                            "{} signs the raw message; no hash_algorithm may be given",
-                            descriptor.algorithm
-                        ),
-                    ));
-                }
-                if prepared.document.is_none() {
-                    return Err(VerifyError::invalid(
-                        "document_required",
-                        format!(
-                            "{} signs the raw message; send the document, not its hash",
-                            descriptor.algorithm
-                        ),
-                    ));
-                }
+                raw_message(descriptor, item, prepared)?;
                 None
             }
         };
@@ -262,6 +194,73 @@ impl Plan {
     pub fn document_hash_algorithm(&self) -> HashAlgorithm {
         self.hash.unwrap_or(HashAlgorithm::Sha256)
     }
+}
+
+/// The hash for a digest-taking plugin: the requested one if the plugin
+/// accepts it, else its default; a given digest must have its length.
+fn digest_hash(
+    descriptor: &Descriptor,
+    item: &VerifyItem,
+    prepared: &Prepared,
+) -> Result<HashAlgorithm, VerifyError> {
+    let hash = match &item.hash_algorithm {
+        Some(name) => name
+            .parse::<HashAlgorithm>()
+            .map_err(|e| VerifyError::invalid("unsupported_hash", e.to_string()))?,
+        None => descriptor.default_hash.ok_or_else(|| {
+            VerifyError::invalid("unsupported_hash", "the plugin declares no default hash")
+        })?,
+    };
+    if !descriptor.hashes.contains(&hash) {
+        return Err(VerifyError::invalid(
+            "unsupported_hash",
+            format!(
+                "{} does not accept {hash}; it accepts {:?}",
+                descriptor.name,
+                names(&descriptor.hashes)
+            ),
+        ));
+    }
+    if let Some(digest) = &prepared.digest
+        && digest.len() != hash.output_len()
+    {
+        return Err(VerifyError::malformed(
+            "invalid_document_hash",
+            format!(
+                "a {hash} digest is {} bytes, document_hash has {}",
+                hash.output_len(),
+                digest.len()
+            ),
+        ));
+    }
+    Ok(hash)
+}
+
+/// A raw-message plugin takes the document itself and no hash.
+fn raw_message(
+    descriptor: &Descriptor,
+    item: &VerifyItem,
+    prepared: &Prepared,
+) -> Result<(), VerifyError> {
+    if item.hash_algorithm.is_some() {
+        return Err(VerifyError::invalid(
+            "unsupported_hash",
+            format!(
+                "{} signs the raw message; no hash_algorithm may be given",
+                descriptor.algorithm
+            ),
+        ));
+    }
+    if prepared.document.is_none() {
+        return Err(VerifyError::invalid(
+            "document_required",
+            format!(
+                "{} signs the raw message; send the document, not its hash",
+                descriptor.algorithm
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn names<T: std::fmt::Display>(values: &[T]) -> Vec<String> {
@@ -303,24 +302,223 @@ where
     }
 }
 
-/// DER of a PEM SubjectPublicKeyInfo.
-pub fn spki_from_pem(pem: &str) -> Option<Vec<u8>> {
-    let body: String = pem
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with("-----"))
-        .collect();
-    STANDARD.decode(body).ok()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugins::{AlgorithmType, KeyFormat};
 
-/// PEM of a DER SubjectPublicKeyInfo.
-pub fn pem_from_spki(der: &[u8]) -> String {
-    let body = STANDARD.encode(der);
-    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
-    for line in body.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-        pem.push('\n');
+    fn ecdsa() -> Descriptor {
+        Descriptor {
+            name: "ecdsa-p256".into(),
+            version: "1.0.0".into(),
+            algorithm: "ECDSA".into(),
+            algorithm_type: AlgorithmType::Ecdsa,
+            description: "ECDSA on P-256".into(),
+            curves: Vec::new(),
+            key_formats: vec![KeyFormat::Pem, KeyFormat::Der, KeyFormat::Raw],
+            input: MessageInput::Digest,
+            hashes: vec![HashAlgorithm::Sha256, HashAlgorithm::Sha384],
+            default_hash: Some(HashAlgorithm::Sha256),
+            signature_encodings: vec![SignatureEncoding::Der, SignatureEncoding::P1363],
+            schemes: vec![SignatureScheme::Plain],
+        }
     }
-    pem.push_str("-----END PUBLIC KEY-----\n");
-    pem
+
+    fn ed25519() -> Descriptor {
+        Descriptor {
+            name: "ed25519".into(),
+            algorithm: "EdDSA".into(),
+            algorithm_type: AlgorithmType::EdDsa,
+            input: MessageInput::RawMessage,
+            hashes: Vec::new(),
+            default_hash: None,
+            signature_encodings: vec![SignatureEncoding::Raw],
+            ..ecdsa()
+        }
+    }
+
+    fn item() -> VerifyItem {
+        VerifyItem {
+            public_key_id: Uuid::nil(),
+            document: Some(STANDARD.encode(b"hello")),
+            document_hash: None,
+            signature: STANDARD.encode([1u8; 64]),
+            hash_algorithm: None,
+            signature_encoding: None,
+            signature_algorithm: None,
+        }
+    }
+
+    fn limits() -> VerifyConfig {
+        VerifyConfig {
+            max_document_bytes: 16,
+            max_signature_bytes: 128,
+            ..VerifyConfig::default()
+        }
+    }
+
+    /// The code a refusal carries, and whether it is a 400.
+    fn refusal<T: std::fmt::Debug>(result: Result<T, VerifyError>) -> (&'static str, bool) {
+        match result {
+            Err(VerifyError::Invalid {
+                code, malformed, ..
+            }) => (code, malformed),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_request_decodes_its_document_or_its_hash_and_its_signature() {
+        let prepared = Prepared::from_item(&item(), &limits()).expect("prepared");
+        assert_eq!(prepared.document_len(), 5);
+        assert_eq!(prepared.signature, vec![1u8; 64]);
+        let by_hash = changed(|i| (i.document, i.document_hash) = (None, Some("ab".repeat(32))));
+        let prepared = Prepared::from_item(&by_hash, &limits()).expect("prepared");
+        assert_eq!(prepared.document_len(), 0);
+        assert_eq!(prepared.digest, Some(vec![0xab; 32]));
+    }
+
+    /// The default item with one change.
+    fn changed(change: impl FnOnce(&mut VerifyItem)) -> VerifyItem {
+        let mut item = item();
+        change(&mut item);
+        item
+    }
+
+    #[test]
+    fn every_malformed_or_oversized_request_has_its_code() {
+        let by_hash = |hash: &str| {
+            let hash = hash.to_owned();
+            changed(move |i| (i.document, i.document_hash) = (None, Some(hash)))
+        };
+        let cases = [
+            (
+                changed(|i| i.document_hash = Some("ab".into())),
+                ("document_required", true),
+            ),
+            (changed(|i| i.document = None), ("document_required", true)),
+            (by_hash("abc"), ("invalid_document_hash", true)),
+            (by_hash("zz"), ("invalid_document_hash", true)),
+            (by_hash(&"ab".repeat(65)), ("invalid_document_hash", true)),
+            (
+                changed(|i| i.document = Some("not base64!".into())),
+                ("invalid_document", true),
+            ),
+            (
+                changed(|i| i.document = Some(STANDARD.encode([0u8; 17]))),
+                ("document_too_large", false),
+            ),
+            (
+                changed(|i| i.document = Some("A".repeat(100))),
+                ("document_too_large", false),
+            ),
+            (
+                changed(|i| i.signature = "%%".into()),
+                ("malformed_signature", true),
+            ),
+            (
+                changed(|i| i.signature = String::new()),
+                ("malformed_signature", true),
+            ),
+            (
+                changed(|i| i.signature = STANDARD.encode([0u8; 129])),
+                ("signature_too_large", false),
+            ),
+        ];
+        for (item, expected) in cases {
+            let refused = refusal(Prepared::from_item(&item, &limits()));
+            assert_eq!(refused, expected, "{item:?}");
+        }
+    }
+
+    fn plan(descriptor: &Descriptor, item: &VerifyItem) -> Result<Plan, VerifyError> {
+        let prepared = Prepared::from_item(item, &limits())?;
+        Plan::new(descriptor, item, &prepared)
+    }
+
+    #[test]
+    fn a_plan_takes_the_plugins_defaults() {
+        assert_eq!(
+            plan(&ecdsa(), &item()).expect("plan"),
+            Plan {
+                hash: Some(HashAlgorithm::Sha256),
+                encoding: SignatureEncoding::Der,
+                scheme: SignatureScheme::Plain,
+            }
+        );
+        let raw = plan(&ed25519(), &item()).expect("plan");
+        assert_eq!(raw.hash, None);
+        assert_eq!(raw.document_hash_algorithm(), HashAlgorithm::Sha256);
+    }
+
+    #[test]
+    fn a_plan_takes_what_the_request_names_if_the_plugin_declares_it() {
+        let named = changed(|i| {
+            i.hash_algorithm = Some("SHA384".into());
+            i.signature_encoding = Some("p1363".into());
+        });
+        let plan = plan(&ecdsa(), &named).expect("plan");
+        assert_eq!(plan.hash, Some(HashAlgorithm::Sha384));
+        assert_eq!(plan.encoding, SignatureEncoding::P1363);
+    }
+
+    #[test]
+    fn a_plan_refuses_what_the_plugin_does_not_declare() {
+        let hash = |name: &'static str| changed(|i| i.hash_algorithm = Some(name.into()));
+        let encoding = |name: &'static str| changed(|i| i.signature_encoding = Some(name.into()));
+        let no_default = Descriptor {
+            default_hash: None,
+            ..ecdsa()
+        };
+        let digest_only =
+            changed(|i| (i.document, i.document_hash) = (None, Some("ab".repeat(32))));
+        let cases = [
+            (ecdsa(), hash("md5"), "unsupported_hash"),
+            (ecdsa(), hash("sha512"), "unsupported_hash"),
+            (ed25519(), hash("sha256"), "unsupported_hash"),
+            (no_default, item(), "unsupported_hash"),
+            (ecdsa(), encoding("raw"), "unsupported_encoding"),
+            (ecdsa(), encoding("base58"), "unsupported_encoding"),
+            (
+                ecdsa(),
+                changed(|i| i.signature_algorithm = Some("pss".into())),
+                "unsupported_signature_algorithm",
+            ),
+            (ed25519(), digest_only, "document_required"),
+        ];
+        for (descriptor, item, code) in cases {
+            assert_eq!(refusal(plan(&descriptor, &item)), (code, false), "{item:?}");
+        }
+        let short = changed(|i| (i.document, i.document_hash) = (None, Some("ab".repeat(20))));
+        assert_eq!(
+            refusal(plan(&ecdsa(), &short)),
+            ("invalid_document_hash", true)
+        );
+    }
+
+    #[test]
+    fn choose_takes_the_first_declared_value_by_default() {
+        let declared = [SignatureScheme::Pkcs1v15, SignatureScheme::Pss];
+        let choose = |requested| choose(requested, &declared, "code", "field");
+        assert_eq!(choose(None).ok(), Some(SignatureScheme::Pkcs1v15));
+        assert_eq!(choose(Some("PSS")).ok(), Some(SignatureScheme::Pss));
+        assert!(choose(Some("plain")).is_err());
+        let none: [SignatureScheme; 0] = [];
+        assert!(super::choose(None, &none, "code", "field").is_err());
+    }
+
+    #[test]
+    fn the_message_is_the_digest_or_the_document_and_the_record_hash_is_hex() {
+        let mut prepared = Prepared::from_item(&item(), &limits()).expect("prepared");
+        let digest = plan(&ecdsa(), &item()).expect("plan");
+        let (message, hex) = prepared.message_for(&digest);
+        assert_eq!(message, HashAlgorithm::Sha256.digest(b"hello"));
+        assert_eq!(hex, hex::encode(&message));
+
+        let mut prepared = Prepared::from_item(&item(), &limits()).expect("prepared");
+        let raw = plan(&ed25519(), &item()).expect("plan");
+        let (message, hex) = prepared.message_for(&raw);
+        assert_eq!(message, b"hello");
+        assert_eq!(hex, hex::encode(HashAlgorithm::Sha256.digest(b"hello")));
+    }
 }

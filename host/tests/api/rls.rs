@@ -8,11 +8,13 @@ use sigil::store::verifications::{NewBatch, NewRecord};
 use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
-const TABLES: [&str; 4] = [
+const TABLES: [&str; 5] = [
     "public_keys",
     "verification_records",
     "batch_verifications",
     "batch_verification_items",
+    // The view the service reads keys through (security_invoker).
+    "public_keys_now",
 ];
 
 /// One key, one record, one batch with one item for `user` (as superuser).
