@@ -137,7 +137,7 @@ impl FromRequestParts<AppState> for Caller {
                 "the access token has been revoked",
             ));
         }
-        let principal = state.principal(claims.sub).await?.ok_or_else(|| {
+        let principal = state.caches.principal(claims.sub).await?.ok_or_else(|| {
             ApiError::unauthorized("invalid_token", "the token's user no longer exists")
         })?;
         if principal.user.status != "active" {

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use serde::Serialize;
+use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use std::net::IpAddr;
 use std::time::Duration;
@@ -18,7 +19,7 @@ use super::tokens::{LEEWAY_SECS, TokenError};
 use crate::app::AppState;
 use crate::cache::ratelimit::Limit;
 use crate::store::StoreError;
-use crate::store::audit::NewAuditEvent;
+use crate::store::audit::{Action, Audit};
 
 /// A token pair, as the login and refresh endpoints answer.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -102,16 +103,9 @@ pub async fn login(
         )
         .await;
     if decisions.iter().any(|d| !d.allowed) {
+        let event = Audit::anonymous(ip, Action::AuthLogin).on(username);
         state
-            .audit(NewAuditEvent {
-                actor_ip: Some(ip.to_string()),
-                action: "auth.login",
-                target_type: Some("user"),
-                target_id: Some(username.to_owned()),
-                success: false,
-                details: Some(serde_json::json!({"reason": "rate_limited"})),
-                ..Default::default()
-            })
+            .audit(event.failed(json!({"reason": "rate_limited"})))
             .await;
         for decision in decisions.iter().filter(|d| !d.allowed) {
             state.metrics.rate_limited(&decision.scope);
@@ -129,50 +123,24 @@ pub async fn login(
     let hash = credentials.as_ref().map(|c| c.password_hash.clone());
     let valid = state.passwords.verify(password, hash).await?;
     let Some(credentials) = credentials.filter(|_| valid) else {
+        let event = Audit::anonymous(ip, Action::AuthLogin).on(username);
         state
-            .audit(NewAuditEvent {
-                actor_ip: Some(ip.to_string()),
-                action: "auth.login",
-                target_type: Some("user"),
-                target_id: Some(username.to_owned()),
-                success: false,
-                details: Some(serde_json::json!({"reason": "invalid_credentials"})),
-                ..Default::default()
-            })
+            .audit(event.failed(json!({"reason": "invalid_credentials"})))
             .await;
         return Err(SessionError::InvalidCredentials);
     };
     if credentials.status != "active" {
-        state
-            .audit(NewAuditEvent {
-                actor_id: Some(credentials.id),
-                actor_ip: Some(ip.to_string()),
-                action: "auth.login",
-                target_type: Some("user"),
-                target_id: Some(credentials.id.to_string()),
-                success: false,
-                details: Some(
-                    serde_json::json!({"reason": "account_disabled", "status": credentials.status}),
-                ),
-            })
-            .await;
+        let event = Audit::by(credentials.id, ip, Action::AuthLogin).on(credentials.id);
+        let reason = json!({"reason": "account_disabled", "status": credentials.status});
+        state.audit(event.failed(reason)).await;
         return Err(SessionError::AccountDisabled(credentials.status));
     }
 
     let family = Uuid::new_v4();
     let pair = start_session(state, credentials.id, family).await?;
     state.store.touch_last_login(credentials.id).await?;
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(credentials.id),
-            actor_ip: Some(ip.to_string()),
-            action: "auth.login",
-            target_type: Some("user"),
-            target_id: Some(credentials.id.to_string()),
-            success: true,
-            details: None,
-        })
-        .await;
+    let event = Audit::by(credentials.id, ip, Action::AuthLogin).on(credentials.id);
+    state.audit(event).await;
     Ok(pair)
 }
 
@@ -251,17 +219,9 @@ pub async fn refresh(
             .revocations
             .session_revoked(row.family_id, until)
             .await;
-        state
-            .audit(NewAuditEvent {
-                actor_id: Some(row.user_id),
-                actor_ip: Some(ip.to_string()),
-                action: "auth.refresh_token_reuse",
-                target_type: Some("session"),
-                target_id: Some(row.family_id.to_string()),
-                success: false,
-                details: Some(serde_json::json!({"reason": "spent refresh token presented again; session revoked"})),
-            })
-            .await;
+        let event = Audit::by(row.user_id, ip, Action::AuthRefreshTokenReuse).on(row.family_id);
+        let reason = json!({"reason": "spent refresh token presented again; session revoked"});
+        state.audit(event.failed(reason)).await;
         return Err(SessionError::RefreshTokenReused);
     }
     let Some(user) = state.store.user(row.user_id).await? else {
@@ -319,17 +279,8 @@ pub async fn logout(state: &AppState, caller: &Caller, ip: IpAddr) -> Result<(),
         .await?;
     tx.commit().await.map_err(StoreError::from)?;
     state.revocations.session_revoked(claims.sid, until).await;
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(claims.sub),
-            actor_ip: Some(ip.to_string()),
-            action: "auth.logout",
-            target_type: Some("session"),
-            target_id: Some(claims.sid.to_string()),
-            success: true,
-            details: None,
-        })
-        .await;
+    let event = Audit::by(claims.sub, ip, Action::AuthLogout).on(claims.sid);
+    state.audit(event).await;
     Ok(())
 }
 

@@ -564,7 +564,12 @@ impl Caches {
         self.keys.insert(row.id, row.clone());
     }
 
-    /// A key changed (revoked, renamed, deleted): drop every copy.
+    /// A key changed (revoked, renamed, deleted): the Redis copy is
+    /// tombstoned and every host drops its in-process copy when the event
+    /// arrives (in-process copies are trusted only while the event stream
+    /// is up), so a revoked key is refused at once here and within moments
+    /// everywhere. Cached results need no purge: a result is used only
+    /// after its key has been found active.
     pub async fn key_changed(&self, id: Uuid) {
         self.invalidate(Invalidation::Key(id)).await;
     }

@@ -11,7 +11,7 @@ use super::users::{NewAccount, create_account};
 use crate::app::AppState;
 use crate::auth::sessions::{self, SessionError, TokenPair};
 use crate::auth::{Caller, ClientIp};
-use crate::store::audit::NewAuditEvent;
+use crate::store::audit::{Action, Audit};
 use crate::store::users::User;
 
 /// The routes of this module.
@@ -118,15 +118,7 @@ async fn register(
     }
     let user = create_account(&state, account, &["user".to_owned()]).await?;
     state
-        .audit(NewAuditEvent {
-            actor_id: Some(user.id),
-            actor_ip: Some(ip.to_string()),
-            action: "auth.register",
-            target_type: Some("user"),
-            target_id: Some(user.id.to_string()),
-            success: true,
-            details: None,
-        })
+        .audit(Audit::by(user.id, ip, Action::AuthRegister).on(user.id))
         .await;
     Ok((StatusCode::CREATED, ApiJson(user)))
 }

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -13,8 +14,7 @@ use super::pagination::Paged;
 use crate::app::AppState;
 use crate::auth::perm::ManageCurves;
 use crate::auth::{Authorized, Caller, ClientIp};
-use crate::plugins::RouteKey;
-use crate::store::audit::NewAuditEvent;
+use crate::store::audit::{Action, Audit};
 use crate::store::catalog::{AlgorithmRow, CurveRow};
 
 /// The routes of this module.
@@ -206,17 +206,9 @@ async fn create_curve(
         Err(e) => return Err(e.into()),
     };
     state.caches.catalogue_changed().await;
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "curve.create",
-            target_type: Some("curve"),
-            target_id: Some(row.id.to_string()),
-            success: true,
-            details: Some(serde_json::json!({"name": row.name, "algorithm": row.algorithm})),
-        })
-        .await;
+    let event = Audit::by(caller.id(), ip, Action::CurveCreate).on(row.id);
+    let facts = json!({"name": row.name, "algorithm": row.algorithm});
+    state.audit(event.details(facts)).await;
     Ok((StatusCode::CREATED, ApiJson(curve_view(&state, row))))
 }
 
@@ -245,19 +237,11 @@ async fn update_curve(
         .update_curve(id, patch.status.as_deref(), patch.description.as_deref())
         .await?
         .ok_or_else(|| ApiError::not_found("curve"))?;
+    tracing::info!(curve = %row.name, algorithm = %row.algorithm, status = %row.status, "curve changed");
+    state.caches.catalogue_changed().await;
+    let event = Audit::by(caller.id(), ip, Action::CurveUpdate).on(id);
     state
-        .curve_changed(&RouteKey::new(&row.algorithm, Some(&row.name)))
-        .await;
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "curve.update",
-            target_type: Some("curve"),
-            target_id: Some(id.to_string()),
-            success: true,
-            details: Some(serde_json::json!({"status": patch.status})),
-        })
+        .audit(event.details(json!({"status": patch.status})))
         .await;
     Ok(ApiJson(curve_view(&state, row)))
 }

@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -14,7 +15,7 @@ use crate::auth::passwords::{MAX_PASSWORD_LEN, MIN_PASSWORD_LEN};
 use crate::auth::perm::ManageUsers;
 use crate::auth::{Authorized, ClientIp, sessions};
 use crate::store::StoreError;
-use crate::store::audit::NewAuditEvent;
+use crate::store::audit::{Action, Audit};
 use crate::store::users::{NewUser, RoleChangeError, User, UserChanges};
 
 /// The routes of this module.
@@ -201,15 +202,13 @@ async fn list_users(
     if let Some(status) = &query.status {
         validate_status(status)?;
     }
-    let page = pagination::page(
-        query.cursor.as_deref(),
-        query.limit,
-        state.config.http.max_page_size,
-    )?;
-    let users = state.store.users(query.status.as_deref(), page).await?;
-    Ok(ApiJson(pagination::paged(users, &page, |u| {
-        (u.created_at, u.id)
-    })))
+    let status = query.status.as_deref();
+    let users =
+        pagination::fetch_page(&state, query.cursor.as_deref(), query.limit, async |page| {
+            state.store.users(status, page).await
+        })
+        .await?;
+    Ok(ApiJson(users))
 }
 
 /// Create a user (any roles and status).
@@ -227,17 +226,9 @@ async fn create_user(
         .clone()
         .unwrap_or_else(|| vec!["user".to_owned()]);
     let user = create_account(&state, account, &roles).await?;
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "user.create",
-            target_type: Some("user"),
-            target_id: Some(user.id.to_string()),
-            success: true,
-            details: Some(serde_json::json!({"roles": user.roles, "status": user.status})),
-        })
-        .await;
+    let facts = json!({"roles": user.roles, "status": user.status});
+    let event = Audit::by(caller.id(), ip, Action::UserCreate).on(user.id);
+    state.audit(event.details(facts)).await;
     Ok((StatusCode::CREATED, ApiJson(user)))
 }
 
@@ -293,25 +284,17 @@ async fn update_user(
         .update_user(id, &changes)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    state.user_changed(id).await;
+    state.caches.user_changed(id).await;
     if changes.password_hash.is_some() || user.status != "active" {
         sessions::end_all_sessions(&state, id).await?;
     }
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "user.update",
-            target_type: Some("user"),
-            target_id: Some(id.to_string()),
-            success: true,
-            details: Some(serde_json::json!({
-                "email_changed": changes.email.is_some(),
-                "password_changed": changes.password_hash.is_some(),
-                "status": patch.status,
-            })),
-        })
-        .await;
+    let facts = json!({
+        "email_changed": changes.email.is_some(),
+        "password_changed": changes.password_hash.is_some(),
+        "status": patch.status,
+    });
+    let event = Audit::by(caller.id(), ip, Action::UserUpdate).on(id);
+    state.audit(event.details(facts)).await;
     Ok(ApiJson(user))
 }
 
@@ -335,17 +318,9 @@ async fn delete_user(
     if !state.store.delete_user(id).await? {
         return Err(ApiError::not_found("user"));
     }
-    state.user_changed(id).await;
+    state.caches.user_changed(id).await;
     state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "user.delete",
-            target_type: Some("user"),
-            target_id: Some(id.to_string()),
-            success: true,
-            details: None,
-        })
+        .audit(Audit::by(caller.id(), ip, Action::UserDelete).on(id))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -366,17 +341,8 @@ async fn set_roles(
     roles.sort();
     roles.dedup();
     let user = state.store.set_roles(id, &roles).await?;
-    state.user_changed(id).await;
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "user.roles",
-            target_type: Some("user"),
-            target_id: Some(id.to_string()),
-            success: true,
-            details: Some(serde_json::json!({"roles": roles})),
-        })
-        .await;
+    state.caches.user_changed(id).await;
+    let event = Audit::by(caller.id(), ip, Action::UserRoles).on(id);
+    state.audit(event.details(json!({"roles": roles}))).await;
     Ok(ApiJson(user))
 }

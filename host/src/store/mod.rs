@@ -14,6 +14,7 @@ pub mod users;
 pub mod verifications;
 
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -25,6 +26,31 @@ use crate::config::DatabaseConfig;
 
 /// A database transaction.
 pub type Tx = Transaction<'static, Postgres>;
+
+/// A transaction acting for one user (see [`Store::acting_for`]) whose
+/// commit fails with a [`StoreError`] like everything else here.
+#[derive(Debug)]
+pub struct ActingTx(Tx);
+
+impl ActingTx {
+    /// Commit the transaction.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+impl Deref for ActingTx {
+    type Target = Tx;
+    fn deref(&self) -> &Tx {
+        &self.0
+    }
+}
+
+impl DerefMut for ActingTx {
+    fn deref_mut(&mut self) -> &mut Tx {
+        &mut self.0
+    }
+}
 
 /// What the data layer can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +64,11 @@ pub enum StoreError {
     /// The database could not be reached, even after retries.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// The configuration or the stored data is unusable (a bad database
+    /// URL, a stored value that does not parse): retrying cannot help and
+    /// the database is not to blame.
+    #[error("invalid data or settings: {0}")]
+    Invalid(String),
     /// The schema is older than this build.
     #[error("the database is not migrated: {0}")]
     NotMigrated(String),
@@ -126,6 +157,13 @@ impl Store {
         Ok(tx)
     }
 
+    /// A transaction that acts for `user`, for handlers: pass `&mut tx` to
+    /// the store functions, then `tx.commit().await?`; returning early
+    /// drops it, which rolls it back.
+    pub async fn acting_for(&self, user: Uuid) -> Result<ActingTx, StoreError> {
+        Ok(ActingTx(self.begin_for(user).await?))
+    }
+
     /// A plain transaction (tables without row-level security).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(self.pool.begin().await?)
@@ -163,10 +201,10 @@ impl Store {
 /// Connection options from a URL plus the configured TLS overrides.
 pub fn connect_options(url: &str, config: &DatabaseConfig) -> Result<PgConnectOptions, StoreError> {
     let mut options = PgConnectOptions::from_str(url)
-        .map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
+        .map_err(|e| StoreError::Invalid(format!("invalid database URL: {e}")))?;
     if let Some(mode) = &config.ssl_mode {
         let mode = PgSslMode::from_str(mode)
-            .map_err(|e| StoreError::Unavailable(format!("invalid ssl mode: {e}")))?;
+            .map_err(|e| StoreError::Invalid(format!("invalid ssl mode: {e}")))?;
         options = options.ssl_mode(mode);
     }
     if let Some(cert) = &config.ssl_root_cert {
