@@ -32,6 +32,7 @@ use uuid::Uuid;
 use super::Redis;
 use super::events::{Events, Invalidation};
 use super::local::LocalCache;
+use crate::metrics::Sample;
 use crate::plugins::{HashAlgorithm, SignatureEncoding, SignatureScheme};
 use crate::store::catalog::{AlgorithmRow, CurveRow};
 use crate::store::keys::{self, KeyRow};
@@ -118,6 +119,21 @@ impl CacheStats {
             ("result", &self.result),
             ("recent", &self.recent),
         ]
+    }
+
+    /// Hits, then misses, per cache (for `/metrics`).
+    pub fn samples(&self) -> impl Iterator<Item = Sample> + '_ {
+        let hits = self.all().into_iter().map(|(name, counter)| {
+            let help = "Cache hits (in-process or Redis), by cache.";
+            let hits = counter.hits.load(Ordering::Relaxed) as f64;
+            Sample::counter("sigil_cache_hits_total", help, hits).label("cache", name)
+        });
+        let misses = self.all().into_iter().map(|(name, counter)| {
+            let help = "Cache misses (answered by PostgreSQL or a plugin), by cache.";
+            let misses = counter.misses.load(Ordering::Relaxed) as f64;
+            Sample::counter("sigil_cache_misses_total", help, misses).label("cache", name)
+        });
+        hits.chain(misses)
     }
 }
 

@@ -23,6 +23,7 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::config::DatabaseConfig;
+use crate::metrics::Sample;
 
 /// A database transaction.
 pub type Tx = Transaction<'static, Postgres>;
@@ -187,6 +188,23 @@ impl Store {
                 outcome => return outcome,
             }
         }
+    }
+
+    /// Pool connections by state and the pool's limit (for `/metrics`).
+    pub fn pool_samples(&self) -> [Sample; 3] {
+        let size = f64::from(self.pool.size());
+        let idle = self.pool.num_idle() as f64;
+        let max = f64::from(self.pool.options().get_max_connections());
+        let help = "PostgreSQL pool connections by state.";
+        [
+            Sample::gauge("sigil_db_pool_connections", help, idle).label("state", "idle"),
+            Sample::gauge("sigil_db_pool_connections", help, size - idle).label("state", "in_use"),
+            Sample::gauge(
+                "sigil_db_pool_max_connections",
+                "PostgreSQL pool size limit.",
+                max,
+            ),
+        ]
     }
 
     /// Whether the database answers.
