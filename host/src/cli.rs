@@ -193,8 +193,8 @@ async fn create_admin(
             username,
             email: &email.to_lowercase(),
             password_hash: &hash,
-            status: "active",
-            roles: &["admin".to_owned()],
+            status: crate::store::users::UserStatus::Active,
+            roles: &[crate::store::users::ADMIN_ROLE.to_owned()],
         })
         .await
         .map_err(|e| e.to_string())?;

@@ -84,7 +84,7 @@ impl Caller {
 
     /// Whether the user is an administrator (sees every user's rows).
     pub fn is_admin(&self) -> bool {
-        self.principal.user.roles.iter().any(|r| r == "admin")
+        (self.principal.user.roles.iter()).any(|r| r == crate::store::users::ADMIN_ROLE)
     }
 
     /// Refuse with 403 unless the user holds `permission`; the reason is
@@ -140,7 +140,7 @@ impl FromRequestParts<AppState> for Caller {
         let principal = state.caches.principal(claims.sub).await?.ok_or_else(|| {
             ApiError::unauthorized("invalid_token", "the token's user no longer exists")
         })?;
-        if principal.user.status != "active" {
+        if principal.user.status != crate::store::users::UserStatus::Active {
             tracing::info!(user = %principal.user.id, status = %principal.user.status, "access denied: account not active");
             return Err(ApiError::unauthorized(
                 "account_disabled",

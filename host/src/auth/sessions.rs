@@ -20,6 +20,7 @@ use crate::app::AppState;
 use crate::cache::ratelimit::Limit;
 use crate::store::StoreError;
 use crate::store::audit::{Action, Audit};
+use crate::store::users::UserStatus;
 
 /// A token pair, as the login and refresh endpoints answer.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -42,7 +43,7 @@ pub enum SessionError {
     InvalidCredentials,
     /// The account is inactive or suspended.
     #[error("the account is {0}")]
-    AccountDisabled(String),
+    AccountDisabled(UserStatus),
     /// Too many attempts.
     #[error("too many login attempts")]
     RateLimited(u64),
@@ -129,7 +130,7 @@ pub async fn login(
             .await;
         return Err(SessionError::InvalidCredentials);
     };
-    if credentials.status != "active" {
+    if credentials.status != UserStatus::Active {
         let event = Audit::by(credentials.id, ip, Action::AuthLogin).on(credentials.id);
         let reason = json!({"reason": "account_disabled", "status": credentials.status});
         state.audit(event.failed(reason)).await;
@@ -227,7 +228,7 @@ pub async fn refresh(
     let Some(user) = state.store.user(row.user_id).await? else {
         return Err(SessionError::InvalidRefreshToken);
     };
-    if user.status != "active" {
+    if user.status != UserStatus::Active {
         return Err(SessionError::AccountDisabled(user.status));
     }
     state.store.spend_refresh_token(&mut tx, row.id).await?;

@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::auth::sessions::{self, SessionError, TokenPair};
 use crate::auth::{Caller, ClientIp};
 use crate::store::audit::{Action, Audit};
-use crate::store::users::User;
+use crate::store::users::{USER_ROLE, User};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -116,7 +116,7 @@ async fn register(
             "roles and status cannot be chosen at registration",
         ));
     }
-    let user = create_account(&state, account, &["user".to_owned()]).await?;
+    let user = create_account(&state, account, &[USER_ROLE.to_owned()]).await?;
     state
         .audit(Audit::by(user.id, ip, Action::AuthRegister).on(user.id))
         .await;

@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::perm::ManageCurves;
 use crate::auth::{Authorized, Caller, ClientIp};
 use crate::store::audit::{Action, Audit};
-use crate::store::catalog::{AlgorithmRow, CurveRow};
+use crate::store::catalog::{AlgorithmRow, CurveRow, CurveStatus};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -58,7 +58,7 @@ pub struct CurveView {
     pub available: bool,
     /// The status an admin set (`status` also says `disabled` when no
     /// plugin serves the curve).
-    pub configured_status: String,
+    pub configured_status: CurveStatus,
 }
 
 /// A curve to add.
@@ -99,9 +99,13 @@ fn served_by(plugin: &crate::plugins::LoadedPlugin) -> ServedBy {
 /// admin's setting).
 fn curve_view(state: &AppState, mut curve: CurveRow) -> CurveView {
     let plugin = state.plugins.route(&curve.algorithm, Some(&curve.name));
-    let available = curve.status == "enabled" && plugin.is_some();
-    let effective = if available { "enabled" } else { "disabled" };
-    let configured_status = std::mem::replace(&mut curve.status, effective.to_owned());
+    let available = curve.is_enabled() && plugin.is_some();
+    let effective = if available {
+        CurveStatus::Enabled
+    } else {
+        CurveStatus::Disabled
+    };
+    let configured_status = std::mem::replace(&mut curve.status, effective);
     CurveView {
         plugin: plugin.as_deref().map(served_by),
         available,
@@ -223,18 +227,13 @@ async fn update_curve(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<CurvePatch>,
 ) -> Result<ApiJson<CurveView>, ApiError> {
-    if let Some(status) = &patch.status
-        && status != "enabled"
-        && status != "disabled"
-    {
-        return Err(ApiError::unprocessable(
-            "invalid_status",
-            "status is enabled or disabled",
-        ));
-    }
+    let status = (patch.status.as_deref())
+        .map(str::parse::<CurveStatus>)
+        .transpose()
+        .map_err(|_| ApiError::unprocessable("invalid_status", "status is enabled or disabled"))?;
     let row = state
         .store
-        .update_curve(id, patch.status.as_deref(), patch.description.as_deref())
+        .update_curve(id, status, patch.description.as_deref())
         .await?
         .ok_or_else(|| ApiError::not_found("curve"))?;
     tracing::info!(curve = %row.name, algorithm = %row.algorithm, status = %row.status, "curve changed");

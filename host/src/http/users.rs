@@ -16,7 +16,7 @@ use crate::auth::perm::ManageUsers;
 use crate::auth::{Authorized, ClientIp, sessions};
 use crate::store::StoreError;
 use crate::store::audit::{Action, Audit};
-use crate::store::users::{NewUser, RoleChangeError, User, UserChanges};
+use crate::store::users::{NewUser, RoleChangeError, USER_ROLE, User, UserChanges, UserStatus};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -167,6 +167,13 @@ impl From<RoleChangeError> for ApiError {
     }
 }
 
+/// A status a request names, as the column's type (after
+/// [`validate_status`], which words the refusal).
+fn user_status(status: &str) -> Result<UserStatus, ApiError> {
+    validate_status(status)?;
+    status.parse().map_err(ApiError::internal)
+}
+
 /// Validate and create an account with `roles` (used by registration too).
 pub(crate) async fn create_account(
     state: &AppState,
@@ -185,7 +192,7 @@ pub(crate) async fn create_account(
             username: &account.username,
             email: &account.email.to_lowercase(),
             password_hash: &hash,
-            status,
+            status: user_status(status)?,
             roles,
         })
         .await?)
@@ -199,10 +206,7 @@ async fn list_users(
     _caller: Authorized<ManageUsers>,
     ApiQuery(query): ApiQuery<UserQuery>,
 ) -> Result<ApiJson<Paged<User>>, ApiError> {
-    if let Some(status) = &query.status {
-        validate_status(status)?;
-    }
-    let status = query.status.as_deref();
+    let status = query.status.as_deref().map(user_status).transpose()?;
     let users =
         pagination::fetch_page(&state, query.cursor.as_deref(), query.limit, async |page| {
             state.store.users(status, page).await
@@ -224,7 +228,7 @@ async fn create_user(
     let roles = account
         .roles
         .clone()
-        .unwrap_or_else(|| vec!["user".to_owned()]);
+        .unwrap_or_else(|| vec![USER_ROLE.to_owned()]);
     let user = create_account(&state, account, &roles).await?;
     let facts = json!({"roles": user.roles, "status": user.status});
     let event = Audit::by(caller.id(), ip, Action::UserCreate).on(user.id);
@@ -264,9 +268,7 @@ async fn update_user(
     if let Some(email) = &patch.email {
         validate_email(email)?;
     }
-    if let Some(status) = &patch.status {
-        validate_status(status)?;
-    }
+    let status = patch.status.as_deref().map(user_status).transpose()?;
     let password_hash = match patch.password {
         Some(password) => {
             validate_password(&password)?;
@@ -277,7 +279,7 @@ async fn update_user(
     let changes = UserChanges {
         email: patch.email.map(|e| e.to_lowercase()),
         password_hash,
-        status: patch.status.clone(),
+        status,
     };
     let user = state
         .store
@@ -285,7 +287,7 @@ async fn update_user(
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
     state.caches.user_changed(id).await;
-    if changes.password_hash.is_some() || user.status != "active" {
+    if changes.password_hash.is_some() || user.status != UserStatus::Active {
         sessions::end_all_sessions(&state, id).await?;
     }
     let facts = json!({

@@ -22,7 +22,7 @@ use super::error::PluginError;
 use super::plugin::LoadedPlugin;
 use crate::app::AppState;
 use crate::store::StoreError;
-use crate::store::plugins::{NewPlugin, PluginRow};
+use crate::store::plugins::{NewPlugin, PluginRow, PluginStatus};
 
 /// Why a plugin operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -279,8 +279,8 @@ pub async fn load_at_start(
                 .plugins()
                 .await?
                 .iter()
-                .any(|p| p.name == row.name && p.status == "active");
-            if !name_active && row.status != "disabled" {
+                .any(|p| p.name == row.name && p.status == PluginStatus::Active);
+            if !name_active && row.status != PluginStatus::Disabled {
                 state.store.activate_plugin(row.id).await?;
             }
         }
@@ -316,7 +316,7 @@ async fn reconcile_locked(
         .plugins()
         .await?
         .into_iter()
-        .filter(|p| p.status == "active")
+        .filter(|p| p.status == PluginStatus::Active)
         .collect();
     let serving = state.plugins.snapshot().plugins();
     let mut changed = false;

@@ -4,6 +4,9 @@
 //! `sqlx::query!` (offline data in `.sqlx/`), so nothing is ever spliced
 //! into SQL.
 
+#[macro_use]
+mod status;
+
 pub mod audit;
 pub mod catalog;
 pub mod keys;
@@ -52,6 +55,8 @@ impl DerefMut for ActingTx {
         &mut self.0
     }
 }
+
+pub use status::UnknownStatus;
 
 /// What the data layer can fail with.
 #[derive(Debug, thiserror::Error)]

@@ -366,7 +366,7 @@ pub async fn register(
     if let Some(name) = &curve_name {
         let curves = state.caches.curves().await?;
         match curves.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
-            Some(row) if row.status == "disabled" => {
+            Some(row) if !row.is_enabled() => {
                 return Err(VerifyError::CurveDisabled(row.name.clone()));
             }
             Some(_) => {}

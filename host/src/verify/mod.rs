@@ -212,9 +212,7 @@ fn resolve(state: &AppState, key: KeyRow, curves: &[CurveRow]) -> Result<Resolve
         _ => return Err(VerifyError::KeyExpired),
     }
     if let Some(curve) = &key.curve {
-        let enabled = curves
-            .iter()
-            .any(|c| c.name == *curve && c.status == "enabled");
+        let enabled = curves.iter().any(|c| c.name == *curve && c.is_enabled());
         if !enabled {
             return Err(VerifyError::CurveDisabled(curve.clone()));
         }
