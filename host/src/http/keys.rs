@@ -66,15 +66,10 @@ async fn create_key(
     let row = register(&state, &caller, request).await?;
     state.caches.write_key(&row).await;
     let view = KeyView::from(row);
+    let event = Audit::by(caller.id(), ip, Action::KeyCreate).on(view.id);
     let facts =
         json!({"algorithm": view.algorithm, "curve": view.curve, "fingerprint": view.fingerprint});
-    state
-        .audit(
-            Audit::by(caller.id(), ip, Action::KeyCreate)
-                .on(view.id)
-                .details(facts),
-        )
-        .await;
+    state.audit(event.details(facts)).await;
     Ok((StatusCode::CREATED, ApiJson(view)))
 }
 
