@@ -84,7 +84,11 @@ impl Caller {
 
     /// Whether the user is an administrator (sees every user's rows).
     pub fn is_admin(&self) -> bool {
-        (self.principal.user.roles.iter()).any(|r| r == crate::store::users::ADMIN_ROLE)
+        self.principal
+            .user
+            .roles
+            .iter()
+            .any(|r| r == crate::store::users::ADMIN_ROLE)
     }
 
     /// Refuse with 403 unless the user holds `permission`; the reason is

@@ -227,7 +227,9 @@ async fn update_curve(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<CurvePatch>,
 ) -> Result<ApiJson<CurveView>, ApiError> {
-    let status = (patch.status.as_deref())
+    let status = patch
+        .status
+        .as_deref()
         .map(str::parse::<CurveStatus>)
         .transpose()
         .map_err(|_| ApiError::unprocessable("invalid_status", "status is enabled or disabled"))?;
