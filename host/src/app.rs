@@ -22,12 +22,10 @@ use crate::cache::ratelimit::RateLimiter;
 use crate::config::Config;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
-use crate::plugins::RouteKey;
 use crate::plugins::{
     LoadedPlugin, PluginEngine, PluginExecutor, PluginRegistry, SandboxLimits, loader,
 };
-use crate::store::audit::NewAuditEvent;
-use crate::store::users::Principal;
+use crate::store::audit::Audit;
 use crate::store::{Store, StoreError, migrations};
 use crate::verify::Verifier;
 use crate::verify::recorder::Recorder;
@@ -111,37 +109,10 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// A user with roles and permissions (cached; see `cache::entities`).
-    pub async fn principal(&self, id: Uuid) -> Result<Option<Principal>, StoreError> {
-        self.caches.principal(id).await
-    }
-
-    /// A user changed (status, roles, password, e-mail): every host drops
-    /// its copies.
-    pub async fn user_changed(&self, id: Uuid) {
-        self.caches.user_changed(id).await;
-    }
-
-    /// A key changed (revoked, renamed, deleted): the Redis copy is
-    /// tombstoned and every host drops its in-process copy when the event
-    /// arrives (in-process copies are trusted only while the event stream
-    /// is up), so a revoked key is refused at once here and within moments
-    /// everywhere. Cached results need no purge: a result is used only
-    /// after its key has been found active.
-    pub async fn key_changed(&self, id: Uuid) {
-        self.caches.key_changed(id).await;
-    }
-
-    /// A curve changed status.
-    pub async fn curve_changed(&self, route: &RouteKey) {
-        tracing::info!(%route, "curve changed");
-        self.caches.catalogue_changed().await;
-    }
-
     /// Record a security-relevant action in PostgreSQL, then publish it on
     /// `audit:events` and the audit stream. Never fails the request: a
     /// failure to audit is logged as an error.
-    pub async fn audit(&self, event: NewAuditEvent) {
+    pub async fn audit(&self, event: Audit) {
         match self.store.audit(&event).await {
             Ok(stored) => {
                 if let Ok(json) = serde_json::to_value(&stored) {
@@ -149,7 +120,7 @@ impl AppState {
                 }
             }
             Err(error) => {
-                tracing::error!(%error, action = event.action, "could not write an audit event")
+                tracing::error!(%error, action = event.action().as_str(), "could not write an audit event")
             }
         }
     }

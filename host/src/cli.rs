@@ -187,8 +187,8 @@ async fn create_admin(
             username: username.as_str(),
             email: email.as_str(),
             password_hash: &hash,
-            status: "active",
-            roles: &["admin".to_owned()],
+            status: crate::store::users::UserStatus::Active,
+            roles: &[crate::store::users::ADMIN_ROLE.to_owned()],
         })
         .await
         .context("creating the administrator")?;

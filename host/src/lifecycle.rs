@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::cache::entities::Caches;
 use crate::cache::events::{Events, Invalidation, SystemEvent};
 use crate::plugins::{LoadedPlugin, PluginEngine, PluginError, PluginRegistry, conformance};
-use crate::store::plugins::{NewPlugin, PluginRow};
+use crate::store::plugins::{NewPlugin, PluginRow, PluginStatus};
 use crate::store::{Store, StoreError};
 
 /// Hot-loading of plugins on this host: what it changes (the store, the
@@ -358,8 +358,8 @@ async fn load_at_start(state: &Lifecycle, from_dir: Vec<LoadedPlugin>) -> Result
                 .plugins()
                 .await?
                 .iter()
-                .any(|p| p.name == row.name && p.status == "active");
-            if !name_active && row.status != "disabled" {
+                .any(|p| p.name == row.name && p.status == PluginStatus::Active);
+            if !name_active && row.status != PluginStatus::Disabled {
                 state.store.activate_plugin(row.id).await?;
             }
         }
@@ -393,7 +393,7 @@ async fn reconcile_locked(
         .plugins()
         .await?
         .into_iter()
-        .filter(|p| p.status == "active")
+        .filter(|p| p.status == PluginStatus::Active)
         .collect();
     let serving = state.plugins.snapshot().plugins();
     let mut changed = false;

@@ -136,114 +136,184 @@ impl Metrics {
     }
 
     /// The recorded metrics in the Prometheus text format, followed by
-    /// `gauges` (already formatted by the caller).
-    pub fn render(&self, gauges: &str) -> String {
+    /// `gauges`, the samples the other components expose when scraped.
+    pub fn render(&self, gauges: impl IntoIterator<Item = Sample>) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP sigil_http_request_duration_seconds HTTP requests by method, route and status."
+        self.render_http(&mut out);
+        self.render_verify(&mut out);
+        self.render_counters(&mut out);
+        header(
+            &mut out,
+            "sigil_record_commit_rows",
+            "histogram",
+            "Rows per verification-record transaction (group commit).",
         );
-        let _ = writeln!(out, "# TYPE sigil_http_request_duration_seconds histogram");
-        if let Ok(http) = self.http.lock() {
-            for ((method, route, status), histogram) in http.iter() {
-                let labels = format!(
-                    "method=\"{}\",route=\"{}\",status=\"{status}\"",
-                    label(method),
-                    label(route)
-                );
-                histogram.render(&mut out, "sigil_http_request_duration_seconds", &labels);
-            }
-        }
-        let _ = writeln!(
-            out,
-            "# HELP sigil_http_requests_total HTTP requests by method, route and status."
-        );
-        let _ = writeln!(out, "# TYPE sigil_http_requests_total counter");
-        if let Ok(http) = self.http.lock() {
-            for ((method, route, status), histogram) in http.iter() {
-                let _ = writeln!(
-                    out,
-                    "sigil_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {}",
-                    label(method),
-                    label(route),
-                    histogram.count
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "# HELP sigil_verify_duration_seconds Plugin time per verification, by plugin."
-        );
-        let _ = writeln!(out, "# TYPE sigil_verify_duration_seconds histogram");
-        if let Ok(verify) = self.verify.lock() {
-            for (plugin, histogram) in verify.iter() {
-                histogram.render(
-                    &mut out,
-                    "sigil_verify_duration_seconds",
-                    &format!("plugin=\"{}\"", label(plugin)),
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "# HELP sigil_plugin_failures_total Plugin calls that trapped, timed out or ran out of memory."
-        );
-        let _ = writeln!(out, "# TYPE sigil_plugin_failures_total counter");
-        if let Ok(failures) = self.plugin_failures.lock() {
-            for ((plugin, kind), count) in failures.iter() {
-                let _ = writeln!(
-                    out,
-                    "sigil_plugin_failures_total{{plugin=\"{}\",kind=\"{kind}\"}} {count}",
-                    label(plugin)
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "# HELP sigil_rate_limited_total Requests refused by a rate limit, by policy."
-        );
-        let _ = writeln!(out, "# TYPE sigil_rate_limited_total counter");
-        if let Ok(limited) = self.rate_limited.lock() {
-            for (scope, count) in limited.iter() {
-                let _ = writeln!(
-                    out,
-                    "sigil_rate_limited_total{{scope=\"{}\"}} {count}",
-                    label(scope)
-                );
-            }
-        }
-        let _ = writeln!(
-            out,
-            "# HELP sigil_record_commit_rows Rows per verification-record transaction (group commit)."
-        );
-        let _ = writeln!(out, "# TYPE sigil_record_commit_rows histogram");
         if let Ok(batches) = self.record_batches.lock() {
             batches.render(&mut out, "sigil_record_commit_rows", "");
         }
-        out.push_str(gauges);
+        render_samples(&mut out, gauges);
         out
+    }
+
+    /// Request latencies, and their counts as a counter of their own.
+    fn render_http(&self, out: &mut String) {
+        let http = self.http.lock().ok();
+        let requests = || http.iter().flat_map(|http| http.iter());
+        let labels = |(method, route, status): &(String, String, u16)| {
+            format!(
+                "method=\"{}\",route=\"{}\",status=\"{status}\"",
+                label(method),
+                label(route)
+            )
+        };
+        let name = "sigil_http_request_duration_seconds";
+        header(
+            out,
+            name,
+            "histogram",
+            "HTTP requests by method, route and status.",
+        );
+        for (key, histogram) in requests() {
+            histogram.render(out, name, &labels(key));
+        }
+        let name = "sigil_http_requests_total";
+        header(
+            out,
+            name,
+            "counter",
+            "HTTP requests by method, route and status.",
+        );
+        for (key, histogram) in requests() {
+            let _ = writeln!(out, "{name}{{{}}} {}", labels(key), histogram.count);
+        }
+    }
+
+    fn render_verify(&self, out: &mut String) {
+        let name = "sigil_verify_duration_seconds";
+        header(
+            out,
+            name,
+            "histogram",
+            "Plugin time per verification, by plugin.",
+        );
+        if let Ok(verify) = self.verify.lock() {
+            for (plugin, histogram) in verify.iter() {
+                histogram.render(out, name, &format!("plugin=\"{}\"", label(plugin)));
+            }
+        }
+    }
+
+    /// Plugin failures and rate-limit refusals.
+    fn render_counters(&self, out: &mut String) {
+        let name = "sigil_plugin_failures_total";
+        let help = "Plugin calls that trapped, timed out or ran out of memory.";
+        header(out, name, "counter", help);
+        if let Ok(failures) = self.plugin_failures.lock() {
+            for ((plugin, kind), count) in failures.iter() {
+                let plugin = label(plugin);
+                let _ = writeln!(out, "{name}{{plugin=\"{plugin}\",kind=\"{kind}\"}} {count}");
+            }
+        }
+        let name = "sigil_rate_limited_total";
+        header(
+            out,
+            name,
+            "counter",
+            "Requests refused by a rate limit, by policy.",
+        );
+        if let Ok(limited) = self.rate_limited.lock() {
+            for (scope, count) in limited.iter() {
+                let _ = writeln!(out, "{name}{{scope=\"{}\"}} {count}", label(scope));
+            }
+        }
     }
 }
 
-/// Append one sample of a metric (with its HELP and TYPE lines when
-/// `header` is set).
-pub fn sample(
-    out: &mut String,
-    name: &str,
-    kind: &str,
-    help: &str,
-    labels: &str,
-    value: f64,
-    header: bool,
-) {
-    if header {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
+/// The `# HELP` and `# TYPE` lines of a metric family.
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// What a sample measures: a running total or a current level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Only ever grows (until the process restarts).
+    Counter,
+    /// Goes up and down.
+    Gauge,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+        }
     }
-    if labels.is_empty() {
-        let _ = writeln!(out, "{name} {value}");
-    } else {
-        let _ = writeln!(out, "{name}{{{labels}}} {value}");
+}
+
+/// One value a component exposes at scrape time (cache hits, pool
+/// connections, breaker state...). Samples of one metric are rendered
+/// together: the first one carries the family's `# HELP` and `# TYPE`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Metric name (`sigil_db_pool_connections`).
+    pub name: &'static str,
+    /// Counter or gauge.
+    pub kind: Kind,
+    /// The `# HELP` text of the family.
+    pub help: &'static str,
+    /// `key="value"` pairs, comma-separated, values escaped; empty for none.
+    pub labels: String,
+    /// The value.
+    pub value: f64,
+}
+
+impl Sample {
+    /// A sample of a counter, without labels.
+    pub fn counter(name: &'static str, help: &'static str, value: f64) -> Self {
+        Self {
+            name,
+            kind: Kind::Counter,
+            help,
+            labels: String::new(),
+            value,
+        }
+    }
+
+    /// A sample of a gauge, without labels.
+    pub fn gauge(name: &'static str, help: &'static str, value: f64) -> Self {
+        Self {
+            kind: Kind::Gauge,
+            ..Self::counter(name, help, value)
+        }
+    }
+
+    /// The same sample with one more label.
+    pub fn label(mut self, key: &str, value: &str) -> Self {
+        if !self.labels.is_empty() {
+            self.labels.push(',');
+        }
+        let _ = write!(self.labels, "{key}=\"{}\"", label(value));
+        self
+    }
+}
+
+/// Samples in the text format; a family's header precedes its first
+/// sample (samples of one family must be adjacent).
+fn render_samples(out: &mut String, samples: impl IntoIterator<Item = Sample>) {
+    let mut family = "";
+    for sample in samples {
+        if sample.name != family {
+            header(out, sample.name, sample.kind.as_str(), sample.help);
+            family = sample.name;
+        }
+        if sample.labels.is_empty() {
+            let _ = writeln!(out, "{} {}", sample.name, sample.value);
+        } else {
+            let _ = writeln!(out, "{}{{{}}} {}", sample.name, sample.labels, sample.value);
+        }
     }
 }
 
@@ -256,11 +326,43 @@ mod tests {
         let metrics = Metrics::default();
         metrics.http_request("GET", "/v1/keys", 200, Duration::from_millis(3));
         metrics.http_request("GET", "/v1/keys", 200, Duration::from_millis(30));
-        let text = metrics.render("");
+        let text = metrics.render([]);
         assert!(text.contains(r#"sigil_http_request_duration_seconds_bucket{method="GET",route="/v1/keys",status="200",le="0.005"} 1"#), "{text}");
         assert!(text.contains(r#"sigil_http_request_duration_seconds_bucket{method="GET",route="/v1/keys",status="200",le="+Inf"} 2"#));
         assert!(text.contains(
             r#"sigil_http_requests_total{method="GET",route="/v1/keys",status="200"} 2"#
         ));
+    }
+
+    #[test]
+    fn samples_of_one_family_share_one_header() {
+        let help = "PostgreSQL pool connections by state.";
+        let text = Metrics::default().render([
+            Sample::gauge("sigil_db_pool_connections", help, 3.0).label("state", "idle"),
+            Sample::gauge("sigil_db_pool_connections", help, 2.0).label("state", "in_use"),
+            Sample::counter("sigil_record_commits_total", "Commits.", 5.0),
+        ]);
+        let gauges = text
+            .split_once("sigil_record_commit_rows_count 0\n")
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        assert_eq!(
+            gauges,
+            "# HELP sigil_db_pool_connections PostgreSQL pool connections by state.\n\
+             # TYPE sigil_db_pool_connections gauge\n\
+             sigil_db_pool_connections{state=\"idle\"} 3\n\
+             sigil_db_pool_connections{state=\"in_use\"} 2\n\
+             # HELP sigil_record_commits_total Commits.\n\
+             # TYPE sigil_record_commits_total counter\n\
+             sigil_record_commits_total 5\n"
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        let sample = Sample::gauge("g", "", 1.0)
+            .label("a", "x")
+            .label("b", "say \"hi\"\\n");
+        assert_eq!(sample.labels, r#"a="x",b="say \"hi\"\\n""#);
     }
 }

@@ -88,7 +88,11 @@ impl Caller {
 
     /// Whether the user is an administrator (sees every user's rows).
     pub fn is_admin(&self) -> bool {
-        self.principal.user.roles.iter().any(|r| r == "admin")
+        self.principal
+            .user
+            .roles
+            .iter()
+            .any(|r| r == crate::store::users::ADMIN_ROLE)
     }
 
     /// Refuse unless the user holds `permission`; the reason is logged,
@@ -122,7 +126,7 @@ pub enum AuthError {
     UnknownUser,
     /// The user is not active.
     #[error("the account is {0}")]
-    AccountDisabled(String),
+    AccountDisabled(crate::store::users::UserStatus),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -141,7 +145,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AuthE
         .principal(claims.sub)
         .await?
         .ok_or(AuthError::UnknownUser)?;
-    if principal.user.status != "active" {
+    if principal.user.status != crate::store::users::UserStatus::Active {
         tracing::info!(user = %principal.user.id, status = %principal.user.status, "access denied: account not active");
         return Err(AuthError::AccountDisabled(principal.user.status));
     }

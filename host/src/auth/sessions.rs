@@ -7,6 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use serde::Serialize;
+use serde_json::json;
 use sha2::{Digest as _, Sha256};
 use std::net::IpAddr;
 use uuid::Uuid;
@@ -15,8 +16,9 @@ use super::Caller;
 use super::passwords::HashError;
 use super::tokens::{LEEWAY_SECS, TokenError};
 use crate::app::AppState;
-use crate::store::audit::NewAuditEvent;
+use crate::store::audit::{Action, Audit};
 use crate::store::tokens::RefreshTokenRow;
+use crate::store::users::UserStatus;
 use crate::store::{StoreError, Tx};
 
 /// A token pair, as the login and refresh endpoints answer.
@@ -40,7 +42,7 @@ pub enum SessionError {
     InvalidCredentials,
     /// The account is inactive or suspended.
     #[error("the account is {0}")]
-    AccountDisabled(String),
+    AccountDisabled(UserStatus),
     /// Unknown, expired or revoked refresh token.
     #[error("the refresh token is not valid")]
     InvalidRefreshToken,
@@ -80,50 +82,24 @@ pub async fn login(
     let hash = credentials.as_ref().map(|c| c.password_hash.clone());
     let valid = state.passwords.verify(password, hash).await?;
     let Some(credentials) = credentials.filter(|_| valid) else {
+        let event = Audit::anonymous(ip, Action::AuthLogin).on(username);
         state
-            .audit(NewAuditEvent {
-                actor_ip: Some(ip.to_string()),
-                action: "auth.login",
-                target_type: Some("user"),
-                target_id: Some(username.to_owned()),
-                success: false,
-                details: Some(serde_json::json!({"reason": "invalid_credentials"})),
-                ..Default::default()
-            })
+            .audit(event.failed(json!({"reason": "invalid_credentials"})))
             .await;
         return Err(SessionError::InvalidCredentials);
     };
-    if credentials.status != "active" {
-        state
-            .audit(NewAuditEvent {
-                actor_id: Some(credentials.id),
-                actor_ip: Some(ip.to_string()),
-                action: "auth.login",
-                target_type: Some("user"),
-                target_id: Some(credentials.id.to_string()),
-                success: false,
-                details: Some(
-                    serde_json::json!({"reason": "account_disabled", "status": credentials.status}),
-                ),
-            })
-            .await;
+    if credentials.status != UserStatus::Active {
+        let event = Audit::by(credentials.id, ip, Action::AuthLogin).on(credentials.id);
+        let reason = json!({"reason": "account_disabled", "status": credentials.status});
+        state.audit(event.failed(reason)).await;
         return Err(SessionError::AccountDisabled(credentials.status));
     }
 
     let family = Uuid::new_v4();
     let pair = start_session(state, credentials.id, family).await?;
     state.store.touch_last_login(credentials.id).await?;
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(credentials.id),
-            actor_ip: Some(ip.to_string()),
-            action: "auth.login",
-            target_type: Some("user"),
-            target_id: Some(credentials.id.to_string()),
-            success: true,
-            details: None,
-        })
-        .await;
+    let event = Audit::by(credentials.id, ip, Action::AuthLogin).on(credentials.id);
+    state.audit(event).await;
     Ok(pair)
 }
 
@@ -186,23 +162,15 @@ pub async fn refresh(
             .revocations
             .session_revoked(row.family_id, until)
             .await;
-        state
-            .audit(NewAuditEvent {
-                actor_id: Some(row.user_id),
-                actor_ip: Some(ip.to_string()),
-                action: "auth.refresh_token_reuse",
-                target_type: Some("session"),
-                target_id: Some(row.family_id.to_string()),
-                success: false,
-                details: Some(serde_json::json!({"reason": "spent refresh token presented again; session revoked"})),
-            })
-            .await;
+        let event = Audit::by(row.user_id, ip, Action::AuthRefreshTokenReuse).on(row.family_id);
+        let reason = json!({"reason": "spent refresh token presented again; session revoked"});
+        state.audit(event.failed(reason)).await;
         return Err(SessionError::RefreshTokenReused);
     }
     let Some(user) = state.store.user(row.user_id).await? else {
         return Err(SessionError::InvalidRefreshToken);
     };
-    if user.status != "active" {
+    if user.status != UserStatus::Active {
         return Err(SessionError::AccountDisabled(user.status));
     }
     state.store.spend_refresh_token(&mut tx, row.id).await?;
@@ -278,17 +246,8 @@ pub async fn logout(state: &AppState, caller: &Caller, ip: IpAddr) -> Result<(),
         .await?;
     tx.commit().await.map_err(StoreError::from)?;
     state.revocations.session_revoked(claims.sid, until).await;
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(claims.sub),
-            actor_ip: Some(ip.to_string()),
-            action: "auth.logout",
-            target_type: Some("session"),
-            target_id: Some(claims.sid.to_string()),
-            success: true,
-            details: None,
-        })
-        .await;
+    let event = Audit::by(claims.sub, ip, Action::AuthLogout).on(claims.sid);
+    state.audit(event).await;
     Ok(())
 }
 

@@ -32,6 +32,7 @@ use uuid::Uuid;
 use super::Redis;
 use super::events::{Events, Invalidation};
 use super::local::LocalCache;
+use crate::metrics::Sample;
 use crate::plugins::{HashAlgorithm, SignatureEncoding, SignatureScheme};
 use crate::store::catalog::{AlgorithmRow, CurveRow};
 use crate::store::keys::{self, KeyRow};
@@ -118,6 +119,21 @@ impl CacheStats {
             ("result", &self.result),
             ("recent", &self.recent),
         ]
+    }
+
+    /// Hits, then misses, per cache (for `/metrics`).
+    pub fn samples(&self) -> impl Iterator<Item = Sample> + '_ {
+        let hits = self.all().into_iter().map(|(name, counter)| {
+            let help = "Cache hits (in-process or Redis), by cache.";
+            let hits = counter.hits.load(Ordering::Relaxed) as f64;
+            Sample::counter("sigil_cache_hits_total", help, hits).label("cache", name)
+        });
+        let misses = self.all().into_iter().map(|(name, counter)| {
+            let help = "Cache misses (answered by PostgreSQL or a plugin), by cache.";
+            let misses = counter.misses.load(Ordering::Relaxed) as f64;
+            Sample::counter("sigil_cache_misses_total", help, misses).label("cache", name)
+        });
+        hits.chain(misses)
     }
 }
 
@@ -564,7 +580,12 @@ impl Caches {
         self.keys.insert(row.id, row.clone());
     }
 
-    /// A key changed (revoked, renamed, deleted): drop every copy.
+    /// A key changed (revoked, renamed, deleted): the Redis copy is
+    /// tombstoned and every host drops its in-process copy when the event
+    /// arrives (in-process copies are trusted only while the event stream
+    /// is up), so a revoked key is refused at once here and within moments
+    /// everywhere. Cached results need no purge: a result is used only
+    /// after its key has been found active.
     pub async fn key_changed(&self, id: Uuid) {
         self.invalidate(Invalidation::Key(id)).await;
     }

@@ -23,6 +23,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use self::breaker::Breaker;
 use crate::config::RedisConfig;
+use crate::metrics::Sample;
 
 /// Why a Redis command did not run or failed.
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +131,37 @@ impl Redis {
             None => "disabled",
             Some(inner) => inner.breaker.state().as_str(),
         }
+    }
+
+    /// Command counters and the breaker state (for `/metrics`).
+    pub fn samples(&self) -> Vec<Sample> {
+        let mut samples = Vec::new();
+        if let Some(stats) = self.stats() {
+            let help = "Redis commands by outcome.";
+            let commands = |outcome, counter: &AtomicU64| {
+                let count = counter.load(Ordering::Relaxed) as f64;
+                Sample::counter("sigil_redis_commands_total", help, count).label("outcome", outcome)
+            };
+            samples.push(commands("ok", &stats.ok));
+            samples.push(commands("failed", &stats.failed));
+            samples.push(commands("short_circuited", &stats.short_circuited));
+            let help = "Time spent in successful Redis commands.";
+            let seconds = stats.latency_micros.load(Ordering::Relaxed) as f64 / 1e6;
+            samples.push(Sample::counter(
+                "sigil_redis_command_seconds_total",
+                help,
+                seconds,
+            ));
+        }
+        let current = self.breaker_state();
+        for state in ["closed", "open", "half_open", "disabled"] {
+            let help = "Redis circuit breaker state (1 for the current one).";
+            let value = if state == current { 1.0 } else { 0.0 };
+            samples.push(
+                Sample::gauge("sigil_redis_breaker_state", help, value).label("state", state),
+            );
+        }
+        samples
     }
 
     /// Usage counters (`None` without Redis).

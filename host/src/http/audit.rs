@@ -46,19 +46,16 @@ async fn list_audit(
     _caller: Authorized<ManageUsers>,
     ApiQuery(query): ApiQuery<AuditQuery>,
 ) -> Result<ApiJson<Paged<AuditEvent>>, ApiError> {
-    let page = pagination::page(
-        query.cursor.as_deref(),
-        query.limit,
-        state.config.http.max_page_size,
-    )?;
     let filter = AuditFilter {
         actor_id: query.actor_id,
         action: query.action,
         from: query.from,
         to: query.to,
     };
-    let events = state.store.audit_events(&filter, page).await?;
-    Ok(ApiJson(pagination::paged(events, &page, |e| {
-        (e.occurred_at, e.id)
-    })))
+    let events =
+        pagination::fetch_page(&state, query.cursor.as_deref(), query.limit, async |page| {
+            state.store.audit_events(&filter, page).await
+        })
+        .await?;
+    Ok(ApiJson(events))
 }

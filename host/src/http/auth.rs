@@ -15,8 +15,8 @@ use crate::auth::Caller;
 use crate::auth::identity::Username;
 use crate::auth::passwords::MAX_PASSWORD_LEN;
 use crate::auth::sessions::{self, SessionError, TokenPair};
-use crate::store::audit::NewAuditEvent;
-use crate::store::users::User;
+use crate::store::audit::{Action, Audit};
+use crate::store::users::{USER_ROLE, User};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -101,17 +101,9 @@ async fn register(
             "roles and status cannot be chosen at registration",
         ));
     }
-    let user = create_account(&state, account, &["user".to_owned()]).await?;
+    let user = create_account(&state, account, &[USER_ROLE.to_owned()]).await?;
     state
-        .audit(NewAuditEvent {
-            actor_id: Some(user.id),
-            actor_ip: Some(ip.to_string()),
-            action: "auth.register",
-            target_type: Some("user"),
-            target_id: Some(user.id.to_string()),
-            success: true,
-            details: None,
-        })
+        .audit(Audit::by(user.id, ip, Action::AuthRegister).on(user.id))
         .await;
     Ok((StatusCode::CREATED, ApiJson(user)))
 }
@@ -136,16 +128,9 @@ async fn login(
         ip,
     };
     if let Err(refused) = ratelimit::check(&state, attempt).await {
+        let event = Audit::anonymous(ip, Action::AuthLogin).on(&request.username);
         state
-            .audit(NewAuditEvent {
-                actor_ip: Some(ip.to_string()),
-                action: "auth.login",
-                target_type: Some("user"),
-                target_id: Some(request.username),
-                success: false,
-                details: Some(serde_json::json!({"reason": "rate_limited"})),
-                ..Default::default()
-            })
+            .audit(event.failed(serde_json::json!({"reason": "rate_limited"})))
             .await;
         return Err(refused.into());
     }

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -14,9 +15,8 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::perm::ManageCurves;
 use crate::http::extract::{Authorized, ClientIp};
-use crate::plugins::RouteKey;
-use crate::store::audit::NewAuditEvent;
-use crate::store::catalog::{AlgorithmRow, CurveRow};
+use crate::store::audit::{Action, Audit};
+use crate::store::catalog::{AlgorithmRow, CurveRow, CurveStatus};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -59,7 +59,7 @@ pub struct CurveView {
     pub available: bool,
     /// The status an admin set (`status` also says `disabled` when no
     /// plugin serves the curve).
-    pub configured_status: String,
+    pub configured_status: CurveStatus,
 }
 
 /// A curve to add.
@@ -100,9 +100,13 @@ fn served_by(plugin: &crate::plugins::LoadedPlugin) -> ServedBy {
 /// admin's setting).
 fn curve_view(state: &AppState, mut curve: CurveRow) -> CurveView {
     let plugin = state.plugins.route(&curve.algorithm, Some(&curve.name));
-    let available = curve.status == "enabled" && plugin.is_some();
-    let effective = if available { "enabled" } else { "disabled" };
-    let configured_status = std::mem::replace(&mut curve.status, effective.to_owned());
+    let available = curve.is_enabled() && plugin.is_some();
+    let effective = if available {
+        CurveStatus::Enabled
+    } else {
+        CurveStatus::Disabled
+    };
+    let configured_status = std::mem::replace(&mut curve.status, effective);
     CurveView {
         plugin: plugin.as_deref().map(served_by),
         available,
@@ -207,17 +211,9 @@ async fn create_curve(
         Err(e) => return Err(e.into()),
     };
     state.caches.catalogue_changed().await;
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "curve.create",
-            target_type: Some("curve"),
-            target_id: Some(row.id.to_string()),
-            success: true,
-            details: Some(serde_json::json!({"name": row.name, "algorithm": row.algorithm})),
-        })
-        .await;
+    let event = Audit::by(caller.id(), ip, Action::CurveCreate).on(row.id);
+    let facts = json!({"name": row.name, "algorithm": row.algorithm});
+    state.audit(event.details(facts)).await;
     Ok((StatusCode::CREATED, ApiJson(curve_view(&state, row))))
 }
 
@@ -232,33 +228,22 @@ async fn update_curve(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<CurvePatch>,
 ) -> Result<ApiJson<CurveView>, ApiError> {
-    if let Some(status) = &patch.status
-        && status != "enabled"
-        && status != "disabled"
-    {
-        return Err(ApiError::unprocessable(
-            "invalid_status",
-            "status is enabled or disabled",
-        ));
-    }
+    let status = patch
+        .status
+        .as_deref()
+        .map(str::parse::<CurveStatus>)
+        .transpose()
+        .map_err(|_| ApiError::unprocessable("invalid_status", "status is enabled or disabled"))?;
     let row = state
         .store
-        .update_curve(id, patch.status.as_deref(), patch.description.as_deref())
+        .update_curve(id, status, patch.description.as_deref())
         .await?
         .ok_or_else(|| ApiError::not_found("curve"))?;
+    tracing::info!(curve = %row.name, algorithm = %row.algorithm, status = %row.status, "curve changed");
+    state.caches.catalogue_changed().await;
+    let event = Audit::by(caller.id(), ip, Action::CurveUpdate).on(id);
     state
-        .curve_changed(&RouteKey::new(&row.algorithm, Some(&row.name)))
-        .await;
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "curve.update",
-            target_type: Some("curve"),
-            target_id: Some(id.to_string()),
-            success: true,
-            details: Some(serde_json::json!({"status": patch.status})),
-        })
+        .audit(event.details(json!({"status": patch.status})))
         .await;
     Ok(ApiJson(curve_view(&state, row)))
 }

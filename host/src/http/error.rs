@@ -180,7 +180,11 @@ impl From<StoreError> for ApiError {
                 tracing::info!(%constraint, "request conflicts with existing data");
                 ApiError::conflict("conflict", "the change conflicts with existing data")
             }
-            other => ApiError::internal(other),
+            // Bad settings or stored data, an unmigrated schema and any
+            // other database error are ours to fix, not the client's.
+            other @ (StoreError::Invalid(_)
+            | StoreError::NotMigrated(_)
+            | StoreError::Database(_)) => ApiError::internal(other),
         }
     }
 }
@@ -251,5 +255,108 @@ pub struct ApiQuery<T>(pub T);
 impl<T: Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
         axum::Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn problem(error: ApiError) -> (Response, serde_json::Value) {
+        let response = error.into_response();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 64 * 1024)
+            .await
+            .expect("a small body");
+        let json = serde_json::from_slice(&bytes).expect("a JSON body");
+        (Response::from_parts(parts, axum::body::Body::empty()), json)
+    }
+
+    fn header(response: &Response, name: header::HeaderName) -> Option<&str> {
+        response.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[tokio::test]
+    async fn a_problem_body_names_its_code_status_and_detail() {
+        let (response, body) = problem(ApiError::unprocessable(
+            "invalid_status",
+            "status is enabled or disabled",
+        ))
+        .await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            header(&response, header::CONTENT_TYPE),
+            Some("application/problem+json")
+        );
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "urn:sigil:problem:invalid_status",
+                "title": "Unprocessable Entity",
+                "status": 422,
+                "detail": "status is enabled or disabled",
+                "code": "invalid_status",
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_token_is_challenged_without_an_error() {
+        let (response, _) = problem(ApiError::unauthorized("missing_token", "send a token")).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            header(&response, header::WWW_AUTHENTICATE),
+            Some(r#"Bearer realm="sigil""#)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bad_token_is_challenged_with_a_quote_safe_description() {
+        let error = ApiError::unauthorized("invalid_token", r#"the "kid" is unknown"#);
+        let (response, body) = problem(error).await;
+        assert_eq!(
+            header(&response, header::WWW_AUTHENTICATE),
+            Some(
+                r#"Bearer realm="sigil", error="invalid_token", error_description="the 'kid' is unknown""#
+            )
+        );
+        assert_eq!(body["detail"], r#"the "kid" is unknown"#);
+    }
+
+    #[tokio::test]
+    async fn too_many_requests_says_when_to_retry() {
+        let (response, body) = problem(ApiError::too_many_requests(7, "slow down")).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(header(&response, header::RETRY_AFTER), Some("7"));
+        assert_eq!(body["code"], "rate_limited");
+    }
+
+    #[tokio::test]
+    async fn internal_failures_are_opaque() {
+        let secret = "password authentication failed for user sigil_app";
+        for error in [
+            StoreError::Invalid(secret.to_owned()),
+            StoreError::NotMigrated(secret.to_owned()),
+        ] {
+            let (response, body) = problem(ApiError::from(error)).await;
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(body["code"], "internal_error");
+            assert!(!body.to_string().contains("sigil_app"), "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unavailable_database_is_a_503_and_a_conflict_hides_its_constraint() {
+        let (response, body) =
+            problem(StoreError::Unavailable("connection refused".to_owned()).into()).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body["code"], "database_unavailable");
+        let conflict = StoreError::Conflict {
+            constraint: "users_email_key".to_owned(),
+        };
+        let (response, body) = problem(conflict.into()).await;
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(body["code"], "conflict");
+        assert!(!body.to_string().contains("users_email_key"));
     }
 }

@@ -13,7 +13,6 @@ use super::pagination::{self, Paged};
 use crate::app::AppState;
 use crate::auth::perm::VerifySignatures;
 use crate::http::extract::Authorized;
-use crate::store::StoreError;
 use crate::store::verifications::{self, BatchItemView, BatchView, RecordFilter, RecordView};
 
 /// The routes of this module.
@@ -62,11 +61,6 @@ async fn list_verifications(
     caller: Authorized<VerifySignatures>,
     ApiQuery(query): ApiQuery<VerificationQuery>,
 ) -> Result<ApiJson<Paged<RecordView>>, ApiError> {
-    let page = pagination::page(
-        query.cursor.as_deref(),
-        query.limit,
-        state.config.http.max_page_size,
-    )?;
     let filter = RecordFilter {
         user_id: None,
         public_key_id: query.public_key_id,
@@ -74,12 +68,15 @@ async fn list_verifications(
         from: query.from,
         to: query.to,
     };
-    let mut tx = state.store.begin_for(caller.id()).await?;
-    let records = verifications::list_records(&mut tx, &filter, page).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(ApiJson(pagination::paged(records, &page, |r| {
-        (r.verified_at, r.id)
-    })))
+    let records =
+        pagination::fetch_page(&state, query.cursor.as_deref(), query.limit, async |page| {
+            let mut tx = state.store.acting_for(caller.id()).await?;
+            let records = verifications::list_records(&mut tx, &filter, page).await?;
+            tx.commit().await?;
+            Ok(records)
+        })
+        .await?;
+    Ok(ApiJson(records))
 }
 
 /// The caller's last 20 verifications, newest first (from Redis's
@@ -100,9 +97,9 @@ async fn recent_verifications(
             after: None,
             limit: crate::cache::entities::RECENT_LEN as i64,
         };
-        let mut tx = state.store.begin_for(user).await?;
+        let mut tx = state.store.acting_for(user).await?;
         let records = verifications::list_records(&mut tx, &filter, page).await?;
-        tx.commit().await.map_err(StoreError::from)?;
+        tx.commit().await?;
         Ok(records)
     };
     Ok(ApiJson(Paged::complete(
@@ -119,12 +116,12 @@ async fn get_verification(
     caller: Authorized<VerifySignatures>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<RecordView>, ApiError> {
-    let mut tx = state.store.begin_for(caller.id()).await?;
-    let record = verifications::record(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("verification"))?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(ApiJson(record))
+    let mut tx = state.store.acting_for(caller.id()).await?;
+    let record = verifications::record(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(ApiJson(
+        record.ok_or_else(|| ApiError::not_found("verification"))?,
+    ))
 }
 
 /// Batches, newest first.
@@ -135,17 +132,15 @@ async fn list_batches(
     caller: Authorized<VerifySignatures>,
     ApiQuery(query): ApiQuery<pagination::PageQuery>,
 ) -> Result<ApiJson<Paged<BatchView>>, ApiError> {
-    let page = pagination::page(
-        query.cursor.as_deref(),
-        query.limit,
-        state.config.http.max_page_size,
-    )?;
-    let mut tx = state.store.begin_for(caller.id()).await?;
-    let batches = verifications::list_batches(&mut tx, page).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(ApiJson(pagination::paged(batches, &page, |b| {
-        (b.verified_at, b.id)
-    })))
+    let batches =
+        pagination::fetch_page(&state, query.cursor.as_deref(), query.limit, async |page| {
+            let mut tx = state.store.acting_for(caller.id()).await?;
+            let batches = verifications::list_batches(&mut tx, page).await?;
+            tx.commit().await?;
+            Ok(batches)
+        })
+        .await?;
+    Ok(ApiJson(batches))
 }
 
 /// One batch with its items in request order.
@@ -157,11 +152,11 @@ async fn get_batch(
     caller: Authorized<VerifySignatures>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<BatchDetail>, ApiError> {
-    let mut tx = state.store.begin_for(caller.id()).await?;
+    let mut tx = state.store.acting_for(caller.id()).await?;
     let batch = verifications::batch(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("batch"))?;
     let items = verifications::batch_items(&mut tx, id).await?;
-    tx.commit().await.map_err(StoreError::from)?;
+    tx.commit().await?;
     Ok(ApiJson(BatchDetail { batch, items }))
 }

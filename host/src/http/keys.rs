@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -17,7 +18,7 @@ use crate::auth::perm::ManagePublicKeys;
 use crate::http::extract::{Authorized, ClientIp};
 use crate::keys::{KeyError, KeyView, NewKeyRequest, Registrar, check_metadata, check_name};
 use crate::store::StoreError;
-use crate::store::audit::NewAuditEvent;
+use crate::store::audit::{Action, Audit};
 use crate::store::keys::{self, KeyChanges};
 
 /// The routes of this module.
@@ -72,17 +73,10 @@ async fn create_key(
     let row = registrar.register(caller.id(), request).await?;
     state.caches.write_key(&row).await;
     let view = KeyView::from(row);
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "key.create",
-            target_type: Some("public_key"),
-            target_id: Some(view.id.to_string()),
-            success: true,
-            details: Some(serde_json::json!({"algorithm": view.algorithm, "curve": view.curve, "fingerprint": view.fingerprint})),
-        })
-        .await;
+    let event = Audit::by(caller.id(), ip, Action::KeyCreate).on(view.id);
+    let facts =
+        json!({"algorithm": view.algorithm, "curve": view.curve, "fingerprint": view.fingerprint});
+    state.audit(event.details(facts)).await;
     Ok((StatusCode::CREATED, ApiJson(view)))
 }
 
@@ -102,18 +96,15 @@ async fn list_keys(
             "status is active, revoked or expired",
         ));
     }
-    let page = pagination::page(
-        query.cursor.as_deref(),
-        query.limit,
-        state.config.http.max_page_size,
-    )?;
-    let mut tx = state.store.begin_for(caller.id()).await?;
-    let rows = keys::list(&mut tx, query.status.as_deref(), page).await?;
-    tx.commit().await.map_err(StoreError::from)?;
-    let views: Vec<KeyView> = rows.into_iter().map(KeyView::from).collect();
-    Ok(ApiJson(pagination::paged(views, &page, |k| {
-        (k.created_at, k.id)
-    })))
+    let status = query.status.as_deref();
+    let rows = pagination::fetch_page(&state, query.cursor.as_deref(), query.limit, async |page| {
+        let mut tx = state.store.acting_for(caller.id()).await?;
+        let rows = keys::list(&mut tx, status, page).await?;
+        tx.commit().await?;
+        Ok(rows)
+    })
+    .await?;
+    Ok(ApiJson(rows.map(KeyView::from)))
 }
 
 /// One key.
@@ -125,12 +116,12 @@ async fn get_key(
     caller: Authorized<ManagePublicKeys>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<KeyView>, ApiError> {
-    let mut tx = state.store.begin_for(caller.id()).await?;
-    let row = keys::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("key"))?;
-    tx.commit().await.map_err(StoreError::from)?;
-    Ok(ApiJson(KeyView::from(row)))
+    let mut tx = state.store.acting_for(caller.id()).await?;
+    let row = keys::get(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(ApiJson(KeyView::from(
+        row.ok_or_else(|| ApiError::not_found("key"))?,
+    )))
 }
 
 /// Rename a key, replace its metadata or change its expiry.
@@ -145,15 +136,12 @@ async fn update_key(
 ) -> Result<ApiJson<KeyView>, ApiError> {
     check_name(&patch.name)?;
     check_metadata(&patch.metadata)?;
-    let mut tx = state.store.begin_for(caller.id()).await?;
+    let mut tx = state.store.acting_for(caller.id()).await?;
     let row = keys::get(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("key"))?;
     let metadata = patch.metadata.map(|custom| {
-        let mut facts = row
-            .metadata
-            .clone()
-            .unwrap_or_else(|| serde_json::json!({}));
+        let mut facts = row.metadata.unwrap_or_else(|| json!({}));
         facts["custom"] = custom;
         facts
     });
@@ -166,8 +154,8 @@ async fn update_key(
     let row = keys::get(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("key"))?;
-    tx.commit().await.map_err(StoreError::from)?;
-    state.key_changed(id).await;
+    tx.commit().await?;
+    state.caches.key_changed(id).await;
     Ok(ApiJson(KeyView::from(row)))
 }
 
@@ -181,25 +169,16 @@ async fn revoke_key(
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<KeyView>, ApiError> {
-    let mut tx = state.store.begin_for(caller.id()).await?;
-    if !keys::revoke(&mut tx, id).await? {
-        return Err(ApiError::not_found("key"));
-    }
-    let row = keys::get(&mut tx, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("key"))?;
-    tx.commit().await.map_err(StoreError::from)?;
-    state.key_changed(id).await;
+    let mut tx = state.store.acting_for(caller.id()).await?;
+    let row = match keys::revoke(&mut tx, id).await? {
+        true => keys::get(&mut tx, id).await?,
+        false => None,
+    };
+    tx.commit().await?;
+    let row = row.ok_or_else(|| ApiError::not_found("key"))?;
+    state.caches.key_changed(id).await;
     state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "key.revoke",
-            target_type: Some("public_key"),
-            target_id: Some(id.to_string()),
-            success: true,
-            details: None,
-        })
+        .audit(Audit::by(caller.id(), ip, Action::KeyRevoke).on(id))
         .await;
     Ok(ApiJson(KeyView::from(row)))
 }
@@ -214,32 +193,23 @@ async fn delete_key(
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.store.begin_for(caller.id()).await?;
-    let deleted = match keys::delete(&mut tx, id).await {
-        Ok(deleted) => deleted,
-        Err(StoreError::Conflict { .. }) => {
-            return Err(ApiError::conflict(
+    let mut tx = state.store.acting_for(caller.id()).await?;
+    let deleted = keys::delete(&mut tx, id)
+        .await
+        .map_err(|error| match error {
+            StoreError::Conflict { .. } => ApiError::conflict(
                 "key_in_use",
                 "the key has verification history, which is kept; revoke it instead",
-            ));
-        }
-        Err(e) => return Err(e.into()),
-    };
+            ),
+            other => other.into(),
+        })?;
     if !deleted {
         return Err(ApiError::not_found("key"));
     }
-    tx.commit().await.map_err(StoreError::from)?;
-    state.key_changed(id).await;
+    tx.commit().await?;
+    state.caches.key_changed(id).await;
     state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "key.delete",
-            target_type: Some("public_key"),
-            target_id: Some(id.to_string()),
-            success: true,
-            details: None,
-        })
+        .audit(Audit::by(caller.id(), ip, Action::KeyDelete).on(id))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,7 +9,52 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::error::ApiError;
-use crate::store::Page;
+use crate::app::AppState;
+use crate::store::audit::AuditEvent;
+use crate::store::keys::KeyRow;
+use crate::store::users::User;
+use crate::store::verifications::{BatchView, RecordView};
+use crate::store::{Page, StoreError};
+
+/// Where a listing continues: the last item's sort key.
+pub type Position = (DateTime<Utc>, Uuid);
+
+/// An item of a listing ordered by (time, id): its position is the cursor
+/// of the page it ends.
+pub trait Listed {
+    /// The item's sort key, in the order its store query uses.
+    fn position(&self) -> Position;
+}
+
+impl Listed for KeyRow {
+    fn position(&self) -> Position {
+        (self.created_at, self.id)
+    }
+}
+
+impl Listed for RecordView {
+    fn position(&self) -> Position {
+        (self.verified_at, self.id)
+    }
+}
+
+impl Listed for BatchView {
+    fn position(&self) -> Position {
+        (self.verified_at, self.id)
+    }
+}
+
+impl Listed for AuditEvent {
+    fn position(&self) -> Position {
+        (self.occurred_at, self.id)
+    }
+}
+
+impl Listed for User {
+    fn position(&self) -> Position {
+        (self.created_at, self.id)
+    }
+}
 
 /// A page of items.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -29,6 +74,30 @@ impl<T> Paged<T> {
             next_cursor: None,
         }
     }
+
+    /// The same page with every item converted (rows to views).
+    pub fn map<U>(self, convert: impl FnMut(T) -> U) -> Paged<U> {
+        Paged {
+            items: self.items.into_iter().map(convert).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+}
+
+/// One page of a listing: the cursor is decoded and the limit capped
+/// ([`page`]), `list` fetches one item more than the page holds, and the
+/// answer is cut to a page with its next cursor ([`paged`]). `list` runs
+/// the store query, under the caller's row-level security where the table
+/// has it (`state.store.acting_for`).
+pub async fn fetch_page<T: Listed>(
+    state: &AppState,
+    cursor: Option<&str>,
+    limit: Option<u32>,
+    list: impl AsyncFnOnce(Page<Position>) -> Result<Vec<T>, StoreError>,
+) -> Result<Paged<T>, ApiError> {
+    let page = page(cursor, limit, state.config.http.max_page_size)?;
+    let items = list(page).await?;
+    Ok(paged(items, &page))
 }
 
 /// The usual query parameters of a list.
@@ -42,14 +111,14 @@ pub struct PageQuery {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Position {
+struct Cursor {
     t: DateTime<Utc>,
     id: Uuid,
 }
 
 /// Encode a (time, id) position.
 pub fn encode_cursor(time: DateTime<Utc>, id: Uuid) -> String {
-    let json = serde_json::to_vec(&Position { t: time, id }).unwrap_or_default();
+    let json = serde_json::to_vec(&Cursor { t: time, id }).unwrap_or_default();
     URL_SAFE_NO_PAD.encode(json)
 }
 
@@ -58,11 +127,11 @@ pub fn page(
     cursor: Option<&str>,
     limit: Option<u32>,
     max: u32,
-) -> Result<Page<(DateTime<Utc>, Uuid)>, ApiError> {
+) -> Result<Page<Position>, ApiError> {
     let after = match cursor {
         None | Some("") => None,
         Some(cursor) => {
-            let position: Position = URL_SAFE_NO_PAD
+            let position: Cursor = URL_SAFE_NO_PAD
                 .decode(cursor)
                 .ok()
                 .and_then(|bytes| serde_json::from_slice(&bytes).ok())
@@ -83,20 +152,94 @@ pub fn page(
 }
 
 /// Cut a fetched list (one more than asked, see [`page`]) into a page.
-pub fn paged<T>(
-    mut items: Vec<T>,
-    page: &Page<(DateTime<Utc>, Uuid)>,
-    key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
-) -> Paged<T> {
+pub fn paged<T: Listed>(mut items: Vec<T>, page: &Page<Position>) -> Paged<T> {
     let wanted = usize::try_from(page.limit - 1).unwrap_or(0);
     let next_cursor = if items.len() > wanted {
         items.truncate(wanted);
         items.last().map(|item| {
-            let (time, id) = key(item);
+            let (time, id) = item.position();
             encode_cursor(time, id)
         })
     } else {
         None
     };
     Paged { items, next_cursor }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::StatusCode;
+
+    struct Item(Position);
+
+    impl Listed for Item {
+        fn position(&self) -> Position {
+            self.0
+        }
+    }
+
+    fn at(second: i64) -> Position {
+        (
+            DateTime::from_timestamp(1_700_000_000 + second, 0).expect("in range"),
+            Uuid::from_u128(second as u128),
+        )
+    }
+
+    #[test]
+    fn a_cursor_round_trips_to_the_position_it_encodes() {
+        let (time, id) = at(7);
+        let cursor = encode_cursor(time, id);
+        assert!(
+            cursor
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
+        let page = page(Some(&cursor), Some(10), 100).expect("accepted");
+        assert_eq!(page.after, Some((time, id)));
+    }
+
+    #[test]
+    fn no_cursor_or_an_empty_one_starts_at_the_top() {
+        assert_eq!(page(None, None, 100).expect("accepted").after, None);
+        assert_eq!(page(Some(""), None, 100).expect("accepted").after, None);
+    }
+
+    #[test]
+    fn a_cursor_this_server_did_not_issue_is_refused() {
+        let not_json = URL_SAFE_NO_PAD.encode(b"not json");
+        let wrong_shape = URL_SAFE_NO_PAD.encode(br#"{"t":"yesterday","id":1}"#);
+        for cursor in ["***", "a", not_json.as_str(), wrong_shape.as_str()] {
+            let error = page(Some(cursor), None, 100).expect_err("refused");
+            assert_eq!(error.status(), StatusCode::BAD_REQUEST, "{cursor}");
+            assert_eq!(error.code(), "invalid_cursor");
+        }
+    }
+
+    #[test]
+    fn the_limit_is_capped_and_one_more_item_is_fetched() {
+        assert_eq!(page(None, None, 100).expect("accepted").limit, 51);
+        assert_eq!(page(None, None, 20).expect("accepted").limit, 21);
+        assert_eq!(page(None, Some(0), 100).expect("accepted").limit, 2);
+        assert_eq!(page(None, Some(500), 100).expect("accepted").limit, 101);
+    }
+
+    #[test]
+    fn a_full_page_ends_with_the_cursor_of_its_last_item() {
+        let page = page(None, Some(2), 100).expect("accepted");
+        let items = vec![Item(at(3)), Item(at(2)), Item(at(1))];
+        let paged = paged(items, &page);
+        assert_eq!(paged.items.len(), 2);
+        let (time, id) = at(2);
+        assert_eq!(paged.next_cursor, Some(encode_cursor(time, id)));
+    }
+
+    #[test]
+    fn the_last_page_has_no_cursor() {
+        let page = page(None, Some(2), 100).expect("accepted");
+        let paged = paged(vec![Item(at(2)), Item(at(1))], &page);
+        assert_eq!(paged.items.len(), 2);
+        assert_eq!(paged.next_cursor, None);
+        assert_eq!(paged.map(|item| item.0).items, vec![at(2), at(1)]);
+    }
 }

@@ -6,6 +6,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Serialize;
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -16,7 +17,7 @@ use crate::app::AppState;
 use crate::auth::perm::ManageCurves;
 use crate::http::extract::{Authorized, ClientIp};
 use crate::lifecycle::{self, LifecycleError};
-use crate::store::audit::NewAuditEvent;
+use crate::store::audit::{Action, Audit};
 use crate::store::plugins::PluginRow;
 
 /// The routes of this module.
@@ -112,18 +113,13 @@ async fn upload_plugin(
         .lifecycle
         .upload(bytes.to_vec(), Some(caller.id()))
         .await;
+    let event = Audit::by(caller.id(), ip, Action::PluginUpload).on(sha256);
     state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "plugin.upload",
-            target_type: Some("plugin"),
-            target_id: Some(sha256.clone()),
-            success: outcome.is_ok(),
-            details: Some(match &outcome {
-                Ok(row) => serde_json::json!({"id": row.id, "name": row.name, "version": row.version, "activated": true}),
-                Err(error) => serde_json::json!({"refused": error.to_string()}),
-            }),
+        .audit(match &outcome {
+            Ok(row) => event.details(
+                json!({"id": row.id, "name": row.name, "version": row.version, "activated": true}),
+            ),
+            Err(error) => event.failed(json!({"refused": error.to_string()})),
         })
         .await;
     Ok((StatusCode::CREATED, ApiJson(view(&state, outcome?))))
@@ -170,19 +166,9 @@ async fn activate_plugin(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<PluginView>, ApiError> {
     let row = state.lifecycle.activate(id).await?;
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "plugin.activate",
-            target_type: Some("plugin"),
-            target_id: Some(id.to_string()),
-            success: true,
-            details: Some(
-                serde_json::json!({"name": row.name, "version": row.version, "sha256": row.sha256}),
-            ),
-        })
-        .await;
+    let event = Audit::by(caller.id(), ip, Action::PluginActivate).on(id);
+    let facts = json!({"name": row.name, "version": row.version, "sha256": row.sha256});
+    state.audit(event.details(facts)).await;
     Ok(ApiJson(view(&state, row)))
 }
 
@@ -197,16 +183,9 @@ async fn disable_plugin(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<PluginView>, ApiError> {
     let row = state.lifecycle.disable(id).await?;
+    let event = Audit::by(caller.id(), ip, Action::PluginDisable).on(id);
     state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "plugin.disable",
-            target_type: Some("plugin"),
-            target_id: Some(id.to_string()),
-            success: true,
-            details: Some(serde_json::json!({"name": row.name, "version": row.version})),
-        })
+        .audit(event.details(json!({"name": row.name, "version": row.version})))
         .await;
     Ok(ApiJson(view(&state, row)))
 }

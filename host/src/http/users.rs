@@ -3,6 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
+use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -16,8 +17,8 @@ use crate::auth::perm::ManageUsers;
 use crate::auth::sessions;
 use crate::http::extract::{Authorized, ClientIp};
 use crate::store::StoreError;
-use crate::store::audit::NewAuditEvent;
-use crate::store::users::{NewUser, RoleChangeError, User, UserChanges};
+use crate::store::audit::{Action, Audit};
+use crate::store::users::{NewUser, RoleChangeError, USER_ROLE, User, UserChanges, UserStatus};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -128,6 +129,13 @@ impl From<RoleChangeError> for ApiError {
     }
 }
 
+/// A status a request names, as the column's type (after
+/// [`validate_status`], which words the refusal).
+fn user_status(status: &str) -> Result<UserStatus, ApiError> {
+    validate_status(status)?;
+    status.parse().map_err(ApiError::internal)
+}
+
 /// Validate and create an account with `roles` (used by registration too).
 pub(crate) async fn create_account(
     state: &AppState,
@@ -146,7 +154,7 @@ pub(crate) async fn create_account(
             username: username.as_str(),
             email: email.as_str(),
             password_hash: &hash,
-            status,
+            status: user_status(status)?,
             roles,
         })
         .await?)
@@ -160,18 +168,13 @@ async fn list_users(
     _caller: Authorized<ManageUsers>,
     ApiQuery(query): ApiQuery<UserQuery>,
 ) -> Result<ApiJson<Paged<User>>, ApiError> {
-    if let Some(status) = &query.status {
-        validate_status(status)?;
-    }
-    let page = pagination::page(
-        query.cursor.as_deref(),
-        query.limit,
-        state.config.http.max_page_size,
-    )?;
-    let users = state.store.users(query.status.as_deref(), page).await?;
-    Ok(ApiJson(pagination::paged(users, &page, |u| {
-        (u.created_at, u.id)
-    })))
+    let status = query.status.as_deref().map(user_status).transpose()?;
+    let users =
+        pagination::fetch_page(&state, query.cursor.as_deref(), query.limit, async |page| {
+            state.store.users(status, page).await
+        })
+        .await?;
+    Ok(ApiJson(users))
 }
 
 /// Create a user (any roles and status).
@@ -187,19 +190,11 @@ async fn create_user(
     let roles = account
         .roles
         .clone()
-        .unwrap_or_else(|| vec!["user".to_owned()]);
+        .unwrap_or_else(|| vec![USER_ROLE.to_owned()]);
     let user = create_account(&state, account, &roles).await?;
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "user.create",
-            target_type: Some("user"),
-            target_id: Some(user.id.to_string()),
-            success: true,
-            details: Some(serde_json::json!({"roles": user.roles, "status": user.status})),
-        })
-        .await;
+    let facts = json!({"roles": user.roles, "status": user.status});
+    let event = Audit::by(caller.id(), ip, Action::UserCreate).on(user.id);
+    state.audit(event.details(facts)).await;
     Ok((StatusCode::CREATED, ApiJson(user)))
 }
 
@@ -233,9 +228,7 @@ async fn update_user(
     ApiJson(patch): ApiJson<UserPatch>,
 ) -> Result<ApiJson<User>, ApiError> {
     let email = patch.email.as_deref().map(Email::parse).transpose()?;
-    if let Some(status) = &patch.status {
-        validate_status(status)?;
-    }
+    let status = patch.status.as_deref().map(user_status).transpose()?;
     let password_hash = match patch.password {
         Some(password) => Some(
             state
@@ -248,32 +241,24 @@ async fn update_user(
     let changes = UserChanges {
         email: email.map(Email::into_inner),
         password_hash,
-        status: patch.status.clone(),
+        status,
     };
     let user = state
         .store
         .update_user(id, &changes)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    state.user_changed(id).await;
-    if changes.password_hash.is_some() || user.status != "active" {
+    state.caches.user_changed(id).await;
+    if changes.password_hash.is_some() || user.status != UserStatus::Active {
         sessions::end_all_sessions(&state, id).await?;
     }
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "user.update",
-            target_type: Some("user"),
-            target_id: Some(id.to_string()),
-            success: true,
-            details: Some(serde_json::json!({
-                "email_changed": changes.email.is_some(),
-                "password_changed": changes.password_hash.is_some(),
-                "status": patch.status,
-            })),
-        })
-        .await;
+    let facts = json!({
+        "email_changed": changes.email.is_some(),
+        "password_changed": changes.password_hash.is_some(),
+        "status": patch.status,
+    });
+    let event = Audit::by(caller.id(), ip, Action::UserUpdate).on(id);
+    state.audit(event.details(facts)).await;
     Ok(ApiJson(user))
 }
 
@@ -297,17 +282,9 @@ async fn delete_user(
     if !state.store.delete_user(id).await? {
         return Err(ApiError::not_found("user"));
     }
-    state.user_changed(id).await;
+    state.caches.user_changed(id).await;
     state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "user.delete",
-            target_type: Some("user"),
-            target_id: Some(id.to_string()),
-            success: true,
-            details: None,
-        })
+        .audit(Audit::by(caller.id(), ip, Action::UserDelete).on(id))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -328,17 +305,8 @@ async fn set_roles(
     roles.sort();
     roles.dedup();
     let user = state.store.set_roles(id, &roles).await?;
-    state.user_changed(id).await;
-    state
-        .audit(NewAuditEvent {
-            actor_id: Some(caller.id()),
-            actor_ip: Some(ip.to_string()),
-            action: "user.roles",
-            target_type: Some("user"),
-            target_id: Some(id.to_string()),
-            success: true,
-            details: Some(serde_json::json!({"roles": roles})),
-        })
-        .await;
+    state.caches.user_changed(id).await;
+    let event = Audit::by(caller.id(), ip, Action::UserRoles).on(id);
+    state.audit(event.details(json!({"roles": roles}))).await;
     Ok(ApiJson(user))
 }

@@ -226,7 +226,7 @@ impl Registrar<'_> {
     async fn check_catalogued(&self, name: &str) -> Result<(), KeyError> {
         let curves = self.caches.curves().await?;
         match curves.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
-            Some(row) if row.status == "disabled" => Err(KeyError::CurveDisabled(row.name.clone())),
+            Some(row) if !row.is_enabled() => Err(KeyError::CurveDisabled(row.name.clone())),
             Some(_) => Ok(()),
             None => Err(KeyError::UnsupportedCurve(format!(
                 "curve {name} is not in the catalogue"

@@ -1,5 +1,7 @@
 //! The audit trail: security-relevant actions, append-only.
 
+use std::net::IpAddr;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -30,23 +32,149 @@ pub struct AuditEvent {
     pub details: Option<serde_json::Value>,
 }
 
-/// An action about to be audited.
-#[derive(Debug, Clone, Default)]
-pub struct NewAuditEvent {
-    /// Who.
-    pub actor_id: Option<Uuid>,
-    /// From where.
-    pub actor_ip: Option<String>,
-    /// What.
-    pub action: &'static str,
-    /// Kind of object.
-    pub target_type: Option<&'static str>,
-    /// Object.
-    pub target_id: Option<String>,
-    /// Whether it succeeded.
-    pub success: bool,
-    /// Extra facts.
-    pub details: Option<serde_json::Value>,
+/// The closed vocabulary of audited actions. Each action names the kind of
+/// object it acts on, so an event cannot pair `key.revoke` with a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// An account registered itself (target: the new user).
+    AuthRegister,
+    /// A login attempt, successful or not (target: the user).
+    AuthLogin,
+    /// A session ended by its owner.
+    AuthLogout,
+    /// A spent refresh token came back; its session was revoked.
+    AuthRefreshTokenReuse,
+    /// A public key registered.
+    KeyCreate,
+    /// A public key revoked.
+    KeyRevoke,
+    /// A public key deleted.
+    KeyDelete,
+    /// An administrator created a user.
+    UserCreate,
+    /// A user's e-mail, password or status changed.
+    UserUpdate,
+    /// A user deleted.
+    UserDelete,
+    /// A user's roles replaced.
+    UserRoles,
+    /// A curve added to the catalogue.
+    CurveCreate,
+    /// A curve enabled, disabled or redescribed.
+    CurveUpdate,
+    /// A component uploaded (admitted or refused).
+    PluginUpload,
+    /// A stored plugin version activated.
+    PluginActivate,
+    /// A stored plugin version disabled.
+    PluginDisable,
+}
+
+impl Action {
+    /// The name stored in `audit_log.action` (and filtered on by `/v1/audit`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::AuthRegister => "auth.register",
+            Action::AuthLogin => "auth.login",
+            Action::AuthLogout => "auth.logout",
+            Action::AuthRefreshTokenReuse => "auth.refresh_token_reuse",
+            Action::KeyCreate => "key.create",
+            Action::KeyRevoke => "key.revoke",
+            Action::KeyDelete => "key.delete",
+            Action::UserCreate => "user.create",
+            Action::UserUpdate => "user.update",
+            Action::UserDelete => "user.delete",
+            Action::UserRoles => "user.roles",
+            Action::CurveCreate => "curve.create",
+            Action::CurveUpdate => "curve.update",
+            Action::PluginUpload => "plugin.upload",
+            Action::PluginActivate => "plugin.activate",
+            Action::PluginDisable => "plugin.disable",
+        }
+    }
+
+    /// The kind of object the action is done to (`audit_log.target_type`).
+    pub fn target_type(self) -> &'static str {
+        match self {
+            Action::AuthRegister
+            | Action::AuthLogin
+            | Action::UserCreate
+            | Action::UserUpdate
+            | Action::UserDelete
+            | Action::UserRoles => "user",
+            Action::AuthLogout | Action::AuthRefreshTokenReuse => "session",
+            Action::KeyCreate | Action::KeyRevoke | Action::KeyDelete => "public_key",
+            Action::CurveCreate | Action::CurveUpdate => "curve",
+            Action::PluginUpload | Action::PluginActivate | Action::PluginDisable => "plugin",
+        }
+    }
+}
+
+/// An action about to be audited, built in one line at the call site:
+/// `Audit::by(caller.id(), ip, Action::KeyRevoke).on(id)`, or for an
+/// attempt nobody is known for yet,
+/// `Audit::anonymous(ip, Action::AuthLogin).on(username).failed(json!({..}))`.
+/// An event succeeded unless [`Audit::failed`] says otherwise.
+#[derive(Debug, Clone)]
+#[must_use = "an audit event does nothing until it is written"]
+pub struct Audit {
+    actor_id: Option<Uuid>,
+    actor_ip: String,
+    action: Action,
+    target_id: Option<String>,
+    success: bool,
+    details: Option<serde_json::Value>,
+}
+
+impl Audit {
+    /// `actor` did `action` from `ip`.
+    pub fn by(actor: Uuid, ip: IpAddr, action: Action) -> Self {
+        Self {
+            actor_id: Some(actor),
+            ..Self::anonymous(ip, action)
+        }
+    }
+
+    /// Someone not (yet) known did `action` from `ip` (a failed login).
+    pub fn anonymous(ip: IpAddr, action: Action) -> Self {
+        Self {
+            actor_id: None,
+            actor_ip: ip.to_string(),
+            action,
+            target_id: None,
+            success: true,
+            details: None,
+        }
+    }
+
+    /// The object acted on (its kind follows from the action).
+    pub fn on(mut self, target: impl ToString) -> Self {
+        self.target_id = Some(target.to_string());
+        self
+    }
+
+    /// Facts worth keeping beside the event (never secrets).
+    pub fn details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// The attempt failed, for the reasons in `details`.
+    pub fn failed(self, details: serde_json::Value) -> Self {
+        Self {
+            success: false,
+            ..self.details(details)
+        }
+    }
+
+    /// The action, for logs.
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    fn outcome(&self) -> &'static str {
+        if self.success { "success" } else { "failure" }
+    }
 }
 
 /// Filters of the audit listing.
@@ -64,7 +192,7 @@ pub struct AuditFilter {
 
 impl Store {
     /// Append an event; returns it as stored.
-    pub async fn audit(&self, event: &NewAuditEvent) -> Result<AuditEvent, StoreError> {
+    pub async fn audit(&self, event: &Audit) -> Result<AuditEvent, StoreError> {
         self.retry("audit", || async {
             Ok(sqlx::query_as!(
                 AuditEvent,
@@ -73,10 +201,10 @@ impl Store {
                  RETURNING id, occurred_at, actor_id, actor_ip, action, target_type, target_id, outcome, details",
                 event.actor_id,
                 event.actor_ip,
-                event.action,
-                event.target_type,
+                event.action.as_str(),
+                event.action.target_type(),
                 event.target_id,
-                if event.success { "success" } else { "failure" },
+                event.outcome(),
                 event.details,
             )
             .fetch_one(self.pool())
@@ -116,5 +244,61 @@ impl Store {
             .await?)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    #[test]
+    fn an_event_by_a_user_succeeds_and_names_its_target_kind() {
+        let actor = Uuid::new_v4();
+        let key = Uuid::new_v4();
+        let event = Audit::by(actor, IP, Action::KeyRevoke).on(key);
+        assert_eq!(event.actor_id, Some(actor));
+        assert_eq!(event.actor_ip, "127.0.0.1");
+        assert_eq!(event.action.as_str(), "key.revoke");
+        assert_eq!(event.action.target_type(), "public_key");
+        assert_eq!(event.target_id, Some(key.to_string()));
+        assert_eq!(event.outcome(), "success");
+        assert_eq!(event.details, None);
+    }
+
+    #[test]
+    fn a_failed_anonymous_attempt_keeps_its_reason() {
+        let event = Audit::anonymous(IP, Action::AuthLogin)
+            .on("alice")
+            .failed(json!({"reason": "invalid_credentials"}));
+        assert_eq!(event.actor_id, None);
+        assert_eq!(event.action.as_str(), "auth.login");
+        assert_eq!(event.action.target_type(), "user");
+        assert_eq!(event.target_id.as_deref(), Some("alice"));
+        assert_eq!(event.outcome(), "failure");
+        assert_eq!(
+            event.details,
+            Some(json!({"reason": "invalid_credentials"}))
+        );
+    }
+
+    #[test]
+    fn details_do_not_change_the_outcome() {
+        let event = Audit::by(Uuid::nil(), IP, Action::UserRoles).details(json!({"roles": []}));
+        assert_eq!(event.outcome(), "success");
+        assert_eq!(event.target_id, None);
+    }
+
+    #[test]
+    fn sessions_are_the_target_of_logout_and_reuse() {
+        for action in [Action::AuthLogout, Action::AuthRefreshTokenReuse] {
+            assert_eq!(action.target_type(), "session");
+        }
+        assert_eq!(
+            Action::AuthRefreshTokenReuse.as_str(),
+            "auth.refresh_token_reuse"
+        );
     }
 }

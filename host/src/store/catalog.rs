@@ -8,6 +8,16 @@ use uuid::Uuid;
 use super::{Store, StoreError};
 use crate::plugins::Descriptor;
 
+status_enum! {
+    /// Whether an administrator lets keys on a curve be used.
+    CurveStatus {
+        /// Usable (if a plugin serves it).
+        Enabled => "enabled",
+        /// Refused, whatever the plugins.
+        Disabled => "disabled",
+    }
+}
+
 /// An algorithm row.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AlgorithmRow {
@@ -41,11 +51,19 @@ pub struct CurveRow {
     /// Description.
     pub description: Option<String>,
     /// `enabled` or `disabled`.
-    pub status: String,
+    pub status: CurveStatus,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+}
+
+impl CurveRow {
+    /// Whether an administrator left the curve enabled (a plugin must
+    /// still serve it).
+    pub fn is_enabled(&self) -> bool {
+        self.status == CurveStatus::Enabled
+    }
 }
 
 impl Store {
@@ -67,7 +85,7 @@ impl Store {
         self.retry("curves", || async {
             Ok(sqlx::query_as!(
                 CurveRow,
-                r#"SELECT c.id, c.name, c.algorithm_id, a.name AS algorithm, c.parameters, c.description, c.status,
+                r#"SELECT c.id, c.name, c.algorithm_id, a.name AS algorithm, c.parameters, c.description, c.status AS "status: CurveStatus",
                           c.created_at, c.updated_at
                    FROM curves c JOIN algorithms a ON a.id = c.algorithm_id ORDER BY c.name"#
             )
@@ -81,7 +99,7 @@ impl Store {
     pub async fn curve(&self, id: Uuid) -> Result<Option<CurveRow>, StoreError> {
         Ok(sqlx::query_as!(
             CurveRow,
-            r#"SELECT c.id, c.name, c.algorithm_id, a.name AS algorithm, c.parameters, c.description, c.status,
+            r#"SELECT c.id, c.name, c.algorithm_id, a.name AS algorithm, c.parameters, c.description, c.status AS "status: CurveStatus",
                       c.created_at, c.updated_at
                FROM curves c JOIN algorithms a ON a.id = c.algorithm_id WHERE c.id = $1"#,
             id
@@ -119,9 +137,10 @@ impl Store {
     pub async fn update_curve(
         &self,
         id: Uuid,
-        status: Option<&str>,
+        status: Option<CurveStatus>,
         description: Option<&str>,
     ) -> Result<Option<CurveRow>, StoreError> {
+        let status = status.map(CurveStatus::as_str);
         let updated = sqlx::query_scalar!(
             "UPDATE curves SET status = COALESCE($2, status), description = COALESCE($3, description) WHERE id = $1 RETURNING id",
             id,

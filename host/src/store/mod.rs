@@ -4,6 +4,9 @@
 //! `sqlx::query!` (offline data in `.sqlx/`), so nothing is ever spliced
 //! into SQL.
 
+#[macro_use]
+mod status;
+
 pub mod audit;
 pub mod catalog;
 pub mod keys;
@@ -14,6 +17,7 @@ pub mod users;
 pub mod verifications;
 
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -22,9 +26,37 @@ use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::config::DatabaseConfig;
+use crate::metrics::Sample;
 
 /// A database transaction.
 pub type Tx = Transaction<'static, Postgres>;
+
+/// A transaction acting for one user (see [`Store::acting_for`]) whose
+/// commit fails with a [`StoreError`] like everything else here.
+#[derive(Debug)]
+pub struct ActingTx(Tx);
+
+impl ActingTx {
+    /// Commit the transaction.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.0.commit().await?)
+    }
+}
+
+impl Deref for ActingTx {
+    type Target = Tx;
+    fn deref(&self) -> &Tx {
+        &self.0
+    }
+}
+
+impl DerefMut for ActingTx {
+    fn deref_mut(&mut self) -> &mut Tx {
+        &mut self.0
+    }
+}
+
+pub use status::UnknownStatus;
 
 /// What the data layer can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +70,11 @@ pub enum StoreError {
     /// The database could not be reached, even after retries.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// The configuration or the stored data is unusable (a bad database
+    /// URL, a stored value that does not parse): retrying cannot help and
+    /// the database is not to blame.
+    #[error("invalid data or settings: {0}")]
+    Invalid(String),
     /// The schema is older than this build.
     #[error("the database is not migrated: {0}")]
     NotMigrated(String),
@@ -126,6 +163,13 @@ impl Store {
         Ok(tx)
     }
 
+    /// A transaction that acts for `user`, for handlers: pass `&mut tx` to
+    /// the store functions, then `tx.commit().await?`; returning early
+    /// drops it, which rolls it back.
+    pub async fn acting_for(&self, user: Uuid) -> Result<ActingTx, StoreError> {
+        Ok(ActingTx(self.begin_for(user).await?))
+    }
+
     /// A plain transaction (tables without row-level security).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(self.pool.begin().await?)
@@ -151,6 +195,23 @@ impl Store {
         }
     }
 
+    /// Pool connections by state and the pool's limit (for `/metrics`).
+    pub fn pool_samples(&self) -> [Sample; 3] {
+        let size = f64::from(self.pool.size());
+        let idle = self.pool.num_idle() as f64;
+        let max = f64::from(self.pool.options().get_max_connections());
+        let help = "PostgreSQL pool connections by state.";
+        [
+            Sample::gauge("sigil_db_pool_connections", help, idle).label("state", "idle"),
+            Sample::gauge("sigil_db_pool_connections", help, size - idle).label("state", "in_use"),
+            Sample::gauge(
+                "sigil_db_pool_max_connections",
+                "PostgreSQL pool size limit.",
+                max,
+            ),
+        ]
+    }
+
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
         sqlx::query!("SELECT 1 AS one")
@@ -163,10 +224,10 @@ impl Store {
 /// Connection options from a URL plus the configured TLS overrides.
 pub fn connect_options(url: &str, config: &DatabaseConfig) -> Result<PgConnectOptions, StoreError> {
     let mut options = PgConnectOptions::from_str(url)
-        .map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
+        .map_err(|e| StoreError::Invalid(format!("invalid database URL: {e}")))?;
     if let Some(mode) = &config.ssl_mode {
         let mode = PgSslMode::from_str(mode)
-            .map_err(|e| StoreError::Unavailable(format!("invalid ssl mode: {e}")))?;
+            .map_err(|e| StoreError::Invalid(format!("invalid ssl mode: {e}")))?;
         options = options.ssl_mode(mode);
     }
     if let Some(cert) = &config.ssl_root_cert {

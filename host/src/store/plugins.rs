@@ -7,6 +7,18 @@ use uuid::Uuid;
 
 use super::{Store, StoreError};
 
+status_enum! {
+    /// Where a stored plugin version stands.
+    PluginStatus {
+        /// Serving (at most one version per plugin name).
+        Active => "active",
+        /// Stored, not serving; can be activated (a rollback target).
+        Inactive => "inactive",
+        /// Switched off by an administrator.
+        Disabled => "disabled",
+    }
+}
+
 /// A stored plugin version (without its bytes).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PluginRow {
@@ -24,7 +36,7 @@ pub struct PluginRow {
     #[schema(value_type = Object)]
     pub descriptor: serde_json::Value,
     /// `active`, `inactive` or `disabled`.
-    pub status: String,
+    pub status: PluginStatus,
     /// Who uploaded it (none for components from the plugin directory).
     pub uploaded_by: Option<Uuid>,
     /// Upload time.
@@ -60,7 +72,7 @@ impl Store {
             PluginRow,
             r#"INSERT INTO plugins (name, version, sha256, size_bytes, artifact, descriptor, uploaded_by)
                VALUES ($1, $2, $3, $4, $5, $6, $7)
-               RETURNING id, name, version, sha256 AS "sha256!", size_bytes, descriptor, status, uploaded_by,
+               RETURNING id, name, version, sha256 AS "sha256!", size_bytes, descriptor, status AS "status: PluginStatus", uploaded_by,
                          created_at, updated_at, activated_at"#,
             plugin.name,
             plugin.version,
@@ -79,7 +91,7 @@ impl Store {
         self.retry("plugins", || async {
             Ok(sqlx::query_as!(
                 PluginRow,
-                r#"SELECT id, name, version, sha256 AS "sha256!", size_bytes, descriptor, status, uploaded_by,
+                r#"SELECT id, name, version, sha256 AS "sha256!", size_bytes, descriptor, status AS "status: PluginStatus", uploaded_by,
                           created_at, updated_at, activated_at
                    FROM plugins ORDER BY created_at DESC, id DESC"#
             )
@@ -93,7 +105,7 @@ impl Store {
     pub async fn plugin(&self, id: Uuid) -> Result<Option<PluginRow>, StoreError> {
         Ok(sqlx::query_as!(
             PluginRow,
-            r#"SELECT id, name, version, sha256 AS "sha256!", size_bytes, descriptor, status, uploaded_by,
+            r#"SELECT id, name, version, sha256 AS "sha256!", size_bytes, descriptor, status AS "status: PluginStatus", uploaded_by,
                       created_at, updated_at, activated_at
                FROM plugins WHERE id = $1"#,
             id
@@ -106,7 +118,7 @@ impl Store {
     pub async fn plugin_by_sha256(&self, sha256: &str) -> Result<Option<PluginRow>, StoreError> {
         Ok(sqlx::query_as!(
             PluginRow,
-            r#"SELECT id, name, version, sha256 AS "sha256!", size_bytes, descriptor, status, uploaded_by,
+            r#"SELECT id, name, version, sha256 AS "sha256!", size_bytes, descriptor, status AS "status: PluginStatus", uploaded_by,
                       created_at, updated_at, activated_at
                FROM plugins WHERE sha256 = $1"#,
             sha256

@@ -6,6 +6,23 @@ use uuid::Uuid;
 
 use super::{Page, Store, StoreError, Tx};
 
+status_enum! {
+    /// Whether an account may log in and act.
+    UserStatus {
+        /// May log in.
+        Active => "active",
+        /// Switched off (by an administrator or the user's organisation).
+        Inactive => "inactive",
+        /// Blocked for cause.
+        Suspended => "suspended",
+    }
+}
+
+/// The role that sees every row and may administer users.
+pub const ADMIN_ROLE: &str = "admin";
+/// The role every new account gets unless an administrator says otherwise.
+pub const USER_ROLE: &str = "user";
+
 /// A user as the API shows it (never the password hash).
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct User {
@@ -16,7 +33,7 @@ pub struct User {
     /// E-mail address.
     pub email: String,
     /// `active`, `inactive` or `suspended`.
-    pub status: String,
+    pub status: UserStatus,
     /// Roles held.
     pub roles: Vec<String>,
     /// Creation time.
@@ -35,7 +52,7 @@ pub struct Credentials {
     /// PHC-format argon2id hash.
     pub password_hash: String,
     /// Account status.
-    pub status: String,
+    pub status: UserStatus,
 }
 
 /// A user with everything authorisation needs.
@@ -58,7 +75,7 @@ pub struct NewUser<'a> {
     /// argon2id hash.
     pub password_hash: &'a str,
     /// Initial status.
-    pub status: &'a str,
+    pub status: UserStatus,
     /// Role names to grant.
     pub roles: &'a [String],
 }
@@ -71,7 +88,7 @@ pub struct UserChanges {
     /// New password hash.
     pub password_hash: Option<String>,
     /// New status.
-    pub status: Option<String>,
+    pub status: Option<UserStatus>,
 }
 
 /// Why a role change is refused.
@@ -100,7 +117,7 @@ impl Store {
             new.username,
             new.email,
             new.password_hash,
-            new.status,
+            new.status.as_str(),
         )
         .fetch_one(&mut *tx)
         .await
@@ -115,7 +132,7 @@ impl Store {
         self.retry("credentials", || async {
             Ok(sqlx::query_as!(
                 Credentials,
-                "SELECT id, password_hash, status FROM users WHERE username = $1",
+                r#"SELECT id, password_hash, status AS "status: UserStatus" FROM users WHERE username = $1"#,
                 username
             )
             .fetch_optional(self.pool())
@@ -137,7 +154,7 @@ impl Store {
         self.retry("user", || async {
             Ok(sqlx::query_as!(
                 User,
-                r#"SELECT u.id, u.username, u.email, u.status, u.created_at, u.updated_at, u.last_login,
+                r#"SELECT u.id, u.username, u.email, u.status AS "status: UserStatus", u.created_at, u.updated_at, u.last_login,
                           COALESCE(array_agg(r.name ORDER BY r.name) FILTER (WHERE r.name IS NOT NULL), '{}') AS "roles!"
                    FROM users u
                    LEFT JOIN user_roles ur ON ur.user_id = u.id
@@ -178,14 +195,15 @@ impl Store {
     /// Users ordered by creation, after `page.after` (created_at, id).
     pub async fn users(
         &self,
-        status: Option<&str>,
+        status: Option<UserStatus>,
         page: Page<(DateTime<Utc>, Uuid)>,
     ) -> Result<Vec<User>, StoreError> {
+        let status = status.map(UserStatus::as_str);
         let (after_time, after_id) = page.after.unzip();
         self.retry("users", || async {
             Ok(sqlx::query_as!(
                 User,
-                r#"SELECT u.id, u.username, u.email, u.status, u.created_at, u.updated_at, u.last_login,
+                r#"SELECT u.id, u.username, u.email, u.status AS "status: UserStatus", u.created_at, u.updated_at, u.last_login,
                           COALESCE(array_agg(r.name ORDER BY r.name) FILTER (WHERE r.name IS NOT NULL), '{}') AS "roles!"
                    FROM users u
                    LEFT JOIN user_roles ur ON ur.user_id = u.id
@@ -243,7 +261,7 @@ impl Store {
             id,
             changes.email,
             changes.password_hash,
-            changes.status,
+            changes.status.map(UserStatus::as_str),
         )
         .fetch_optional(&mut *tx)
         .await

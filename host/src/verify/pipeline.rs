@@ -279,9 +279,7 @@ impl Verifier {
             KeyStatus::Expired => return Err(VerifyError::KeyExpired),
         }
         if let Some(curve) = &key.curve {
-            let enabled = curves
-                .iter()
-                .any(|c| c.name == *curve && c.status == "enabled");
+            let enabled = curves.iter().any(|c| c.name == *curve && c.is_enabled());
             if !enabled {
                 return Err(VerifyError::CurveDisabled(curve.clone()));
             }

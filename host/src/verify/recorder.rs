@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Sample};
 use crate::store::verifications::{NewBatch, NewRecord};
 use crate::store::{Store, StoreError};
 
@@ -62,6 +62,30 @@ pub struct RecorderStats {
     pub rows: AtomicU64,
     /// Transactions that failed.
     pub failures: AtomicU64,
+}
+
+impl RecorderStats {
+    /// Commits, rows and failures so far (for `/metrics`).
+    pub fn samples(&self) -> [Sample; 3] {
+        let count = |counter: &AtomicU64| counter.load(Ordering::Relaxed) as f64;
+        [
+            Sample::counter(
+                "sigil_record_commits_total",
+                "Verification-record transactions committed.",
+                count(&self.commits),
+            ),
+            Sample::counter(
+                "sigil_record_rows_total",
+                "Rows committed by the recorder.",
+                count(&self.rows),
+            ),
+            Sample::counter(
+                "sigil_record_failures_total",
+                "Recorder transactions that failed.",
+                count(&self.failures),
+            ),
+        ]
+    }
 }
 
 /// The handle requests use.

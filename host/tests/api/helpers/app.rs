@@ -309,7 +309,7 @@ impl TestApp {
                 username,
                 email: &format!("{username}@example.test"),
                 password_hash: &hash,
-                status: "active",
+                status: sigil::store::users::UserStatus::Active,
                 roles: &roles,
             })
             .await
