@@ -22,9 +22,7 @@ use crate::cache::ratelimit::RateLimiter;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::plugins::RouteKey;
-use crate::plugins::{
-    PluginEngine, PluginExecutor, PluginRegistry, SandboxLimits, lifecycle, loader,
-};
+use crate::plugins::{PluginEngine, PluginExecutor, PluginRegistry, lifecycle, loader};
 use crate::store::audit::NewAuditEvent;
 use crate::store::users::Principal;
 use crate::store::{Store, StoreError, migrations};
@@ -205,12 +203,7 @@ impl Application {
         let revocations = Revocations::new(store.clone(), redis.clone());
         let rate_limiter = RateLimiter::new(redis.clone());
 
-        let plugin_engine = PluginEngine::shared(SandboxLimits {
-            deadline: config.plugin_deadline(),
-            memory_bytes: config.plugins.memory_mib << 20,
-            pool_instances: config.plugins.pool_instances,
-            wide_arithmetic: config.plugins.wide_arithmetic,
-        })?;
+        let plugin_engine = PluginEngine::shared(config.plugins.sandbox_limits())?;
         let executor = PluginExecutor::new(config.plugins.workers)?;
         let plugins = PluginRegistry::new();
         let mut from_dir = Vec::new();

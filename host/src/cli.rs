@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app::{Application, shutdown_signal};
-use crate::config::Config;
+use crate::config::{Config, PluginsConfig};
 use crate::plugins::{LoadedPlugin, PluginEngine, conformance};
 use crate::store::users::NewUser;
 use crate::store::{Store, migrations};
@@ -210,19 +210,19 @@ fn plugin_check(file: &Path, describe_only: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let plugin = match PluginEngine::new(conformance::sandbox_limits())
-        .and_then(|engine| LoadedPlugin::load(&engine, &bytes))
-    {
-        Ok(plugin) => plugin,
-        Err(error) => {
-            eprintln!(
-                "error: {} is not a usable Sigil plugin: {error} [{}]",
-                file.display(),
-                error.code()
-            );
-            return ExitCode::from(2);
-        }
-    };
+    let limits = conformance::sandbox_limits(PluginsConfig::default().sandbox_limits());
+    let plugin =
+        match PluginEngine::new(limits).and_then(|engine| LoadedPlugin::load(&engine, &bytes)) {
+            Ok(plugin) => plugin,
+            Err(error) => {
+                eprintln!(
+                    "error: {} is not a usable Sigil plugin: {error} [{}]",
+                    file.display(),
+                    error.code()
+                );
+                return ExitCode::from(2);
+            }
+        };
     let descriptor = serde_json::to_string_pretty(plugin.descriptor()).unwrap_or_default();
     println!(
         "plugin {} (sha256 {}, {} bytes)",

@@ -1,16 +1,26 @@
-//! Typed configuration: defaults, then an optional TOML file
-//! (`--config FILE` or `SIGIL_CONFIG`), then environment variables
-//! (`DATABASE_URL`, `REDIS_URL`, `SIGIL_LISTEN`, `SIGIL_PLUGIN_DIR` and
-//! `SIGIL_<SECTION>__<KEY>` for the rest). Checked once at start with
-//! errors that name the setting; secrets are never printed (see the
-//! `Debug` implementations).
+//! Typed configuration: every setting, its default and its meaning.
+//!
+//! Sources, later ones winning: the defaults below, an optional TOML file
+//! (`--config FILE` or `SIGIL_CONFIG`), then environment variables:
+//! `SIGIL_<SECTION>__<KEY>` for every setting, plus a few shorter aliases
+//! (`DATABASE_URL`, `REDIS_URL`, `SIGIL_LISTEN`...). [`Config::load`]
+//! merges them as one TOML table and deserialises it once, so an unknown
+//! or misspelt variable is refused just as an unknown file key is;
+//! [`Config::validate`] then checks what types cannot. Adding a setting is
+//! a field plus its default. `docs/configuration.md` lists them all (a unit
+//! test keeps it complete). Secrets never print (see [`Secret`]).
+
+mod load;
+mod validate;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+use crate::plugins::SandboxLimits;
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -23,32 +33,38 @@ pub enum ConfigError {
         /// Why.
         source: std::io::Error,
     },
-    /// The file is not valid TOML for this configuration.
+    /// The file is not TOML, or has a key or value this configuration
+    /// does not take.
     #[error("{path}: {message}")]
-    Parse {
+    File {
         /// The file.
         path: PathBuf,
+        /// What is wrong, with the line.
+        message: String,
+    },
+    /// An environment variable names no setting or has a value its setting
+    /// does not take.
+    #[error("environment variable {variable}: {message}")]
+    Env {
+        /// The variable.
+        variable: String,
         /// What is wrong.
         message: String,
     },
-    /// A setting has an unusable value.
-    #[error("setting {key}: {message}")]
+    /// A setting has a value of the right type that cannot be used.
+    #[error("setting {key} ({variable}): {message}")]
     Invalid {
-        /// The setting, as its environment variable or file key.
+        /// The setting, as its file key (`section.key`).
         key: String,
+        /// The environment variable that sets it.
+        variable: String,
         /// What is wrong.
         message: String,
     },
 }
 
-fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        key: key.to_owned(),
-        message: message.into(),
-    }
-}
-
-/// A secret string: shown as `***` in logs and debug output.
+/// A secret string: shown as `***` in logs, debug output and serialised
+/// configuration.
 #[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct Secret(String);
@@ -62,20 +78,49 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+    /// What may be shown: empty stays empty (it says "not set").
+    fn redacted(&self) -> &'static str {
+        if self.0.is_empty() { "" } else { "***" }
+    }
 }
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            f.write_str("\"\"")
-        } else {
-            f.write_str("\"***\"")
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.redacted())
+    }
+}
+
+/// Optional settings are written as an empty string when unset: TOML has
+/// no null, and an environment variable can only be empty.
+mod unset_when_empty {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<T: Serialize, S: Serializer>(
+        value: &Option<T>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => value.serialize(serializer),
+            None => serializer.serialize_str(""),
         }
+    }
+
+    pub fn deserialize<'de, T: From<String>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<T>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Ok((!text.is_empty()).then(|| T::from(text)))
     }
 }
 
 /// The whole configuration.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address the HTTP server listens on (`SIGIL_LISTEN`).
@@ -114,23 +159,49 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The URL `sigil migrate` connects with.
+    pub fn migrate_url(&self) -> &str {
+        if self.database.migrate_url.expose().is_empty() {
+            self.database.url.expose()
+        } else {
+            self.database.migrate_url.expose()
+        }
+    }
+}
+
+impl PluginsConfig {
+    /// The sandbox every plugin call runs in. The plugin engine takes its
+    /// limits from here, so these settings' defaults are its defaults too.
+    pub fn sandbox_limits(&self) -> SandboxLimits {
+        SandboxLimits {
+            deadline: Duration::from_millis(self.deadline_ms),
+            memory_bytes: self.memory_mib << 20,
+            pool_instances: self.pool_instances,
+            wide_arithmetic: self.wide_arithmetic,
+        }
+    }
+}
+
 /// PostgreSQL settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// Connection URL of the application role (`DATABASE_URL`).
     pub url: Secret,
     /// Connection URL of the schema owner, for `sigil migrate`
-    /// (`SIGIL_MIGRATE_DATABASE_URL`; defaults to `url`).
+    /// (`SIGIL_MIGRATE_DATABASE_URL`; empty: `url`).
     pub migrate_url: Secret,
     /// Pool size.
     pub max_connections: u32,
     /// How long a request may wait for a pooled connection, in ms.
     pub acquire_timeout_ms: u64,
-    /// TLS mode: disable, prefer, require, verify-ca, verify-full
-    /// (overrides `sslmode` in the URL when set).
+    /// TLS mode: disable, allow, prefer, require, verify-ca, verify-full
+    /// (overrides `sslmode` in the URL when set; empty: unset).
+    #[serde(with = "unset_when_empty")]
     pub ssl_mode: Option<String>,
-    /// CA certificate file for verify-ca / verify-full.
+    /// CA certificate file for verify-ca / verify-full (empty: unset).
+    #[serde(with = "unset_when_empty")]
     pub ssl_root_cert: Option<PathBuf>,
 }
 
@@ -148,7 +219,7 @@ impl Default for DatabaseConfig {
 }
 
 /// Redis settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
     /// `redis://` or `rediss://` URL (`REDIS_URL`); empty runs without Redis.
@@ -177,10 +248,12 @@ impl Default for RedisConfig {
 }
 
 /// Plugin engine settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PluginsConfig {
-    /// Directory of components loaded at start (`SIGIL_PLUGIN_DIR`).
+    /// Directory of components loaded at start (`SIGIL_PLUGIN_DIR`;
+    /// empty: none).
+    #[serde(with = "unset_when_empty")]
     pub dir: Option<PathBuf>,
     /// Per-call deadline in ms.
     pub deadline_ms: u64,
@@ -221,7 +294,7 @@ impl Default for PluginsConfig {
 }
 
 /// Authentication settings.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// `iss` of issued tokens.
@@ -276,7 +349,7 @@ impl Default for AuthConfig {
 }
 
 /// HTTP limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Largest JSON body in bytes (batches have their own limit).
@@ -304,7 +377,7 @@ impl Default for HttpConfig {
 }
 
 /// Verification limits.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct VerifyConfig {
     /// Most items in one batch.
@@ -338,7 +411,7 @@ impl Default for VerifyConfig {
 }
 
 /// Rate limits (sliding window, per window seconds).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitsConfig {
     /// Apply rate limits at all.
@@ -366,7 +439,7 @@ impl Default for RateLimitsConfig {
 }
 
 /// Logging.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// `json` (default) or `pretty`.
@@ -385,327 +458,72 @@ impl Default for LogConfig {
     }
 }
 
-impl Config {
-    /// Defaults, then `file` (if any), then the environment; validated.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut config = match file {
-            Some(path) => Self::from_file(path)?,
-            None => Config::default(),
-        };
-        config.apply_env(|key| std::env::var(key).ok())?;
-        config.validate()?;
-        Ok(config)
-    }
-
-    fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })
-    }
-
-    /// Apply environment overrides read through `var`.
-    pub fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        if let Some(url) = var("DATABASE_URL") {
-            self.database.url = Secret::new(url);
-        }
-        if let Some(url) = var("SIGIL_MIGRATE_DATABASE_URL") {
-            self.database.migrate_url = Secret::new(url);
-        }
-        if let Some(url) = var("REDIS_URL") {
-            self.redis.url = Secret::new(url);
-        }
-        if let Some(listen) = var("SIGIL_LISTEN") {
-            self.listen = listen.parse().map_err(|e| {
-                invalid("SIGIL_LISTEN", format!("{listen:?} is not an address: {e}"))
-            })?;
-        }
-        if let Some(secret) = var("SIGIL_SIGNING_KEY_SECRET") {
-            self.auth.signing_key_secret = Secret::new(secret);
-        }
-        if let Some(dir) = var("SIGIL_PLUGIN_DIR") {
-            self.plugins.dir = (!dir.is_empty()).then(|| PathBuf::from(dir));
-        }
-        macro_rules! env_override {
-            ($($name:literal => $field:expr),+ $(,)?) => {$(
-                if let Some(value) = var($name) {
-                    $field = parse_env($name, &value)?;
-                }
-            )+};
-        }
-        env_override!(
-            "SIGIL_DATABASE__MAX_CONNECTIONS" => self.database.max_connections,
-            "SIGIL_DATABASE__SSL_MODE" => self.database.ssl_mode,
-            "SIGIL_DATABASE__SSL_ROOT_CERT" => self.database.ssl_root_cert,
-            "SIGIL_REDIS__KEY_PREFIX" => self.redis.key_prefix,
-            "SIGIL_PLUGINS__DEADLINE_MS" => self.plugins.deadline_ms,
-            "SIGIL_PLUGINS__MEMORY_MIB" => self.plugins.memory_mib,
-            "SIGIL_PLUGINS__WORKERS" => self.plugins.workers,
-            "SIGIL_PLUGINS__MAX_UPLOAD_BYTES" => self.plugins.max_upload_bytes,
-            "SIGIL_PLUGINS__WATCH_DIR" => self.plugins.watch_dir,
-            "SIGIL_PLUGINS__WIDE_ARITHMETIC" => self.plugins.wide_arithmetic,
-            "SIGIL_AUTH__ISSUER" => self.auth.issuer,
-            "SIGIL_AUTH__AUDIENCE" => self.auth.audience,
-            "SIGIL_AUTH__ACCESS_TOKEN_TTL_SECS" => self.auth.access_token_ttl_secs,
-            "SIGIL_AUTH__OPEN_REGISTRATION" => self.auth.open_registration,
-            "SIGIL_HTTP__REQUEST_TIMEOUT_MS" => self.http.request_timeout_ms,
-            "SIGIL_HTTP__TRUST_FORWARDED_FOR" => self.http.trust_forwarded_for,
-            "SIGIL_VERIFY__MAX_BATCH_ITEMS" => self.verify.max_batch_items,
-            "SIGIL_VERIFY__RESULT_CACHE_TTL_SECS" => self.verify.result_cache_ttl_secs,
-            "SIGIL_RATE_LIMITS__ENABLED" => self.rate_limits.enabled,
-            "SIGIL_RATE_LIMITS__PER_IP" => self.rate_limits.per_ip,
-            "SIGIL_RATE_LIMITS__PER_USER" => self.rate_limits.per_user,
-            "SIGIL_RATE_LIMITS__PER_ENDPOINT" => self.rate_limits.per_endpoint,
-            "SIGIL_LOG__FORMAT" => self.log.format,
-            "SIGIL_LOG__FILTER" => self.log.filter,
-        );
-        Ok(())
-    }
-
-    /// Check every setting that can be checked without connecting.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let db = self.database.url.expose();
-        if db.is_empty() {
-            return Err(invalid(
-                "DATABASE_URL",
-                "is required (postgres://USER@HOST/DB)",
-            ));
-        }
-        if !(db.starts_with("postgres://") || db.starts_with("postgresql://")) {
-            return Err(invalid(
-                "DATABASE_URL",
-                "must start with postgres:// or postgresql://",
-            ));
-        }
-        if let Some(mode) = &self.database.ssl_mode {
-            const MODES: &[&str] = &[
-                "disable",
-                "allow",
-                "prefer",
-                "require",
-                "verify-ca",
-                "verify-full",
-            ];
-            if !MODES.contains(&mode.as_str()) {
-                return Err(invalid(
-                    "database.ssl_mode",
-                    format!("{mode:?} is not one of {MODES:?}"),
-                ));
-            }
-        }
-        if let Some(cert) = &self.database.ssl_root_cert
-            && !cert.is_file()
-        {
-            return Err(invalid(
-                "database.ssl_root_cert",
-                format!("{} is not a readable file", cert.display()),
-            ));
-        }
-        let redis = self.redis.url.expose();
-        if !(redis.is_empty() || redis.starts_with("redis://") || redis.starts_with("rediss://")) {
-            return Err(invalid(
-                "REDIS_URL",
-                "must start with redis:// or rediss://",
-            ));
-        }
-        if let Some(dir) = &self.plugins.dir
-            && !dir.is_dir()
-        {
-            return Err(invalid(
-                "SIGIL_PLUGIN_DIR",
-                format!("{} is not a directory", dir.display()),
-            ));
-        }
-        if self.plugins.deadline_ms == 0 || self.plugins.deadline_ms > 60_000 {
-            return Err(invalid(
-                "plugins.deadline_ms",
-                "must be between 1 and 60000",
-            ));
-        }
-        if !(1..=4096).contains(&self.plugins.memory_mib) {
-            return Err(invalid("plugins.memory_mib", "must be between 1 and 4096"));
-        }
-        let secret = self.auth.signing_key_secret.expose();
-        if !secret.is_empty() && secret.chars().count() < 32 {
-            return Err(invalid(
-                "auth.signing_key_secret",
-                "must be at least 32 characters (or empty to store keys unsealed)",
-            ));
-        }
-        if self.auth.access_token_ttl_secs < 60 || self.auth.access_token_ttl_secs > 24 * 3600 {
-            return Err(invalid(
-                "auth.access_token_ttl_secs",
-                "must be between 60 and 86400",
-            ));
-        }
-        if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
-            return Err(invalid("auth.issuer / auth.audience", "must not be empty"));
-        }
-        if self.verify.max_batch_items == 0 || self.verify.max_batch_items > 100_000 {
-            return Err(invalid(
-                "verify.max_batch_items",
-                "must be between 1 and 100000",
-            ));
-        }
-        if self.auth.login_window_secs == 0 {
-            return Err(invalid("auth.login_window_secs", "must be at least 1"));
-        }
-        if self.http.max_page_size == 0 {
-            return Err(invalid("http.max_page_size", "must be at least 1"));
-        }
-        if !matches!(self.log.format.as_str(), "json" | "pretty") {
-            return Err(invalid("log.format", "must be json or pretty"));
-        }
-        Ok(())
-    }
-
-    /// The URL `sigil migrate` connects with.
-    pub fn migrate_url(&self) -> &str {
-        if self.database.migrate_url.expose().is_empty() {
-            self.database.url.expose()
-        } else {
-            self.database.migrate_url.expose()
-        }
-    }
-
-    /// Per-call plugin deadline.
-    pub fn plugin_deadline(&self) -> Duration {
-        Duration::from_millis(self.plugins.deadline_ms)
-    }
-}
-
-/// Parse an environment value into a setting's type.
-fn parse_env<T: EnvValue>(key: &str, value: &str) -> Result<T, ConfigError> {
-    T::parse(value).map_err(|message| invalid(key, message))
-}
-
-/// Types a setting can take from the environment.
-trait EnvValue: Sized {
-    fn parse(value: &str) -> Result<Self, String>;
-}
-
-macro_rules! env_value_from_str {
-    ($($ty:ty),+) => {$(
-        impl EnvValue for $ty {
-            fn parse(value: &str) -> Result<Self, String> {
-                value.trim().parse().map_err(|e| format!("{value:?}: {e}"))
-            }
-        }
-    )+};
-}
-env_value_from_str!(u32, u64, usize, bool);
-
-impl EnvValue for String {
-    fn parse(value: &str) -> Result<Self, String> {
-        Ok(value.to_owned())
-    }
-}
-
-impl EnvValue for PathBuf {
-    fn parse(value: &str) -> Result<Self, String> {
-        Ok(PathBuf::from(value))
-    }
-}
-
-impl<T: EnvValue> EnvValue for Option<T> {
-    fn parse(value: &str) -> Result<Self, String> {
-        if value.is_empty() {
-            Ok(None)
-        } else {
-            T::parse(value).map(Some)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let pairs: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
-        move |key| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
-    }
-
-    #[test]
-    fn environment_overrides_defaults() {
-        let mut config = Config::default();
-        config
-            .apply_env(env(&[
-                ("DATABASE_URL", "postgres://sigil_app@db/sigil"),
-                ("SIGIL_LISTEN", "0.0.0.0:9000"),
-                ("SIGIL_VERIFY__MAX_BATCH_ITEMS", "50"),
-                ("SIGIL_AUTH__OPEN_REGISTRATION", "false"),
-            ]))
-            .expect("applies");
-        config.validate().expect("valid");
-        assert_eq!(config.listen.port(), 9000);
-        assert_eq!(config.verify.max_batch_items, 50);
-        assert!(!config.auth.open_registration);
-    }
-
-    #[test]
-    fn bad_values_name_their_setting() {
-        let mut config = Config::default();
-        let error = config
-            .apply_env(env(&[("SIGIL_VERIFY__MAX_BATCH_ITEMS", "lots")]))
-            .expect_err("refused");
-        assert!(
-            error.to_string().contains("SIGIL_VERIFY__MAX_BATCH_ITEMS"),
-            "{error}"
-        );
-        let error = Config::default().validate().expect_err("no database");
-        assert!(error.to_string().contains("DATABASE_URL"), "{error}");
-    }
 
     #[test]
     fn secrets_do_not_print() {
         let mut config = Config::default();
         config.database.url = Secret::new("postgres://app:hunter2@db/sigil");
         config.auth.signing_key_secret = Secret::new("correct-horse-battery-staple-0123456789");
-        let shown = format!("{config:?}");
-        assert!(!shown.contains("hunter2"));
-        assert!(!shown.contains("correct-horse"));
+        let debug = format!("{config:?}");
+        let serialised = toml::to_string(&config).expect("serialises");
+        for shown in [debug, serialised] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(!shown.contains("correct-horse"), "{shown}");
+            assert!(shown.contains("***"), "{shown}");
+        }
     }
 
     #[test]
-    fn a_short_signing_key_secret_is_refused() {
-        let db = ("DATABASE_URL", "postgres://sigil_app@db/sigil");
-        let mut config = Config::default();
-        config
-            .apply_env(env(&[db, ("SIGIL_SIGNING_KEY_SECRET", "too short")]))
-            .expect("applies");
-        let error = config.validate().expect_err("refused");
-        assert!(error.to_string().contains("signing_key_secret"), "{error}");
-        config
-            .apply_env(env(&[(
-                "SIGIL_SIGNING_KEY_SECRET",
-                "thirty-two characters or more, fine",
-            )]))
-            .expect("applies");
-        config.validate().expect("valid");
+    fn sandbox_limits_follow_the_plugin_settings() {
+        let defaults = PluginsConfig::default().sandbox_limits();
+        assert!(defaults.wide_arithmetic, "on by default");
+        assert_eq!(defaults.deadline, Duration::from_millis(100));
+        let plugins = PluginsConfig {
+            deadline_ms: 250,
+            memory_mib: 32,
+            pool_instances: 8,
+            wide_arithmetic: false,
+            ..PluginsConfig::default()
+        };
+        assert_eq!(
+            plugins.sandbox_limits(),
+            SandboxLimits {
+                deadline: Duration::from_millis(250),
+                memory_bytes: 32 << 20,
+                pool_instances: 8,
+                wide_arithmetic: false,
+            }
+        );
     }
 
+    /// docs/configuration.md has one row per setting with its default and
+    /// variable, and none for settings that do not exist. On failure,
+    /// paste the printed rows and write their meaning.
     #[test]
-    fn file_settings_are_read_and_unknown_keys_refused() {
-        let dir = std::env::temp_dir().join(format!("sigil-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let good = dir.join("good.toml");
-        std::fs::write(
-            &good,
-            "[verify]\nmax_batch_items = 10\n[auth]\nopen_registration = false\n",
-        )
-        .expect("write");
-        let config = Config::from_file(&good).expect("parses");
-        assert_eq!(config.verify.max_batch_items, 10);
-        let bad = dir.join("bad.toml");
-        std::fs::write(&bad, "[verify]\nmax_batch = 10\n").expect("write");
-        assert!(Config::from_file(&bad).is_err());
+    fn the_configuration_doc_lists_every_setting() {
+        let doc = include_str!("../../../docs/configuration.md");
+        let settings = load::tests::settings_with_defaults();
+        let missing: Vec<String> = settings
+            .iter()
+            .map(|(key, default)| {
+                format!("| `{key}` | `{default}` | `{}` |", load::variable_for(key))
+            })
+            .filter(|row| !doc.lines().any(|line| line.starts_with(row.as_str())))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "missing or stale rows:\n{}",
+            missing.join("\n")
+        );
+        for line in doc.lines().filter(|line| line.starts_with("| `")) {
+            let key = line.split('`').nth(1).unwrap_or_default();
+            assert!(
+                settings.iter().any(|(k, _)| k == key),
+                "the doc lists `{key}`, which is not a setting"
+            );
+        }
     }
 }
