@@ -210,19 +210,20 @@ fn plugin_check(file: &Path, describe_only: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let limits = conformance::sandbox_limits(PluginsConfig::default().sandbox_limits());
-    let plugin =
-        match PluginEngine::new(limits).and_then(|engine| LoadedPlugin::load(&engine, &bytes)) {
-            Ok(plugin) => plugin,
-            Err(error) => {
-                eprintln!(
-                    "error: {} is not a usable Sigil plugin: {error} [{}]",
-                    file.display(),
-                    error.code()
-                );
-                return ExitCode::from(2);
-            }
-        };
+    let conformance_limits = conformance::sandbox_limits(PluginsConfig::default().sandbox_limits());
+    let plugin = match PluginEngine::new(conformance_limits)
+        .and_then(|engine| LoadedPlugin::load(&engine, &bytes))
+    {
+        Ok(plugin) => plugin,
+        Err(error) => {
+            eprintln!(
+                "error: {} is not a usable Sigil plugin: {error} [{}]",
+                file.display(),
+                error.code()
+            );
+            return ExitCode::from(2);
+        }
+    };
     let descriptor = serde_json::to_string_pretty(plugin.descriptor()).unwrap_or_default();
     println!(
         "plugin {} (sha256 {}, {} bytes)",
