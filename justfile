@@ -35,11 +35,14 @@ check-plugins: plugins
 bench: plugins
     cargo bench --locked --bench plugins
 
-# Format and lint both workspaces.
+# Check formatting of both workspaces, then clippy on both (warnings are
+# errors). The plugins are checked for the host's target: their code has no
+# target-specific parts, and this needs no wasm toolchain.
 lint:
     cargo fmt --all -- --check
-    cargo clippy --workspace --all-targets --locked -- -D warnings
     cd plugins && cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets --locked -- -D warnings
+    cd plugins && cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # Format both workspaces.
 fmt:
@@ -54,6 +57,10 @@ bench-http: plugins
 # scratch database (after changing a query or a migration).
 sqlx-prepare:
     scripts/sqlx-prepare
+
+# Fail if .sqlx/ is not what the queries and migrations make (CI).
+sqlx-check:
+    scripts/sqlx-prepare --check
 
 # Scaffold a new algorithm plugin in plugins/NAME from the template.
 new-plugin NAME:

@@ -15,6 +15,7 @@ use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::sign::Signer;
+use sigil::config::PluginsConfig;
 use sigil::plugins::{
     HashAlgorithm, KeyFormat, LoadedPlugin, PluginEngine, SandboxLimits, SignatureEncoding,
     SignatureScheme, VerifyInput,
@@ -155,7 +156,7 @@ fn bench_plugins(c: &mut Criterion) {
     let engine = PluginEngine::new(SandboxLimits {
         // Components built with SIGIL_WIDE_ARITHMETIC=0 run either way.
         wide_arithmetic: std::env::var("SIGIL_WIDE_ARITHMETIC").map_or(true, |v| v != "0"),
-        ..SandboxLimits::default()
+        ..PluginsConfig::default().sandbox_limits()
     })
     .expect("engine");
     for case in cases() {

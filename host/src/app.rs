@@ -22,9 +22,7 @@ use crate::cache::ratelimit::RateLimiter;
 use crate::config::Config;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
-use crate::plugins::{
-    LoadedPlugin, PluginEngine, PluginExecutor, PluginRegistry, SandboxLimits, loader,
-};
+use crate::plugins::{LoadedPlugin, PluginEngine, PluginExecutor, PluginRegistry, loader};
 use crate::store::audit::Audit;
 use crate::store::{Store, StoreError, migrations};
 use crate::verify::Verifier;
@@ -239,12 +237,7 @@ impl Application {
         let store = Store::connect(&config.database).await?;
         migrations::ensure_current(store.pool()).await?;
         let redis = Redis::connect(&config.redis)?;
-        let plugin_engine = PluginEngine::shared(SandboxLimits {
-            deadline: config.plugin_deadline(),
-            memory_bytes: config.plugins.memory_mib << 20,
-            pool_instances: config.plugins.pool_instances,
-            wide_arithmetic: config.plugins.wide_arithmetic,
-        })?;
+        let plugin_engine = PluginEngine::shared(config.plugins.sandbox_limits())?;
         let from_dir = load_plugin_dir(&plugin_engine, config.plugins.dir.clone()).await?;
         let listener = bind(config.listen).await?;
         let state = AppState::assemble(config, store, redis, plugin_engine).await?;

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use crate::app::{Application, shutdown_signal};
 use crate::auth::identity::{Email, Username};
 use crate::auth::passwords::{Password, Passwords};
-use crate::config::Config;
+use crate::config::{Config, PluginsConfig};
 use crate::plugins::{LoadedPlugin, PluginEngine, conformance};
 use crate::store::users::NewUser;
 use crate::store::{Store, migrations};
@@ -204,7 +204,8 @@ fn plugin_check(file: &Path, describe_only: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let plugin = match PluginEngine::new(conformance::sandbox_limits())
+    let conformance_limits = conformance::sandbox_limits(PluginsConfig::default().sandbox_limits());
+    let plugin = match PluginEngine::new(conformance_limits)
         .and_then(|engine| LoadedPlugin::load(&engine, &bytes))
     {
         Ok(plugin) => plugin,

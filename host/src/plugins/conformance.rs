@@ -28,12 +28,14 @@ use super::contract::{
 use super::engine::SandboxLimits;
 use super::plugin::{LoadedPlugin, MAX_BATCH_CALL};
 
-/// Sandbox limits for conformance runs: offline and not latency-bound, so
-/// slow vectors (8192-bit RSA on a busy machine) get a generous deadline.
-pub fn sandbox_limits() -> SandboxLimits {
+/// Sandbox limits for conformance runs: those of `serving` (so a plugin
+/// is checked under the memory cap it will run with) with a generous
+/// deadline, since checks are offline and not latency-bound and slow
+/// vectors (8192-bit RSA on a busy machine) need it.
+pub fn sandbox_limits(serving: SandboxLimits) -> SandboxLimits {
     SandboxLimits {
         deadline: std::time::Duration::from_secs(5),
-        ..SandboxLimits::default()
+        ..serving
     }
 }
 

@@ -14,7 +14,9 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 use super::error::PluginError;
 use super::sandbox::SandboxState;
 
-/// Limits applied to every plugin call.
+/// Limits applied to every plugin call. The service takes them from its
+/// `[plugins]` settings (`PluginsConfig::sandbox_limits`, which holds the
+/// defaults); this module imports nothing outside `plugins/`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SandboxLimits {
     /// Wall-clock budget of one call (instantiation included).
@@ -27,17 +29,6 @@ pub struct SandboxLimits {
     /// multiply and add, which big-number code needs; wasmtime tier 2, off
     /// in wasmtime's own defaults because the proposal is not yet standard).
     pub wide_arithmetic: bool,
-}
-
-impl Default for SandboxLimits {
-    fn default() -> Self {
-        Self {
-            deadline: Duration::from_millis(100),
-            memory_bytes: 64 << 20,
-            pool_instances: 256,
-            wide_arithmetic: true,
-        }
-    }
 }
 
 /// Memory per pooled slot reset in place rather than unmapped (a verify
@@ -247,6 +238,17 @@ fn check_header(bytes: &[u8]) -> Result<(), PluginError> {
 mod tests {
     use super::*;
 
+    /// The service's defaults are in `config`, which this module does not
+    /// import; these tests need only some working limits.
+    fn limits() -> SandboxLimits {
+        SandboxLimits {
+            deadline: Duration::from_millis(100),
+            memory_bytes: 64 << 20,
+            pool_instances: 16,
+            wide_arithmetic: true,
+        }
+    }
+
     /// A component whose core module multiplies with `i64.mul_wide_u`.
     fn wide_component() -> Vec<u8> {
         wat::parse_str(
@@ -265,7 +267,7 @@ mod tests {
     /// for the next, however the pool resets its slots.
     #[test]
     fn no_state_survives_from_one_instance_to_the_next() {
-        let engine = PluginEngine::new(SandboxLimits::default()).expect("engine");
+        let engine = PluginEngine::new(limits()).expect("engine");
         let component = engine
             .compile(
                 &wat::parse_str(
@@ -306,14 +308,13 @@ mod tests {
 
     #[test]
     fn wide_arithmetic_is_accepted_only_when_configured() {
-        let on = PluginEngine::new(SandboxLimits::default()).expect("engine");
-        assert!(on.limits().wide_arithmetic, "on by default");
+        let on = PluginEngine::new(limits()).expect("engine");
         on.compile(&wide_component())
             .expect("wide arithmetic compiles when enabled");
 
         let off = PluginEngine::new(SandboxLimits {
             wide_arithmetic: false,
-            ..SandboxLimits::default()
+            ..limits()
         })
         .expect("engine");
         match off.compile(&wide_component()) {

@@ -7,7 +7,8 @@ pub mod signers;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use sigil::plugins::{LoadedPlugin, PluginEngine, SandboxLimits};
+use sigil::config::PluginsConfig;
+use sigil::plugins::{LoadedPlugin, PluginEngine, conformance};
 
 /// Where `just plugins` puts the components (override with
 /// `SIGIL_TEST_PLUGINS`).
@@ -35,14 +36,17 @@ pub fn component_bytes(name: &str) -> Vec<u8> {
 /// The process-wide engine with the default sandbox limits.
 pub fn engine() -> &'static PluginEngine {
     static ENGINE: OnceLock<PluginEngine> = OnceLock::new();
-    ENGINE.get_or_init(|| PluginEngine::new(SandboxLimits::default()).expect("plugin engine"))
+    ENGINE.get_or_init(|| {
+        PluginEngine::new(PluginsConfig::default().sandbox_limits()).expect("plugin engine")
+    })
 }
 
 /// An engine with the conformance run's generous deadline.
 pub fn conformance_engine() -> &'static PluginEngine {
     static ENGINE: OnceLock<PluginEngine> = OnceLock::new();
     ENGINE.get_or_init(|| {
-        PluginEngine::new(sigil::plugins::conformance::sandbox_limits()).expect("plugin engine")
+        let limits = conformance::sandbox_limits(PluginsConfig::default().sandbox_limits());
+        PluginEngine::new(limits).expect("plugin engine")
     })
 }
 

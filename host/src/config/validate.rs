@@ -1,0 +1,244 @@
+//! Checks on values a setting's type admits but the service cannot use,
+//! one function per section; errors name the setting and its variable.
+
+use std::fmt::Display;
+use std::ops::RangeInclusive;
+
+use super::load::variable_for;
+use super::{
+    AuthConfig, Config, ConfigError, DatabaseConfig, HttpConfig, LogConfig, PluginsConfig,
+    RedisConfig, VerifyConfig,
+};
+
+const SSL_MODES: &[&str] = &[
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+impl Config {
+    /// Check every setting that can be checked without connecting.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.database.validate()?;
+        self.redis.validate()?;
+        self.plugins.validate()?;
+        self.auth.validate()?;
+        self.http.validate()?;
+        self.verify.validate()?;
+        self.log.validate()
+    }
+}
+
+impl DatabaseConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = self.url.expose();
+        if url.is_empty() {
+            return Err(invalid(
+                "database.url",
+                "is required (postgres://USER@HOST/DB)",
+            ));
+        }
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(invalid(
+                "database.url",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        if let Some(mode) = &self.ssl_mode
+            && !SSL_MODES.contains(&mode.as_str())
+        {
+            return Err(invalid(
+                "database.ssl_mode",
+                format!("{mode:?} is not one of {SSL_MODES:?}"),
+            ));
+        }
+        if let Some(cert) = &self.ssl_root_cert
+            && !cert.is_file()
+        {
+            return Err(invalid(
+                "database.ssl_root_cert",
+                format!("{} is not a readable file", cert.display()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl RedisConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = self.url.expose();
+        if url.is_empty() || url.starts_with("redis://") || url.starts_with("rediss://") {
+            Ok(())
+        } else {
+            Err(invalid(
+                "redis.url",
+                "must start with redis:// or rediss://",
+            ))
+        }
+    }
+}
+
+impl PluginsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(dir) = &self.dir
+            && !dir.is_dir()
+        {
+            return Err(invalid(
+                "plugins.dir",
+                format!("{} is not a directory", dir.display()),
+            ));
+        }
+        within("plugins.deadline_ms", self.deadline_ms, 1..=60_000)?;
+        within("plugins.memory_mib", self.memory_mib, 1..=4096)
+    }
+}
+
+impl AuthConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let secret = self.signing_key_secret.expose();
+        if !secret.is_empty() && secret.chars().count() < 32 {
+            return Err(invalid(
+                "auth.signing_key_secret",
+                "must be at least 32 characters (or empty to store keys unsealed)",
+            ));
+        }
+        within(
+            "auth.access_token_ttl_secs",
+            self.access_token_ttl_secs,
+            60..=24 * 3600,
+        )?;
+        not_empty("auth.issuer", &self.issuer)?;
+        not_empty("auth.audience", &self.audience)?;
+        at_least_one("auth.login_window_secs", self.login_window_secs)
+    }
+}
+
+impl HttpConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        at_least_one("http.max_page_size", self.max_page_size.into())
+    }
+}
+
+impl VerifyConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        within("verify.max_batch_items", self.max_batch_items, 1..=100_000)
+    }
+}
+
+impl LogConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        match self.format.as_str() {
+            "json" | "pretty" => Ok(()),
+            _ => Err(invalid("log.format", "must be json or pretty")),
+        }
+    }
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_owned(),
+        variable: variable_for(key),
+        message: message.into(),
+    }
+}
+
+fn within<T: PartialOrd + Display>(
+    key: &str,
+    value: T,
+    range: RangeInclusive<T>,
+) -> Result<(), ConfigError> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        let (low, high) = range.into_inner();
+        Err(invalid(key, format!("must be between {low} and {high}")))
+    }
+}
+
+fn at_least_one(key: &str, value: u64) -> Result<(), ConfigError> {
+    if value == 0 {
+        Err(invalid(key, "must be at least 1"))
+    } else {
+        Ok(())
+    }
+}
+
+fn not_empty(key: &str, value: &str) -> Result<(), ConfigError> {
+    if value.is_empty() {
+        Err(invalid(key, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> Config {
+        let mut config = Config::default();
+        config.database.url = super::super::Secret::new("postgres://sigil_app@db/sigil");
+        config
+    }
+
+    #[test]
+    fn the_defaults_with_a_database_are_valid() {
+        valid().validate().expect("valid");
+    }
+
+    #[test]
+    fn each_refusal_names_its_setting_and_variable() {
+        type Spoil = fn(&mut Config);
+        let cases: [(Spoil, &str, &str); 8] = [
+            (
+                |c| c.database.url = Default::default(),
+                "database.url",
+                "DATABASE_URL",
+            ),
+            (
+                |c| c.database.ssl_mode = Some("always".into()),
+                "database.ssl_mode",
+                "SIGIL_DATABASE__SSL_MODE",
+            ),
+            (
+                |c| c.redis.url = super::super::Secret::new("http://cache"),
+                "redis.url",
+                "REDIS_URL",
+            ),
+            (
+                |c| c.plugins.deadline_ms = 0,
+                "plugins.deadline_ms",
+                "SIGIL_PLUGINS__DEADLINE_MS",
+            ),
+            (
+                |c| c.auth.access_token_ttl_secs = 59,
+                "auth.access_token_ttl_secs",
+                "SIGIL_AUTH__ACCESS_TOKEN_TTL_SECS",
+            ),
+            (
+                |c| c.auth.audience.clear(),
+                "auth.audience",
+                "SIGIL_AUTH__AUDIENCE",
+            ),
+            (
+                |c| c.verify.max_batch_items = 100_001,
+                "verify.max_batch_items",
+                "SIGIL_VERIFY__MAX_BATCH_ITEMS",
+            ),
+            (
+                |c| c.log.format = "xml".into(),
+                "log.format",
+                "SIGIL_LOG__FORMAT",
+            ),
+        ];
+        for (spoil, key, variable) in cases {
+            let mut config = valid();
+            spoil(&mut config);
+            let error = config.validate().expect_err(key).to_string();
+            assert!(error.contains(key) && error.contains(variable), "{error}");
+        }
+    }
+}
