@@ -1,7 +1,7 @@
 //! Why a key was not registered (or its name or metadata not accepted),
 //! with the stable codes clients see.
 
-use crate::plugins::{ContractError, PluginError};
+use crate::plugins::{ContractError, PluginError, internal_detail};
 use crate::store::StoreError;
 
 /// Why a key was not registered.
@@ -80,16 +80,12 @@ impl KeyError {
     /// Whether the failure's text is for operators only (a trap, a contract
     /// violation, a plugin's internal fault, the database).
     pub fn is_internal(&self) -> bool {
-        matches!(
-            self,
-            KeyError::Store(_)
-                | KeyError::Refused(ContractError::Internal(_))
-                | KeyError::Plugin(
-                    PluginError::Trap(_)
-                        | PluginError::ContractViolation(_)
-                        | PluginError::Engine(_)
-                )
-        )
+        match self {
+            KeyError::Store(_) => true,
+            KeyError::Refused(e) => e.is_internal(),
+            KeyError::Plugin(e) => e.is_internal(),
+            _ => false,
+        }
     }
 
     /// The detail a client sees: the message itself, or for internal
@@ -97,10 +93,7 @@ impl KeyError {
     /// verification failures use).
     pub fn client_detail(&self) -> String {
         if self.is_internal() {
-            format!(
-                "the verification failed inside the service ({}); the failure has been logged",
-                self.code()
-            )
+            internal_detail(self.code())
         } else {
             self.to_string()
         }

@@ -277,27 +277,11 @@ fn run_set(plugin: &LoadedPlugin, name: String, groups: Vec<Group>) -> SetReport
     report
 }
 
+/// Run a group's vectors one by one, then as batches, and check both
+/// against the expectations and each other.
 fn run_group(plugin: &LoadedPlugin, group: Group, report: &mut SetReport) {
-    let key = match plugin.parse_key(&group.key, group.format, None) {
-        Ok(Ok(info)) => info.spki_der,
-        refused => {
-            let why = match refused {
-                Ok(Err(e)) => e.to_string(),
-                Err(e) => e.to_string(),
-                Ok(Ok(_)) => String::new(),
-            };
-            let valid = group
-                .cases
-                .iter()
-                .filter(|c| c.expect == Expect::Accept)
-                .count();
-            report.skipped += group.cases.len();
-            report.notes.push(format!(
-                "skipped {} vectors ({valid} valid): the plugin refused the group's key: {why}",
-                group.cases.len()
-            ));
-            return;
-        }
+    let Some(key) = group_key(plugin, &group, report) else {
+        return;
     };
     let inputs: Vec<VerifyInput> = group
         .cases
@@ -314,7 +298,38 @@ fn run_group(plugin: &LoadedPlugin, group: Group, report: &mut SetReport) {
             scheme: group.scheme,
         })
         .collect();
+    let singles = run_singles(plugin, &group, &inputs, report);
+    run_batches(plugin, &group, &inputs, &singles, report);
+}
 
+/// The group's key as the plugin parses it; a refused key skips the group
+/// with a note.
+fn group_key(plugin: &LoadedPlugin, group: &Group, report: &mut SetReport) -> Option<Vec<u8>> {
+    let why = match plugin.parse_key(&group.key, group.format, None) {
+        Ok(Ok(info)) => return Some(info.spki_der),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    let valid = group
+        .cases
+        .iter()
+        .filter(|c| c.expect == Expect::Accept)
+        .count();
+    report.skipped += group.cases.len();
+    report.notes.push(format!(
+        "skipped {} vectors ({valid} valid): the plugin refused the group's key: {why}",
+        group.cases.len()
+    ));
+    None
+}
+
+/// Each vector through `verify`; the answers, for the batch comparison.
+fn run_singles(
+    plugin: &LoadedPlugin,
+    group: &Group,
+    inputs: &[VerifyInput],
+    report: &mut SetReport,
+) -> Vec<Option<Result<bool, super::ContractError>>> {
     let mut singles = Vec::with_capacity(inputs.len());
     for (case, input) in group.cases.iter().zip(inputs.iter().cloned()) {
         report.vectors += 1;
@@ -339,7 +354,18 @@ fn run_group(plugin: &LoadedPlugin, group: Group, report: &mut SetReport) {
         }
         singles.push(answer.ok());
     }
+    singles
+}
 
+/// The same vectors through `verify-batch`: every answer must equal the
+/// single one.
+fn run_batches(
+    plugin: &LoadedPlugin,
+    group: &Group,
+    inputs: &[VerifyInput],
+    singles: &[Option<Result<bool, super::ContractError>>],
+    report: &mut SetReport,
+) {
     let mut batch = Vec::with_capacity(inputs.len());
     for chunk in inputs.chunks(MAX_BATCH_CALL) {
         match plugin.verify_batch(chunk) {
@@ -353,7 +379,7 @@ fn run_group(plugin: &LoadedPlugin, group: Group, report: &mut SetReport) {
             }
         }
     }
-    for ((case, single), batched) in group.cases.iter().zip(&singles).zip(batch) {
+    for ((case, single), batched) in group.cases.iter().zip(singles).zip(batch) {
         if single.as_ref() != Some(&batched) {
             report.failed += 1;
             report.passed = report.passed.saturating_sub(1);

@@ -80,6 +80,22 @@ impl PluginError {
             PluginError::Engine(_) => "plugin_engine",
         }
     }
+
+    /// Whether the failure's text is for operators only: a trap's message
+    /// and backtrace, a contract violation or an engine fault is logged,
+    /// never shown to clients.
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            PluginError::Trap(_) | PluginError::ContractViolation(_) | PluginError::Engine(_)
+        )
+    }
+}
+
+/// What a client is told of a failure whose text is for operators only:
+/// a generic sentence naming only its code.
+pub fn internal_detail(code: &str) -> String {
+    format!("the verification failed inside the service ({code}); the failure has been logged")
 }
 
 /// A plugin's typed refusal of an input (the contract's `error` variant).
@@ -117,6 +133,12 @@ impl ContractError {
             ContractError::Unsupported(_) => "unsupported_parameters",
             ContractError::Internal(_) => "plugin_internal_error",
         }
+    }
+
+    /// Whether the refusal's text is for operators only (the plugin's
+    /// internal fault).
+    pub fn is_internal(&self) -> bool {
+        matches!(self, ContractError::Internal(_))
     }
 }
 

@@ -31,7 +31,7 @@ pub use contract::{
     RouteKey, SignatureEncoding, SignatureScheme, VerifyInput,
 };
 pub use engine::{PluginEngine, SandboxLimits};
-pub use error::{ContractError, PluginError};
+pub use error::{ContractError, PluginError, internal_detail};
 pub use executor::PluginExecutor;
 pub use plugin::{LoadedPlugin, MAX_BATCH_CALL};
 pub use registry::PluginRegistry;

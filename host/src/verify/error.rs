@@ -3,7 +3,7 @@
 
 use super::ItemError;
 use super::recorder::RecordError;
-use crate::plugins::{ContractError, PluginError};
+use crate::plugins::{ContractError, PluginError, internal_detail};
 use crate::store::StoreError;
 
 /// Why a verification produced no answer.
@@ -87,26 +87,19 @@ impl VerifyError {
     /// and backtrace, a contract violation, a plugin's internal fault and
     /// database errors are logged, never shown to clients.
     pub fn is_internal(&self) -> bool {
-        matches!(
-            self,
-            VerifyError::Store(_)
-                | VerifyError::Refused(ContractError::Internal(_))
-                | VerifyError::Plugin(
-                    PluginError::Trap(_)
-                        | PluginError::ContractViolation(_)
-                        | PluginError::Engine(_)
-                )
-        )
+        match self {
+            VerifyError::Store(_) => true,
+            VerifyError::Refused(e) => e.is_internal(),
+            VerifyError::Plugin(e) => e.is_internal(),
+            _ => false,
+        }
     }
 
     /// The detail a client sees: the message itself, or for internal
     /// failures a generic sentence naming only the code.
     pub fn client_detail(&self) -> String {
         if self.is_internal() {
-            format!(
-                "the verification failed inside the service ({}); the failure has been logged",
-                self.code()
-            )
+            internal_detail(self.code())
         } else {
             self.to_string()
         }
