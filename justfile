@@ -43,6 +43,7 @@ lint:
     cd plugins && cargo fmt --all -- --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
     cd plugins && cargo clippy --workspace --all-targets --locked -- -D warnings
+    scripts/check-layers
 
 # Format both workspaces.
 fmt:

@@ -3,7 +3,10 @@
 //!
 //! Dependency rule (`use crate::…` between top-level modules; `app`, the
 //! composition root, and `cli` may use anything, `metrics`/`telemetry`
-//! anyone): `http → {verify, lifecycle, keys, auth} → {store, cache, plugins} → config`.
+//! anyone; `scripts/check-layers` checks it in `just lint`):
+//! `http → {verify, lifecycle, keys, auth} → {store, cache} → {plugins, config}`,
+//! where `plugins` imports nothing outside itself and `config` only the
+//! engine's `SandboxLimits`, which it builds from its settings.
 //!
 //! - [`app`] — shared state and life cycle (the composition root);
 //! - [`cli`] — the `sigil` command line;
@@ -11,7 +14,7 @@
 //! - [`http`] — the API (one module per resource), extractors, rate
 //!   limits, errors, OpenAPI;
 //! - [`verify`] — the verification pipeline and its recorder;
-//! - `keys` — public-key registration and decoding;
+//! - [`keys`] — public-key registration and decoding;
 //! - [`lifecycle`] — hot-loading plugins across hosts (admission,
 //!   activation, reconciliation with PostgreSQL);
 //! - [`auth`] — passwords, tokens, sessions, account input rules,
