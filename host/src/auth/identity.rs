@@ -69,7 +69,9 @@ impl fmt::Display for Username {
 }
 
 /// An e-mail address, stored lower-cased: `local@domain.tld`, at most 256
-/// bytes, no whitespace. (Deliverability is not checked.)
+/// bytes, no whitespace and no control characters (PostgreSQL refuses NUL
+/// in text; the others only ever come from mistakes or probes).
+/// (Deliverability is not checked.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
@@ -78,7 +80,7 @@ impl Email {
     /// address.
     pub fn parse(address: &str) -> Result<Self, InputError> {
         let ok = address.len() <= 256
-            && !address.chars().any(char::is_whitespace)
+            && !address.chars().any(|c| c.is_whitespace() || c.is_control())
             && address.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
                     && domain.contains('.')
@@ -112,7 +114,14 @@ mod tests {
         for good in ["abc", "a.b_c-d", &"x".repeat(64)] {
             assert!(Username::parse(good).is_ok(), "{good}");
         }
-        for bad in ["ab", "a b", "é-name", &"x".repeat(65), "semi;colon"] {
+        for bad in [
+            "ab",
+            "a b",
+            "é-name",
+            &"x".repeat(65),
+            "semi;colon",
+            "nul\0name",
+        ] {
             assert_eq!(Username::parse(bad), Err(InputError::Username), "{bad}");
         }
     }
@@ -130,6 +139,9 @@ mod tests {
             "a@.example.test",
             "a@example.test.",
             "a b@example.test",
+            "a\0b@example.test",
+            "ann@example.test\0",
+            "a\u{7}@example.test",
             &format!("{}@example.test", "x".repeat(250)),
         ] {
             assert_eq!(Email::parse(bad), Err(InputError::Email), "{bad}");

@@ -17,6 +17,13 @@ use crate::auth::perm::ManageCurves;
 use crate::http::extract::{Authorized, ClientIp};
 use crate::store::audit::{Action, Audit};
 use crate::store::catalog::{AlgorithmRow, CurveRow, CurveStatus};
+use crate::store::text::{StoredJson, StoredText};
+
+/// Longest curve description, in characters.
+const MAX_DESCRIPTION: usize = 4096;
+
+/// A description as sent: no NUL, at most [`MAX_DESCRIPTION`] characters.
+type Description = StoredText<MAX_DESCRIPTION>;
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -69,12 +76,15 @@ pub struct NewCurve {
     /// Curve name (`P-521`).
     pub name: String,
     /// The algorithm it belongs to (`ECDSA`).
-    pub algorithm: String,
-    /// Parameters (a JSON object).
+    #[schema(value_type = String, max_length = 32)]
+    pub algorithm: StoredText<32>,
+    /// Parameters (a JSON object, nested at most 32 deep, at most 1024
+    /// keys, no NUL in keys or strings).
     #[schema(value_type = Object)]
-    pub parameters: serde_json::Value,
-    /// Description.
-    pub description: Option<String>,
+    pub parameters: StoredJson,
+    /// Description (at most 4096 characters, no NUL).
+    #[schema(value_type = Option<String>, max_length = 4096)]
+    pub description: Option<Description>,
 }
 
 /// Changes to a curve.
@@ -83,8 +93,9 @@ pub struct NewCurve {
 pub struct CurvePatch {
     /// `enabled` or `disabled`.
     pub status: Option<String>,
-    /// Description.
-    pub description: Option<String>,
+    /// Description (at most 4096 characters, no NUL).
+    #[schema(value_type = Option<String>, max_length = 4096)]
+    pub description: Option<Description>,
 }
 
 fn served_by(plugin: &crate::plugins::LoadedPlugin) -> ServedBy {
@@ -179,7 +190,7 @@ async fn create_curve(
             "a curve name is 1-64 characters of letters, digits, '-', '_', '.'",
         ));
     }
-    if !curve.parameters.is_object() {
+    if !curve.parameters.as_value().is_object() {
         return Err(ApiError::unprocessable(
             "invalid_parameters",
             "parameters must be a JSON object",
@@ -190,7 +201,7 @@ async fn create_curve(
         .create_curve(
             &curve.name,
             &curve.algorithm,
-            &curve.parameters,
+            curve.parameters.as_value(),
             curve.description.as_deref(),
         )
         .await

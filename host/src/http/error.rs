@@ -8,18 +8,21 @@
 //!   `x-request-id` response header lets an operator find it), never sent.
 //! - Another user's resource is indistinguishable from a missing one (404).
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use std::borrow::Cow;
+
+use axum::extract::rejection::{JsonDataError, JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::store::StoreError;
+use crate::store::text::REFUSAL;
 
 /// A problem to report to the client.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    code: &'static str,
+    code: Cow<'static, str>,
     detail: String,
     headers: Vec<(header::HeaderName, String)>,
 }
@@ -42,10 +45,14 @@ pub struct Problem {
 
 impl ApiError {
     /// A problem with any status.
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(
+        status: StatusCode,
+        code: impl Into<Cow<'static, str>>,
+        detail: impl Into<String>,
+    ) -> Self {
         Self {
             status,
-            code,
+            code: code.into(),
             detail: detail.into(),
             headers: Vec::new(),
         }
@@ -57,7 +64,7 @@ impl ApiError {
     }
 
     /// 422: well-formed but unacceptable.
-    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unprocessable(code: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
@@ -128,8 +135,8 @@ impl ApiError {
     }
 
     /// The stable code.
-    pub fn code(&self) -> &'static str {
-        self.code
+    pub fn code(&self) -> &str {
+        &self.code
     }
 }
 
@@ -146,7 +153,7 @@ impl IntoResponse for ApiError {
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
             detail: self.detail,
-            code: self.code.to_owned(),
+            code: self.code.into_owned(),
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
@@ -179,6 +186,15 @@ impl From<StoreError> for ApiError {
                 // specific code first.
                 tracing::info!(%constraint, "request conflicts with existing data");
                 ApiError::conflict("conflict", "the change conflicts with existing data")
+            }
+            StoreError::InvalidInput { sqlstate } => {
+                // The client's value got past the edge's checks; the
+                // database refused it. Not a fault of ours to page about.
+                tracing::info!(%sqlstate, "the database refused a value from the request");
+                ApiError::unprocessable(
+                    "invalid_input",
+                    "a value in the request cannot be stored; check its characters, length and range",
+                )
             }
             // Bad settings or stored data, an unmigrated schema and any
             // other database error are ours to fix, not the client's.
@@ -217,12 +233,53 @@ impl From<JsonRejection> for ApiError {
                     "the request body is too large",
                 )
             }
-            JsonRejection::JsonDataError(e) => {
-                ApiError::unprocessable("invalid_body", e.body_text())
-            }
+            JsonRejection::JsonDataError(e) => data_error(&e),
             other => ApiError::bad_request("malformed_body", other.body_text()),
         }
     }
+}
+
+/// A body that decoded but did not fit: a value the store would refuse
+/// (see [`crate::store::text`]) answers `invalid_<field>`, anything else
+/// (wrong types, missing fields) `invalid_body`.
+fn data_error(error: &JsonDataError) -> ApiError {
+    match refused_field(error) {
+        Some((field, reason)) => {
+            ApiError::unprocessable(format!("invalid_{field}"), format!("{field}: {reason}"))
+        }
+        None => ApiError::unprocessable("invalid_body", error.body_text()),
+    }
+}
+
+/// The field a store type refused and why: the last object key on axum's
+/// `serde_path_to_error` path, when the message is a [`REFUSAL`] and the
+/// key looks like one of ours (a client-chosen key never makes a code).
+fn refused_field(error: &JsonDataError) -> Option<(String, String)> {
+    use serde_path_to_error::Segment;
+    let mut source = std::error::Error::source(error);
+    let located = loop {
+        let current = source?;
+        if let Some(located) =
+            current.downcast_ref::<serde_path_to_error::Error<serde_json::Error>>()
+        {
+            break located;
+        }
+        source = current.source();
+    };
+    let message = located.inner().to_string();
+    let reason = message.strip_prefix(REFUSAL)?;
+    // serde_json appends " at line L column C"; the field says where.
+    let reason = reason.rsplit_once(" at line ").map_or(reason, |(r, _)| r);
+    let field = located
+        .path()
+        .iter()
+        .rev()
+        .find_map(|segment| match segment {
+            Segment::Map { key } => Some(key.as_str()),
+            _ => None,
+        })?;
+    let ours = field.len() <= 32 && field.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    ours.then(|| (field.to_owned(), reason.to_owned()))
 }
 
 impl From<PathRejection> for ApiError {

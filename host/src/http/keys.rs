@@ -3,7 +3,6 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa_axum::router::OpenApiRouter;
@@ -16,10 +15,13 @@ use super::verify::{plugin_failed, plugin_refused};
 use crate::app::AppState;
 use crate::auth::perm::ManagePublicKeys;
 use crate::http::extract::{Authorized, ClientIp};
-use crate::keys::{KeyError, KeyView, NewKeyRequest, Registrar, check_metadata, check_name};
+use crate::keys::{
+    KeyError, KeyName, KeyView, NewKeyRequest, Registrar, check_metadata, check_name,
+};
 use crate::store::StoreError;
 use crate::store::audit::{Action, Audit};
 use crate::store::keys::{self, KeyChanges};
+use crate::store::text::{StoredJson, StoredTime};
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -33,13 +35,15 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeyPatch {
-    /// New name.
-    pub name: Option<String>,
-    /// New metadata (replaces the old).
+    /// New name (1-64 characters, no NUL).
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 64)]
+    pub name: Option<KeyName>,
+    /// New metadata (replaces the old; the same rules as at registration).
     #[schema(value_type = Object)]
-    pub metadata: Option<serde_json::Value>,
-    /// New expiry.
-    pub expires_at: Option<DateTime<Utc>>,
+    pub metadata: Option<StoredJson>,
+    /// New expiry (RFC 3339, years 1-9999).
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<StoredTime>,
 }
 
 /// Filters of the key list.
@@ -134,21 +138,21 @@ async fn update_key(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(patch): ApiJson<KeyPatch>,
 ) -> Result<ApiJson<KeyView>, ApiError> {
-    check_name(&patch.name)?;
-    check_metadata(&patch.metadata)?;
+    check_name(patch.name.as_ref())?;
+    check_metadata(patch.metadata.as_ref())?;
     let mut tx = state.store.acting_for(caller.id()).await?;
     let row = keys::get(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("key"))?;
     let metadata = patch.metadata.map(|custom| {
         let mut facts = row.metadata.unwrap_or_else(|| json!({}));
-        facts["custom"] = custom;
+        facts["custom"] = custom.into_inner();
         facts
     });
     let changes = KeyChanges {
-        name: patch.name,
+        name: patch.name.map(KeyName::into_inner),
         metadata,
-        expires_at: patch.expires_at,
+        expires_at: patch.expires_at.map(StoredTime::get),
     };
     keys::update(&mut tx, id, &changes).await?;
     let row = keys::get(&mut tx, id)

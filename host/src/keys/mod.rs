@@ -23,11 +23,18 @@ use crate::plugins::{
     ContractError, KeyFormat, KeyInfo, LoadedPlugin, PluginExecutor, PluginRegistry,
 };
 use crate::store::keys::{self, KeyRow, KeyStatus, NewKey, pem_from_spki};
+use crate::store::text::{StoredJson, StoredText, StoredTime};
 use crate::store::{Store, StoreError};
 use decode::{Decoded, decode};
 
 /// Largest metadata object, serialised.
 const MAX_METADATA: usize = 16 * 1024;
+
+/// Longest key name, in characters.
+pub const MAX_NAME: usize = 64;
+
+/// A key's name as sent: no NUL, at most [`MAX_NAME`] characters.
+pub type KeyName = StoredText<MAX_NAME>;
 
 /// A key to register.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -43,13 +50,16 @@ pub struct NewKeyRequest {
     /// The curve (`P-256`, `secp256k1`...); required for raw EC points,
     /// checked against the key otherwise.
     pub curve: Option<String>,
-    /// A name (at most 64 characters).
-    pub name: Option<String>,
-    /// When the key stops being usable.
-    pub expires_at: Option<DateTime<Utc>>,
-    /// Your own metadata (a JSON object).
+    /// A name (1-64 characters, no NUL).
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 64)]
+    pub name: Option<KeyName>,
+    /// When the key stops being usable (RFC 3339, years 1-9999).
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub expires_at: Option<StoredTime>,
+    /// Your own metadata (a JSON object of at most 16 KiB, nested at most
+    /// 32 deep, at most 1024 keys, no NUL in keys or strings).
     #[schema(value_type = Object)]
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<StoredJson>,
 }
 
 /// A key as the API shows it.
@@ -113,8 +123,10 @@ impl From<KeyRow> for KeyView {
     }
 }
 
-/// Validate a caller's own metadata.
-pub fn check_metadata(metadata: &Option<serde_json::Value>) -> Result<(), KeyError> {
+/// Validate a caller's own metadata (its characters, depth and key count
+/// were checked as it was decoded).
+pub fn check_metadata(metadata: Option<&StoredJson>) -> Result<(), KeyError> {
+    let metadata = metadata.map(StoredJson::as_value);
     if let Some(metadata) = metadata {
         if !metadata.is_object() {
             return Err(KeyError::InvalidMetadata(
@@ -130,10 +142,13 @@ pub fn check_metadata(metadata: &Option<serde_json::Value>) -> Result<(), KeyErr
     Ok(())
 }
 
-/// Validate a key name.
-pub fn check_name(name: &Option<String>) -> Result<(), KeyError> {
+/// Validate a key name (its characters and length were checked as it was
+/// decoded; a name built another way is checked again here).
+pub fn check_name(name: Option<&KeyName>) -> Result<(), KeyError> {
     match name {
-        Some(name) if name.is_empty() || name.chars().count() > 64 => Err(KeyError::InvalidName),
+        Some(name) if name.is_empty() || name.chars().count() > MAX_NAME => {
+            Err(KeyError::InvalidName)
+        }
         _ => Ok(()),
     }
 }
@@ -249,7 +264,7 @@ impl Registrar<'_> {
             "bits": info.bits,
             "uploaded_format": uploaded_as,
             "plugin": plugin.label(),
-            "custom": request.metadata,
+            "custom": request.metadata.as_ref().map(StoredJson::as_value),
         });
         let pem = pem_from_spki(&info.spki_der);
         let new = NewKey {
@@ -259,7 +274,7 @@ impl Registrar<'_> {
             key_data: &pem,
             name: request.name.as_deref(),
             metadata: &metadata,
-            expires_at: request.expires_at,
+            expires_at: request.expires_at.map(StoredTime::get),
         };
         let mut tx = self.store.begin_for(owner).await?;
         let id = keys::insert(&mut tx, &new).await?.ok_or_else(|| {
@@ -275,9 +290,9 @@ impl Registrar<'_> {
 
 /// Name, metadata and expiry, before any decoding.
 fn check_request(request: &NewKeyRequest) -> Result<(), KeyError> {
-    check_name(&request.name)?;
-    check_metadata(&request.metadata)?;
-    if request.expires_at.is_some_and(|t| t <= Utc::now()) {
+    check_name(request.name.as_ref())?;
+    check_metadata(request.metadata.as_ref())?;
+    if request.expires_at.is_some_and(|t| t.get() <= Utc::now()) {
         return Err(KeyError::InvalidExpiry);
     }
     Ok(())

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod keys;
 pub mod migrations;
 pub mod plugins;
+pub mod text;
 pub mod tokens;
 pub mod users;
 pub mod verifications;
@@ -75,6 +76,15 @@ pub enum StoreError {
     /// the database is not to blame.
     #[error("invalid data or settings: {0}")]
     Invalid(String),
+    /// PostgreSQL refused a value the client sent (a data exception, a
+    /// check constraint, a value too large to index): the request is at
+    /// fault, not the server. The edge checks input before it gets here
+    /// (see [`text`]); this is the net under that check.
+    #[error("the database refused a value (SQLSTATE {sqlstate})")]
+    InvalidInput {
+        /// The SQLSTATE, for the log.
+        sqlstate: String,
+    },
     /// The schema is older than this build.
     #[error("the database is not migrated: {0}")]
     NotMigrated(String),
@@ -87,12 +97,19 @@ impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
         if let Some(db) = error.as_database_error()
             && let Some(constraint) = db.constraint()
-            && (db.is_unique_violation()
-                || db.is_foreign_key_violation()
-                || db.is_check_violation())
+            && (db.is_unique_violation() || db.is_foreign_key_violation())
         {
             return StoreError::Conflict {
                 constraint: constraint.to_owned(),
+            };
+        }
+        if let Some(sqlstate) = error
+            .as_database_error()
+            .and_then(|db| db.code())
+            .filter(|code| refuses_input(code))
+        {
+            return StoreError::InvalidInput {
+                sqlstate: sqlstate.into_owned(),
             };
         }
         if is_transient(&error) {
@@ -100,6 +117,15 @@ impl From<sqlx::Error> for StoreError {
         }
         StoreError::Database(error)
     }
+}
+
+/// SQLSTATEs that blame the values sent, not the server: data exceptions
+/// (class 22: invalid text representation, numeric or datetime out of
+/// range, NUL, untranslatable characters, strings too long), check
+/// violations (23514) and program limits (54000, e.g. an index row too
+/// big).
+fn refuses_input(sqlstate: &str) -> bool {
+    sqlstate.starts_with("22") || matches!(sqlstate, "23514" | "54000")
 }
 
 /// Lost connections, pool exhaustion, serialization failures, deadlocks and
