@@ -32,8 +32,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    /// Login name.
-    pub username: String,
+    /// Login name (no NUL; longer than a username can be is refused as
+    /// invalid credentials, past 1024 characters as `invalid_username`).
+    #[schema(value_type = String)]
+    pub username: crate::store::text::StoredText<1024>,
     /// Password.
     pub password: String,
 }

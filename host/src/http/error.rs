@@ -416,4 +416,57 @@ mod tests {
         assert_eq!(body["code"], "conflict");
         assert!(!body.to_string().contains("users_email_key"));
     }
+
+    #[tokio::test]
+    async fn a_value_the_database_refused_is_the_clients_422() {
+        let refused = StoreError::InvalidInput {
+            sqlstate: "22021".to_owned(),
+        };
+        let (response, body) = problem(refused.into()).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["code"], "invalid_input");
+        assert!(!body.to_string().contains("22021"), "{body}");
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Body {
+        name: Option<crate::store::text::StoredText<8>>,
+        metadata: Option<crate::store::text::StoredJson>,
+        count: Option<u8>,
+    }
+
+    fn rejection(body: &str) -> ApiError {
+        axum::Json::<Body>::from_bytes(body.as_bytes())
+            .map(|_| ())
+            .map_err(ApiError::from)
+            .expect_err("refused")
+    }
+
+    #[test]
+    fn a_store_types_refusal_names_its_field() {
+        for (body, code) in [
+            (r#"{"name": "a\u0000b"}"#, "invalid_name"),
+            (r#"{"name": "much too long"}"#, "invalid_name"),
+            (r#"{"metadata": {"a\u0000b": 1}}"#, "invalid_metadata"),
+            (r#"{"metadata": {"a": ["\u0000"]}}"#, "invalid_metadata"),
+        ] {
+            let error = rejection(body);
+            assert_eq!(error.status(), StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(error.code(), code, "{body}");
+            assert!(!error.detail.contains("line"), "{}", error.detail);
+        }
+    }
+
+    #[test]
+    fn other_decoding_errors_keep_their_codes() {
+        assert_eq!(rejection(r#"{"count": 300}"#).code(), "invalid_body");
+        assert_eq!(rejection(r#"{"name": 5}"#).code(), "invalid_body");
+        // serde_json refuses an unpaired surrogate as a syntax error.
+        let lone = rejection(r#"{"name": "\ud800"}"#);
+        assert_eq!(
+            (lone.status(), lone.code()),
+            (StatusCode::BAD_REQUEST, "malformed_body")
+        );
+    }
 }

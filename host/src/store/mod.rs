@@ -270,3 +270,22 @@ pub struct Page<C> {
     /// Items to return at most.
     pub limit: i64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::refuses_input;
+
+    #[test]
+    fn data_exceptions_and_limits_blame_the_input() {
+        for code in [
+            "22P02", "22003", "22007", "22008", "22021", "22P05", "22001", "23514", "54000",
+        ] {
+            assert!(refuses_input(code), "{code}");
+        }
+        for code in [
+            "23505", "23503", "40001", "08006", "42P01", "XX000", "53300",
+        ] {
+            assert!(!refuses_input(code), "{code}");
+        }
+    }
+}

@@ -86,6 +86,12 @@ impl<const MAX: usize> fmt::Debug for StoredText<MAX> {
     }
 }
 
+impl<const MAX: usize> fmt::Display for StoredText<MAX> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 impl<const MAX: usize> std::ops::Deref for StoredText<MAX> {
     type Target = str;
     fn deref(&self) -> &str {
