@@ -84,7 +84,7 @@ impl From<SessionError> for ApiError {
 /// Create an account (when registration is open).
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = NewAccount,
     responses((status = 201, body = User), (status = 403, body = super::error::Problem, description = "registration is closed"),
-               (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)))]
+               (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem, description = "invalid_username, invalid_email (including NUL and control characters), weak_password, invalid_body; invalid_input: the database refused a value")))]
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

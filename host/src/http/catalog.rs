@@ -171,7 +171,7 @@ async fn list_curves(
 /// Add a curve to the catalogue (a plugin must serve it before keys on it
 /// can be used).
 #[utoipa::path(post, path = "/v1/curves", tag = "catalogue", security(("bearer" = ["manage_curves"])), request_body = NewCurve,
-    responses((status = 201, body = CurveView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = CurveView), (status = 400, body = Problem, description = "malformed_body (including an unpaired surrogate)"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem, description = "invalid_name, invalid_algorithm, invalid_parameters, invalid_description (NUL, length, nesting, key count), unknown_algorithm, invalid_body; invalid_input: the database refused a value")))]
 async fn create_curve(
     State(state): State<AppState>,
     caller: Authorized<ManageCurves>,
@@ -231,7 +231,7 @@ async fn create_curve(
 /// Enable or disable a curve (or change its description).
 #[utoipa::path(patch, path = "/v1/curves/{id}", tag = "catalogue", security(("bearer" = ["manage_curves"])),
     params(("id" = Uuid, Path, description = "curve id")), request_body = CurvePatch,
-    responses((status = 200, body = CurveView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = CurveView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem, description = "invalid_status, invalid_description (NUL, length), invalid_body; invalid_input: the database refused a value")))]
 async fn update_curve(
     State(state): State<AppState>,
     caller: Authorized<ManageCurves>,

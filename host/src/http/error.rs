@@ -39,7 +39,10 @@ pub struct Problem {
     pub status: u16,
     /// What happened, for this occurrence.
     pub detail: String,
-    /// Stable machine-readable code.
+    /// Stable machine-readable code. A value that cannot be stored (NUL,
+    /// too long, too deep, too many keys, a time out of range) answers
+    /// `invalid_<field>` naming the field; one the database refused
+    /// nonetheless answers `invalid_input`.
     pub code: String,
 }
 

@@ -61,7 +61,7 @@ pub struct KeyQuery {
 /// Register a public key; the plugin for its algorithm validates and
 /// canonicalises it.
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", security(("bearer" = ["manage_public_keys"])), request_body = NewKeyRequest,
-    responses((status = 201, body = KeyView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = KeyView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem, description = "invalid_name, invalid_metadata, invalid_expires_at (NUL, length, nesting, key count, time range), invalid_expiry, invalid_body, the key's own codes; invalid_input: the database refused a value")))]
 async fn create_key(
     State(state): State<AppState>,
     caller: Authorized<ManagePublicKeys>,
@@ -131,7 +131,7 @@ async fn get_key(
 /// Rename a key, replace its metadata or change its expiry.
 #[utoipa::path(patch, path = "/v1/keys/{id}", tag = "keys", security(("bearer" = ["manage_public_keys"])),
     params(("id" = Uuid, Path, description = "key id")), request_body = KeyPatch,
-    responses((status = 200, body = KeyView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = KeyView), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem, description = "invalid_name, invalid_metadata, invalid_expires_at (NUL, length, nesting, key count, time range), invalid_body; invalid_input: the database refused a value")))]
 async fn update_key(
     State(state): State<AppState>,
     caller: Authorized<ManagePublicKeys>,

@@ -180,7 +180,7 @@ async fn list_users(
 /// Create a user (any roles and status).
 #[utoipa::path(post, path = "/v1/users", tag = "users", security(("bearer" = ["manage_users"])), request_body = NewAccount,
     responses((status = 201, body = User), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem),
-               (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)))]
+               (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem, description = "invalid_username, invalid_email (including NUL and control characters), weak_password, unknown_role, invalid_status, invalid_body; invalid_input: the database refused a value")))]
 async fn create_user(
     State(state): State<AppState>,
     caller: Authorized<ManageUsers>,
@@ -219,7 +219,7 @@ async fn get_user(
 #[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", security(("bearer" = ["manage_users"])),
     params(("id" = Uuid, Path, description = "user id")), request_body = UserPatch,
     responses((status = 200, body = User), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem),
-               (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem)))]
+               (status = 404, body = super::error::Problem), (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem, description = "invalid_email (including NUL and control characters), weak_password, invalid_status, invalid_body; invalid_input: the database refused a value")))]
 async fn update_user(
     State(state): State<AppState>,
     caller: Authorized<ManageUsers>,
