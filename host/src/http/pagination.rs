@@ -12,6 +12,7 @@ use super::error::ApiError;
 use crate::app::AppState;
 use crate::store::audit::AuditEvent;
 use crate::store::keys::KeyRow;
+use crate::store::text::StoredTime;
 use crate::store::users::User;
 use crate::store::verifications::{BatchView, RecordView};
 use crate::store::{Page, StoreError};
@@ -134,7 +135,9 @@ pub fn page(
             let position: Cursor = URL_SAFE_NO_PAD
                 .decode(cursor)
                 .ok()
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
+                // A time this server never issued (nor PostgreSQL can hold).
+                .filter(|position| StoredTime::parse(position.t).is_ok())
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         "invalid_cursor",
@@ -241,5 +244,49 @@ mod tests {
         assert_eq!(paged.items.len(), 2);
         assert_eq!(paged.next_cursor, None);
         assert_eq!(paged.map(|item| item.0).items, vec![at(2), at(1)]);
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Any time PostgreSQL and this server hold (years 1-9999), to the
+    /// microsecond as `timestamptz` stores it.
+    fn storable_time() -> impl Strategy<Value = DateTime<Utc>> {
+        let first = -62_135_596_800_i64; // 0001-01-01T00:00:00Z
+        let last = 253_402_300_799_i64; // 9999-12-31T23:59:59Z
+        (first..=last, 0..1_000_000_u32).prop_map(|(secs, micros)| {
+            DateTime::from_timestamp(secs, micros * 1000).expect("in chrono's range")
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn every_cursor_decodes_to_the_position_it_encodes(
+            time in storable_time(),
+            id in any::<u128>().prop_map(Uuid::from_u128),
+        ) {
+            let page = page(Some(&encode_cursor(time, id)), None, 100).expect("accepted");
+            prop_assert_eq!(page.after, Some((time, id)));
+        }
+
+        #[test]
+        fn any_other_text_is_an_invalid_cursor_or_a_position(text in ".{1,64}") {
+            match page(Some(&text), None, 100) {
+                Ok(page) => prop_assert!(page.after.is_some()),
+                Err(error) => prop_assert_eq!(error.code(), "invalid_cursor"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_cursor_outside_the_storable_years_is_refused() {
+        let far = DateTime::from_timestamp(300_000_000_000, 0).expect("in chrono's range");
+        let cursor = encode_cursor(far, Uuid::nil());
+        let error = page(Some(&cursor), None, 100).expect_err("refused");
+        assert_eq!(error.code(), "invalid_cursor");
     }
 }

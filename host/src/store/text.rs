@@ -284,3 +284,67 @@ mod tests {
         assert!(refusal::<StoredTime>(json!(5)).contains("invalid type"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn text_without_nul_within_the_limit_round_trips(text in "[^\\x00]{0,64}") {
+            let json = serde_json::to_string(&text).expect("serialised");
+            let stored: StoredText<64> = serde_json::from_str(&json).expect("accepted");
+            prop_assert_eq!(stored.as_str(), text.as_str());
+        }
+
+        #[test]
+        fn text_with_a_nul_is_refused(before in ".{0,30}", after in ".{0,30}") {
+            let json = serde_json::to_string(&format!("{before}\0{after}")).expect("serialised");
+            let refusal = serde_json::from_str::<StoredText<64>>(&json).expect_err("refused");
+            prop_assert!(refusal.to_string().starts_with(REFUSAL));
+        }
+
+        #[test]
+        fn json_without_nul_round_trips(value in json_value()) {
+            // Compared with plain decoding: without serde_json's
+            // float_roundtrip a float may move by one ulp either way.
+            let text = value.to_string();
+            let stored: StoredJson = serde_json::from_str(&text).expect("accepted");
+            let plain: serde_json::Value = serde_json::from_str(&text).expect("decoded");
+            prop_assert_eq!(stored.into_inner(), plain);
+        }
+
+        #[test]
+        fn json_with_a_nul_anywhere_is_refused(value in json_value(), in_key in any::<bool>()) {
+            let poisoned = if in_key {
+                serde_json::json!({"ok": value, "\0": 1})
+            } else {
+                serde_json::json!([value, {"deep": ["a\0"]}])
+            };
+            prop_assert_eq!(StoredJson::parse(poisoned), Err(Unstorable::Nul));
+        }
+    }
+
+    /// JSON without NUL, a few levels deep (well inside the limits).
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            "[^\\x00]{0,16}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 64, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..8).prop_map(Value::Array),
+                prop::collection::btree_map("[^\\x00]{0,8}", inner, 0..8)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+}
