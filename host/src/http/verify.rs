@@ -1,8 +1,9 @@
 //! `/v1/verify` and `/v1/verify/batch` (permission `verify_signatures`).
 
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
-use serde::Deserialize;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{StatusCode, header};
+use serde_json::value::RawValue;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -11,6 +12,7 @@ use crate::app::AppState;
 use crate::auth::perm::VerifySignatures;
 use crate::http::extract::Authorized;
 use crate::plugins::{ContractError, PluginError};
+use crate::verify::batch_body::{BatchBodyError, parse_batch_body};
 use crate::verify::request::VerifyItem;
 use crate::verify::{BatchVerified, Verified, VerifyError};
 
@@ -24,14 +26,77 @@ pub fn router(batch_body_limit: usize) -> OpenApiRouter<AppState> {
         .merge(batch)
 }
 
-/// A batch of verifications.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// A batch of verifications. Its body is read by [`BatchRequest`]'s
+/// extractor, which stops at the first item past `verify.max_batch_items`
+/// (`batch_too_large`) before allocating for the rest.
+#[derive(Debug, utoipa::ToSchema)]
 pub struct BatchRequest {
     /// The items; each is a verification request. Items that do not parse
     /// fail alone, in their slot.
     #[schema(value_type = Vec<VerifyItem>)]
-    pub items: Vec<serde_json::Value>,
+    pub items: Vec<Box<RawValue>>,
+}
+
+impl FromRequest<AppState> for BatchRequest {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        if !is_json(&request) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        // `Bytes` honours the route's body limit before buffering.
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| match e.status() {
+                StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "body_too_large",
+                    "the request body is too large",
+                ),
+                _ => ApiError::bad_request("malformed_body", e.body_text()),
+            })?;
+        let max = state.config.verify.max_batch_items;
+        let items = tokio::task::spawn_blocking(move || parse_batch_body(&body, max))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(batch_body_refused)?;
+        Ok(Self { items })
+    }
+}
+
+/// `application/json` or `application/<anything>+json`, as `Json` takes.
+fn is_json(request: &Request) -> bool {
+    let Some(value) = request.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(value) = value.to_str() else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let essence = essence.to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"))
+}
+
+/// A refused batch body as the problem `ApiJson` (or the item count
+/// check) would answer.
+fn batch_body_refused(error: BatchBodyError) -> ApiError {
+    match error {
+        BatchBodyError::TooManyItems { max } => ApiError::unprocessable(
+            "batch_too_large",
+            format!("a batch holds at most {max} items"),
+        ),
+        BatchBodyError::Json(e) if e.classify() == serde_json::error::Category::Data => {
+            ApiError::unprocessable("invalid_body", e.to_string())
+        }
+        BatchBodyError::Json(e) => ApiError::bad_request("malformed_body", e.to_string()),
+    }
 }
 
 impl From<VerifyError> for ApiError {
@@ -110,7 +175,7 @@ async fn verify_single(
 async fn verify_batch(
     State(state): State<AppState>,
     caller: Authorized<VerifySignatures>,
-    ApiJson(request): ApiJson<BatchRequest>,
+    request: BatchRequest,
 ) -> Result<ApiJson<BatchVerified>, ApiError> {
     Ok(ApiJson(
         state.verifier.verify_batch(&caller, request.items).await?,
