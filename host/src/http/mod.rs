@@ -71,7 +71,7 @@ pub fn api(config: &crate::config::Config) -> (axum::Router<AppState>, utoipa::o
         .merge(users::router())
         .merge(catalog::router())
         .merge(keys::router())
-        .merge(verify::router(config.http.batch_body_limit_bytes))
+        .merge(verify::router())
         .merge(history::router())
         .merge(plugins::router(config.plugins.max_upload_bytes))
         .merge(audit::router())

@@ -1,9 +1,11 @@
 //! `/v1/verify` and `/v1/verify/batch` (permission `verify_signatures`).
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
+use futures::StreamExt as _;
 use serde_json::value::RawValue;
+use tokio::sync::mpsc;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -16,19 +18,19 @@ use crate::verify::batch_body::{BatchBodyError, parse_batch_body};
 use crate::verify::request::VerifyItem;
 use crate::verify::{BatchVerified, Verified, VerifyError};
 
-/// The routes of this module.
-pub fn router(batch_body_limit: usize) -> OpenApiRouter<AppState> {
-    let batch = OpenApiRouter::new()
-        .routes(routes!(verify_batch))
-        .layer(DefaultBodyLimit::max(batch_body_limit));
+/// The routes of this module. The batch body's limit
+/// (`http.batch_body_limit_bytes`) is applied by [`BatchRequest`] as it
+/// streams the body; the single request's is the API's default limit.
+pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(verify_single))
-        .merge(batch)
+        .routes(routes!(verify_batch))
 }
 
 /// A batch of verifications. Its body is read by [`BatchRequest`]'s
 /// extractor, which stops at the first item past `verify.max_batch_items`
-/// (`batch_too_large`) before allocating for the rest.
+/// (`batch_too_large`) before reading or allocating for the rest, and at
+/// `http.batch_body_limit_bytes` (`body_too_large`).
 #[derive(Debug, utoipa::ToSchema)]
 pub struct BatchRequest {
     /// The items; each is a verification request. Items that do not parse
@@ -40,6 +42,9 @@ pub struct BatchRequest {
 impl FromRequest<AppState> for BatchRequest {
     type Rejection = ApiError;
 
+    /// The body is streamed into the parser on a blocking thread, never
+    /// buffered whole: reading stops at the body limit or as soon as the
+    /// parser has seen one item too many.
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         if !is_json(&request) {
             return Err(ApiError::new(
@@ -48,23 +53,89 @@ impl FromRequest<AppState> for BatchRequest {
                 "send the body as application/json",
             ));
         }
-        // `Bytes` honours the route's body limit before buffering.
-        let body = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| match e.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "body_too_large",
-                    "the request body is too large",
-                ),
-                _ => ApiError::bad_request("malformed_body", e.body_text()),
-            })?;
+        let limit = state.config.http.batch_body_limit_bytes;
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|length| length > limit) {
+            return Err(body_too_large());
+        }
         let max = state.config.verify.max_batch_items;
-        let items = tokio::task::spawn_blocking(move || parse_batch_body(&body, max))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(batch_body_refused)?;
-        Ok(Self { items })
+        let (chunks, reader) = ChannelReader::new();
+        let parser = tokio::task::spawn_blocking(move || parse_batch_body(reader, max));
+        let pumped = pump(request.into_body(), chunks, limit).await;
+        let parsed = parser.await.map_err(ApiError::internal)?;
+        match (parsed, pumped) {
+            (Err(BatchBodyError::TooManyItems { max }), _) => {
+                Err(batch_body_refused(BatchBodyError::TooManyItems { max }))
+            }
+            (_, Err(refused)) => Err(refused),
+            (parsed, Ok(())) => Ok(Self {
+                items: parsed.map_err(batch_body_refused)?,
+            }),
+        }
+    }
+}
+
+fn body_too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        "the request body is too large",
+    )
+}
+
+/// Send the body's chunks to the parser until it ends, the parser stops
+/// listening (done, or refused), or more than `limit` bytes have come.
+async fn pump(body: Body, chunks: mpsc::Sender<Bytes>, limit: usize) -> Result<(), ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut received = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
+        received = received.saturating_add(chunk.len());
+        if received > limit {
+            return Err(body_too_large());
+        }
+        if chunks.send(chunk).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// A blocking `Read` over the chunks [`pump`] sends; the end of the
+/// channel is the end of the body.
+struct ChannelReader {
+    chunks: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl ChannelReader {
+    /// A few chunks in flight at most: the body waits in the client's
+    /// socket, not in memory here.
+    fn new() -> (mpsc::Sender<Bytes>, Self) {
+        let (sender, chunks) = mpsc::channel(4);
+        let reader = Self {
+            chunks,
+            current: Bytes::new(),
+        };
+        (sender, reader)
+    }
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(chunk) => self.current = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
     }
 }
 

@@ -1,12 +1,14 @@
 //! A batch body parsed with its item count bounded before allocation: the
-//! `items` array is streamed and parsing stops at the first item past the
-//! configured maximum, so a body of millions of tiny items costs memory
-//! proportional to the maximum, never to its own element count. Items stay
-//! raw JSON text; each is parsed on its own later, so a bad one fails alone
-//! in its slot.
+//! body is read as a stream, the `items` array is counted as it is read,
+//! and parsing (and reading) stops at the first item past the configured
+//! maximum, so a body of millions of tiny items costs memory proportional
+//! to the maximum, never to its own size or element count. Items stay raw
+//! JSON text; each is parsed on its own later, so a bad one fails alone in
+//! its slot.
 
 use std::cell::Cell;
 use std::fmt;
+use std::io::{BufReader, Read};
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -25,10 +27,12 @@ pub enum BatchBodyError {
     Json(#[from] serde_json::Error),
 }
 
-/// The items of `body` (`{"items": [...]}`, no other field), at most
-/// `max_items` of them, each as its raw JSON text.
+/// The items of the body `body` reads (`{"items": [...]}`, no other
+/// field), at most `max_items` of them, each as its raw JSON text. Reads
+/// no further than the item past the maximum; blocks on `body`, so call it
+/// on a blocking thread when `body` waits for the network.
 pub fn parse_batch_body(
-    body: &[u8],
+    body: impl Read,
     max_items: usize,
 ) -> Result<Vec<Box<RawValue>>, BatchBodyError> {
     let overflowed = Cell::new(false);
@@ -36,7 +40,9 @@ pub fn parse_batch_body(
         max_items,
         overflowed: &overflowed,
     };
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    // serde_json reads a reader byte by byte: buffer it.
+    let reader = BufReader::with_capacity(64 * 1024, body);
+    let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let parsed = seed
         .deserialize(&mut deserializer)
         .and_then(|items| deserializer.end().map(|()| items));
@@ -141,9 +147,9 @@ mod tests {
 
     #[test]
     fn items_come_back_raw_and_in_order() {
-        let items = parse_batch_body(br#"{"items": [{"a": 1}, 0, "x"]}"#, 3).expect("parsed");
+        let items = parse_batch_body(&br#"{"items": [{"a": 1}, 0, "x"]}"#[..], 3).expect("parsed");
         assert_eq!(raw(&items), [r#"{"a": 1}"#, "0", r#""x""#]);
-        let empty = parse_batch_body(br#"{"items": []}"#, 3).expect("parsed");
+        let empty = parse_batch_body(&br#"{"items": []}"#[..], 3).expect("parsed");
         assert!(empty.is_empty());
     }
 
@@ -152,8 +158,29 @@ mod tests {
         // The tail is not even valid JSON: parsing never reaches it.
         let body = br#"{"items": [0, 0, 0, 0, 0, !!!"#;
         assert!(matches!(
-            parse_batch_body(body, 3),
+            parse_batch_body(&body[..], 3),
             Err(BatchBodyError::TooManyItems { max: 3 })
+        ));
+    }
+
+    /// `,0` for ever: a body that never ends.
+    struct EndlessZeros;
+
+    impl Read for EndlessZeros {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            for (i, byte) in buf.iter_mut().enumerate() {
+                *byte = if i % 2 == 0 { b',' } else { b'0' };
+            }
+            Ok(buf.len() - buf.len() % 2)
+        }
+    }
+
+    #[test]
+    fn an_endless_body_is_read_only_up_to_the_item_past_the_maximum() {
+        let body = (&br#"{"items": [0"#[..]).chain(EndlessZeros);
+        assert!(matches!(
+            parse_batch_body(body, 1000),
+            Err(BatchBodyError::TooManyItems { max: 1000 })
         ));
     }
 

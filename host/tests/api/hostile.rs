@@ -68,6 +68,21 @@ async fn a_batch_of_far_too_many_tiny_items_is_refused_before_it_is_read_whole()
 }
 
 #[tokio::test]
+async fn a_batch_body_over_its_byte_limit_is_refused() {
+    let app = TestApp::spawn_with(|c| {
+        c.http.batch_body_limit_bytes = 1024;
+        c.verify.max_batch_items = 100_000;
+    })
+    .await;
+    let (_, token) = app.user(&["user"]).await;
+    let answer = post_raw(&app, "/v1/verify/batch", &token, tiny_items(1000, "]}")).await;
+    assert_eq!(
+        answer,
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large".to_owned())
+    );
+}
+
+#[tokio::test]
 async fn a_batch_body_keeps_its_shape_rules_and_a_bad_item_fails_alone() {
     let app = TestApp::spawn_with(|c| c.verify.max_batch_items = 10).await;
     let (_, token) = app.user(&["user"]).await;
