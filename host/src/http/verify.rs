@@ -87,19 +87,27 @@ fn body_too_large() -> ApiError {
     )
 }
 
-/// Send the body's chunks to the parser until it ends, the parser stops
-/// listening (done, or refused), or more than `limit` bytes have come.
+/// Send the body's chunks to the parser until it ends or more than
+/// `limit` bytes have come. Once the parser has stopped listening (done,
+/// or refused), the rest is read and dropped chunk by chunk, up to the
+/// limit: a client still sending would otherwise see its connection reset
+/// and miss the answer.
 async fn pump(body: Body, chunks: mpsc::Sender<Bytes>, limit: usize) -> Result<(), ApiError> {
     let mut stream = body.into_data_stream();
     let mut received = 0usize;
+    let mut listening = true;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request("malformed_body", e.to_string()))?;
         received = received.saturating_add(chunk.len());
         if received > limit {
-            return Err(body_too_large());
+            return if listening {
+                Err(body_too_large())
+            } else {
+                Ok(())
+            };
         }
-        if chunks.send(chunk).await.is_err() {
-            break;
+        if listening && chunks.send(chunk).await.is_err() {
+            listening = false;
         }
     }
     Ok(())
