@@ -83,6 +83,19 @@ async fn a_batch_body_over_its_byte_limit_is_refused() {
 }
 
 #[tokio::test]
+async fn a_single_request_over_the_body_limit_is_refused_before_it_is_decoded() {
+    let app = TestApp::spawn_with(|c| c.http.body_limit_bytes = 64 * 1024).await;
+    let (_, token) = app.user(&["user"]).await;
+    let body = json!({"public_key_id": uuid::Uuid::new_v4(), "document": "A".repeat(128 * 1024),
+                      "signature": "AA=="});
+    let answer = post_raw(&app, "/v1/verify", &token, body.to_string()).await;
+    assert_eq!(
+        answer,
+        (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large".to_owned())
+    );
+}
+
+#[tokio::test]
 async fn a_batch_body_keeps_its_shape_rules_and_a_bad_item_fails_alone() {
     let app = TestApp::spawn_with(|c| c.verify.max_batch_items = 10).await;
     let (_, token) = app.user(&["user"]).await;
