@@ -82,14 +82,18 @@ pub fn api(config: &crate::config::Config) -> (axum::Router<AppState>, utoipa::o
 /// The complete router with its middleware.
 pub fn router(state: AppState) -> axum::Router {
     let (routes, openapi) = api(&state.config);
-    let openapi = std::sync::Arc::new(openapi);
+    // Serialised once: serving the document costs a copy of a reference.
+    let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the OpenAPI document does not serialise");
+        b"{}".to_vec()
+    }));
     let http = &state.config.http;
     routes
         .route(
             "/openapi.json",
             axum::routing::get(move || {
                 let openapi = openapi.clone();
-                async move { axum::Json(openapi.as_ref().clone()) }
+                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi) }
             }),
         )
         .fallback(not_found)
