@@ -98,7 +98,9 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// One HTTP request answered.
+    /// One HTTP request answered. Each label must come from a closed set
+    /// (a known method or `other`, a route template): every distinct
+    /// combination is a series kept for the life of the process.
     pub fn http_request(&self, method: &str, route: &str, status: u16, took: Duration) {
         if let Ok(mut http) = self.http.lock() {
             http.entry((method.to_owned(), route.to_owned(), status))

@@ -182,3 +182,19 @@ async fn request_timeout(State(state): State<AppState>, request: Request, next: 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::method_label;
+    use axum::http::Method;
+
+    #[test]
+    fn standard_methods_keep_their_names_and_any_other_is_other() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        for made_up in ["ANYTHING", "get", "X-1"] {
+            let method = Method::from_bytes(made_up.as_bytes()).expect("a token");
+            assert_eq!(method_label(&method), "other", "{made_up}");
+        }
+    }
+}
