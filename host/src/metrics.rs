@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Latency buckets, in seconds.
@@ -79,6 +80,7 @@ pub struct Metrics {
     verify: Mutex<BTreeMap<String, Histogram>>,
     plugin_failures: Mutex<BTreeMap<(String, &'static str), u64>>,
     rate_limited: Mutex<BTreeMap<String, u64>>,
+    login_refusals: AtomicU64,
     record_batches: Mutex<Histogram>,
 }
 
@@ -89,13 +91,16 @@ impl Default for Metrics {
             verify: Mutex::new(BTreeMap::new()),
             plugin_failures: Mutex::new(BTreeMap::new()),
             rate_limited: Mutex::new(BTreeMap::new()),
+            login_refusals: AtomicU64::new(0),
             record_batches: Mutex::new(Histogram::new(SIZE_BUCKETS)),
         }
     }
 }
 
 impl Metrics {
-    /// One HTTP request answered.
+    /// One HTTP request answered. Each label must come from a closed set
+    /// (a known method or `other`, a route template): every distinct
+    /// combination is a series kept for the life of the process.
     pub fn http_request(&self, method: &str, route: &str, status: u16, took: Duration) {
         if let Ok(mut http) = self.http.lock() {
             http.entry((method.to_owned(), route.to_owned(), status))
@@ -126,6 +131,12 @@ impl Metrics {
         if let Ok(mut limited) = self.rate_limited.lock() {
             *limited.entry(scope.to_owned()).or_default() += 1;
         }
+    }
+
+    /// A login attempt refused by its rate limits (audited only once per
+    /// username, network and window; counted here every time).
+    pub fn login_refused(&self) {
+        self.login_refusals.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A record transaction committed `rows` rows.
@@ -226,6 +237,15 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{scope=\"{}\"}} {count}", label(scope));
             }
         }
+        let name = "sigil_login_refusals_total";
+        header(
+            out,
+            name,
+            "counter",
+            "Login attempts refused by a rate limit (audited once per username, network and window).",
+        );
+        let refusals = self.login_refusals.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name} {refusals}");
     }
 }
 

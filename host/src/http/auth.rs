@@ -1,5 +1,8 @@
 //! `/v1/auth/*`: register, login, refresh, logout, me.
 
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
@@ -119,7 +122,11 @@ async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<ApiJson<TokenPair>, ApiError> {
-    if request.username.len() > Username::MAX_LEN || request.password.len() > MAX_PASSWORD_LEN {
+    // Counted as registration counts them (characters), so every password
+    // that could be set can be used.
+    if request.username.len() > Username::MAX_LEN
+        || request.password.chars().count() > MAX_PASSWORD_LEN
+    {
         return Err(ApiError::unauthorized(
             "invalid_credentials",
             "invalid username or password",
@@ -130,15 +137,49 @@ async fn login(
         ip,
     };
     if let Err(refused) = ratelimit::check(&state, attempt).await {
-        let event = Audit::anonymous(ip, Action::AuthLogin).on(&request.username);
-        state
-            .audit(event.failed(serde_json::json!({"reason": "rate_limited"})))
-            .await;
+        note_refused_login(&state, &request.username, ip).await;
         return Err(refused.into());
     }
     Ok(ApiJson(
         sessions::login(&state, &request.username, request.password, ip).await?,
     ))
+}
+
+/// Count a rate-limited login, and audit it only if it is the first
+/// refusal for this username and client network in the login window: a
+/// flood of refused logins writes a handful of audit rows, not one each.
+/// The marker is a limit of one per window on the shared limiter (Redis,
+/// or this process's windows while Redis is down).
+async fn note_refused_login(state: &AppState, username: &str, ip: IpAddr) {
+    state.metrics.login_refused();
+    let window = Duration::from_secs(state.config.auth.login_window_secs);
+    let marker = format!("{}|{}", username.to_lowercase(), client_network(ip));
+    let first = state
+        .rate_limiter
+        .check("login:refusal-audit", &marker, 1, window)
+        .await
+        .allowed;
+    if first {
+        let event = Audit::anonymous(ip, Action::AuthLogin).on(username);
+        let detail = serde_json::json!({
+            "reason": "rate_limited",
+            "aggregated": "later refusals for this username and network in the window are counted in sigil_login_refusals_total, not audited",
+            "window_secs": window.as_secs(),
+        });
+        state.audit(event.failed(detail)).await;
+    }
+}
+
+/// The network a client address is counted in: the address for IPv4, its
+/// /64 for IPv6 (one subscriber's usual allocation).
+fn client_network(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", Ipv6Addr::from(prefix))
+        }
+    }
 }
 
 /// Exchange a refresh token for a new token pair; the old refresh token
@@ -175,4 +216,19 @@ async fn me(caller: Caller) -> ApiJson<Me> {
         user: caller.principal.user,
         permissions: caller.principal.permissions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_network_is_the_ipv4_address_or_the_ipv6_slash_64() {
+        let v4: IpAddr = "192.0.2.7".parse().expect("ip");
+        assert_eq!(client_network(v4), "192.0.2.7");
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
+        assert_eq!(client_network(a), "2001:db8:1:2::/64");
+        assert_eq!(client_network(a), client_network(b));
+    }
 }

@@ -71,7 +71,7 @@ pub fn api(config: &crate::config::Config) -> (axum::Router<AppState>, utoipa::o
         .merge(users::router())
         .merge(catalog::router())
         .merge(keys::router())
-        .merge(verify::router(config.http.batch_body_limit_bytes))
+        .merge(verify::router())
         .merge(history::router())
         .merge(plugins::router(config.plugins.max_upload_bytes))
         .merge(audit::router())
@@ -82,14 +82,18 @@ pub fn api(config: &crate::config::Config) -> (axum::Router<AppState>, utoipa::o
 /// The complete router with its middleware.
 pub fn router(state: AppState) -> axum::Router {
     let (routes, openapi) = api(&state.config);
-    let openapi = std::sync::Arc::new(openapi);
+    // Serialised once: serving the document costs a copy of a reference.
+    let openapi = axum::body::Bytes::from(serde_json::to_vec(&openapi).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the OpenAPI document does not serialise");
+        b"{}".to_vec()
+    }));
     let http = &state.config.http;
     routes
         .route(
             "/openapi.json",
             axum::routing::get(move || {
                 let openapi = openapi.clone();
-                async move { axum::Json(openapi.as_ref().clone()) }
+                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi) }
             }),
         )
         .fallback(not_found)
@@ -129,21 +133,43 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// Count and time every request by method, route template and status.
+/// Every label comes from a closed set, so no client can add series.
 async fn record_metrics(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
-    let method = request.method().to_string();
+    let method = method_label(request.method());
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let response = next.run(request).await;
     state.metrics.http_request(
-        &method,
+        method,
         &route,
         response.status().as_u16(),
         started.elapsed(),
     );
     response
+}
+
+/// The method as a metrics label: the standard methods by name, any other
+/// (`curl -X ANYTHING`) as `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    const KNOWN: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::CONNECT, "CONNECT"),
+        (Method::TRACE, "TRACE"),
+    ];
+    KNOWN
+        .iter()
+        .find(|(known, _)| known == method)
+        .map_or("other", |(_, name)| name)
 }
 
 /// Bound every request's time; a request that runs over answers 503.
@@ -153,6 +179,22 @@ async fn request_timeout(State(state): State<AppState>, request: Request, next: 
         Ok(response) => response,
         Err(_) => {
             ApiError::unavailable("request_timeout", "the request took too long").into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::method_label;
+    use axum::http::Method;
+
+    #[test]
+    fn standard_methods_keep_their_names_and_any_other_is_other() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        for made_up in ["ANYTHING", "get", "X-1"] {
+            let method = Method::from_bytes(made_up.as_bytes()).expect("a token");
+            assert_eq!(method_label(&method), "other", "{made_up}");
         }
     }
 }

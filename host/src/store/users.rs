@@ -121,18 +121,18 @@ impl Store {
         )
         .fetch_one(&mut *tx)
         .await
-        .map_err(StoreError::from)?;
+        .map_err(|e| same_username_conflict(e.into()))?;
         grant_roles(&mut tx, id, new.roles).await?;
         tx.commit().await.map_err(StoreError::from)?;
         self.user(id).await?.ok_or(RoleChangeError::NoSuchUser)
     }
 
-    /// Credentials for a login attempt.
+    /// Credentials for a login attempt; the name matches in any case.
     pub async fn credentials(&self, username: &str) -> Result<Option<Credentials>, StoreError> {
         self.retry("credentials", || async {
             Ok(sqlx::query_as!(
                 Credentials,
-                r#"SELECT id, password_hash, status AS "status: UserStatus" FROM users WHERE username = $1"#,
+                r#"SELECT id, password_hash, status AS "status: UserStatus" FROM users WHERE lower(username) = lower($1)"#,
                 username
             )
             .fetch_optional(self.pool())
@@ -290,6 +290,20 @@ impl Store {
         ensure_an_admin_remains(&mut tx, admins_before).await?;
         tx.commit().await.map_err(StoreError::from)?;
         Ok(true)
+    }
+}
+
+/// The case-insensitive index guards the same rule as the schema's
+/// `users_username_key` (`ALICE` after `alice`): report it under that name,
+/// so callers map one constraint to one problem.
+fn same_username_conflict(error: StoreError) -> StoreError {
+    match error {
+        StoreError::Conflict { constraint } if constraint == "users_username_lower_key" => {
+            StoreError::Conflict {
+                constraint: "users_username_key".to_owned(),
+            }
+        }
+        other => other,
     }
 }
 

@@ -11,11 +11,14 @@
 //!
 //! - [`Verifier`] — the pipeline, built once at start-up;
 //! - [`request`] — a request decoded and planned against a plugin;
+//! - [`batch_body`] — a batch body parsed with its item count bounded
+//!   before allocation;
 //! - `pipeline` — the stages single and batch verification share;
 //! - `outcome` — records and answers;
 //! - `budget` — how long a batch's plugin work may go on;
 //! - [`recorder`] — group commit of the records.
 
+pub mod batch_body;
 mod budget;
 mod error;
 mod outcome;
@@ -184,7 +187,7 @@ impl Verifier {
     pub async fn verify_batch(
         &self,
         caller: &Caller,
-        items: Vec<serde_json::Value>,
+        items: Vec<Box<serde_json::value::RawValue>>,
     ) -> Result<BatchVerified, VerifyError> {
         check_batch_len(&self.limits, items.len())?;
         // Bound the memory batches can hold at once.

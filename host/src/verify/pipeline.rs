@@ -174,14 +174,14 @@ pub(super) fn check_batch_len(limits: &VerifyConfig, len: usize) -> Result<(), V
 /// Parse and decode every item on its own; refuse the whole batch only if
 /// its documents together are too large.
 pub(super) fn parse_items(
-    items: Vec<serde_json::Value>,
+    items: Vec<Box<serde_json::value::RawValue>>,
     limits: &VerifyConfig,
 ) -> Result<Parsed, VerifyError> {
     let mut document_bytes = 0usize;
     let parsed: Parsed = items
         .into_iter()
-        .map(|value| {
-            let item: VerifyItem = serde_json::from_value(value)
+        .map(|raw| {
+            let item: VerifyItem = serde_json::from_str(raw.get())
                 .map_err(|e| VerifyError::malformed("invalid_item", e.to_string()))?;
             let prepared = Prepared::from_item(&item, limits)?;
             document_bytes += prepared.document_len();

@@ -717,3 +717,81 @@ async fn signing_keys_are_sealed_at_rest_and_other_secrets_only_verify() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn usernames_are_one_account_in_any_case_and_keep_their_registered_form() {
+    let app = TestApp::spawn().await;
+    let register = |username: &'static str, email: &'static str| {
+        app.post(
+            "/v1/auth/register",
+            None,
+            json!({"username": username, "email": email, "password": PASSWORD}),
+        )
+    };
+    let alice = register("Alice", "alice@example.test").await;
+    assert_eq!(alice.status, StatusCode::CREATED, "{:?}", alice.body);
+    for clash in ["alice", "ALICE", "aLiCe"] {
+        let again = app
+            .post(
+                "/v1/auth/register",
+                None,
+                json!({"username": clash, "email": format!("{clash}2@example.test"), "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            (again.status, again.code()),
+            (StatusCode::CONFLICT, "username_taken"),
+            "{clash}"
+        );
+    }
+    for spelling in ["alice", "ALICE", "Alice"] {
+        let pair = app.login(spelling, PASSWORD).await;
+        let me = app.get("/v1/auth/me", pair["access_token"].as_str()).await;
+        assert_eq!(me.body["username"], "Alice", "{spelling}: {:?}", me.body);
+    }
+}
+
+#[tokio::test]
+async fn password_length_is_counted_in_characters_at_registration_and_login() {
+    let app = TestApp::spawn().await;
+    // 256 characters of two bytes each: at the limit, 512 bytes.
+    let longest = "é".repeat(256);
+    let registered = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"username": "longpass", "email": "longpass@example.test", "password": longest}),
+        )
+        .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{:?}",
+        registered.body
+    );
+    app.login("longpass", &longest).await;
+
+    let too_long = "é".repeat(257);
+    let refused = app
+        .post(
+            "/v1/auth/register",
+            None,
+            json!({"username": "longerpass", "email": "longer@example.test", "password": too_long}),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "weak_password")
+    );
+    let login = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"username": "longpass", "password": too_long}),
+        )
+        .await;
+    assert_eq!(
+        (login.status, login.code()),
+        (StatusCode::UNAUTHORIZED, "invalid_credentials")
+    );
+}

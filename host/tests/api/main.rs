@@ -10,6 +10,7 @@ mod helpers;
 mod auth;
 mod batch;
 mod conformance;
+mod hostile;
 mod input;
 mod ops;
 mod permissions;
