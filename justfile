@@ -54,6 +54,16 @@ fmt:
 bench-http: plugins
     cargo bench --locked --bench http
 
+# The heavy hostile-load suite against a release build (figures and verdicts;
+# local PostgreSQL and Redis). The light half runs in `just test`.
+abuse: plugins
+    scripts/abuse
+
+# CPU per recorded verification for sigil, PostgreSQL and Redis beside
+# `openssl speed`, driven by wrk against a release build (BENCHMARKS.md).
+bench-cost: plugins
+    scripts/bench-cost
+
 # Regenerate the compile-time query data in .sqlx/ against a migrated
 # scratch database (after changing a query or a migration).
 sqlx-prepare:
