@@ -64,6 +64,12 @@ abuse: plugins
 bench-cost: plugins
     scripts/bench-cost
 
+# Ten minutes of distinct verifications against the shipped Redis
+# configuration: memory stays under the caps, revocation and rate limits
+# keep working, nothing fails because Redis is full (BENCHMARKS.md).
+soak: plugins
+    scripts/soak
+
 # Regenerate the compile-time query data in .sqlx/ against a migrated
 # scratch database (after changing a query or a migration).
 sqlx-prepare:
