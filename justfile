@@ -10,26 +10,34 @@ default:
     @just --list
 
 # Run Sigil: docker compose with a Docker engine, else the local PostgreSQL
-# and Redis; prints the administrator's credentials.
+# and Redis; prints the administrator's credentials. Settings (SIGIL_PORT,
+# SIGIL_DB_NAME, SIGIL_RESET_ADMIN...): README, "just run".
 run:
     scripts/run
 
-# Build every plugin component into target/plugins/{default,extra}.
+# Build every plugin component into target/plugins/{default,extra}; an
+# out-of-date plugins/Cargo.lock is updated (SIGIL_LOCKED=1 refuses).
 plugins:
     scripts/build-plugins
+
+# Build one plugin into target/plugins/extra/NAME.wasm.
+plugin NAME:
+    SIGIL_PLUGINS_ONLY={{NAME}} scripts/build-plugins
 
 # Build the plugins, then run every test of the workspace (PostgreSQL and
 # Redis on localhost; each test makes its own database).
 test: plugins
     cargo test --workspace --locked
 
-# Run Sigil's Wycheproof conformance check on a component file.
+# Run Sigil's Wycheproof conformance check on a component file (the
+# standalone checker, checker/: no server to build).
 check-plugin FILE:
-    cargo run --quiet --locked -- plugin check {{FILE}}
+    cargo run --quiet --locked -p sigil-check -- {{FILE}}
 
 # Check every built component against Wycheproof.
 check-plugins: plugins
-    for f in target/plugins/default/*.wasm target/plugins/extra/ecdsa-p384.wasm target/plugins/extra/template.wasm; do cargo run --quiet --locked -- plugin check "$f" | tail -n 2; done
+    cargo build --quiet --locked -p sigil-check
+    for f in target/plugins/default/*.wasm target/plugins/extra/ecdsa-p384.wasm target/plugins/extra/template.wasm; do cargo run --quiet --locked -p sigil-check -- "$f" | tail -n 2; done
 
 # Benchmarks (criterion); results are summarised in BENCHMARKS.md.
 bench: plugins
@@ -79,6 +87,17 @@ sqlx-prepare:
 sqlx-check:
     scripts/sqlx-prepare --check
 
-# Scaffold a new algorithm plugin in plugins/NAME from the template.
-new-plugin NAME:
-    scripts/new-plugin {{NAME}}
+# Scaffold a new algorithm plugin in plugins/NAME from the template
+# (`just new-plugin my-p521 --crate p521 --curve P-521 --hash sha512`).
+new-plugin NAME *OPTIONS:
+    scripts/new-plugin {{NAME}} {{OPTIONS}}
+
+# Build, check and upload plugins/NAME to a running `just run`, then again
+# on every save (--once: one round).
+plugin-dev NAME *OPTIONS:
+    scripts/plugin-dev {{NAME}} {{OPTIONS}}
+
+# From a fresh clone: scaffold a P-521 plugin, build, check and upload it
+# to a Sigil this starts (slow: not part of `just test`; DEVELOPERS.md).
+author-walk:
+    scripts/author-walk

