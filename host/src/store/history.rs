@@ -255,7 +255,7 @@ pub async fn export(
         .execute(&mut *tx)
         .await?;
     sqlx::query!("SELECT set_config('sigil.export', 'on', true)")
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
     if format == ExportFormat::Csv {
         let header: Vec<String> = CSV_COLUMNS.iter().map(|c| (*c).to_owned()).collect();
