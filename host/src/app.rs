@@ -337,8 +337,10 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {
 /// - write invalidations that could not reach Redis (every second);
 /// - reconcile the plugins with PostgreSQL (every 30 s: pub/sub may lose
 ///   a message);
-/// - rotate signing keys and purge expired token state (every 5 min).
+/// - rotate signing keys and purge expired token state (every 5 min);
+/// - keep the history's daily partitions (`history.*` settings).
 fn spawn_maintenance(state: AppState) {
+    crate::store::history::spawn_maintenance(state.store.clone(), state.config.history.clone());
     let revocations = state.revocations.clone();
     tokio::spawn(async move { revocations.load_into_redis().await });
     // Invalidations that could not reach Redis are written as soon as it

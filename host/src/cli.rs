@@ -1,5 +1,5 @@
 //! The `sigil` command line: `serve`, `migrate`, `admin create`,
-//! `admin reset-password`, `plugin check`.
+//! `admin reset-password`, `plugin check`, `export`.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -40,6 +40,11 @@ enum Command {
     /// Work with algorithm plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Stream every user's verification records (with their batch items)
+    /// and batches of a period, to archive it before retention drops it.
+    /// Connects as the schema owner (SIGIL_MIGRATE_DATABASE_URL, else
+    /// DATABASE_URL).
+    Export(ExportArgs),
     /// Exit 0 if `GET URL` answers 200 (container health checks; no curl
     /// needed in the image).
     Probe {
@@ -47,6 +52,35 @@ enum Command {
         #[arg(default_value = "http://127.0.0.1:8080/health")]
         url: String,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct ExportArgs {
+    /// Start of the period, included: RFC 3339 (`2026-11-01T00:00:00Z`)
+    /// or a date (`2026-11-01`, midnight UTC).
+    #[arg(long, value_parser = parse_instant)]
+    from: chrono::DateTime<chrono::Utc>,
+    /// End of the period, excluded (same forms).
+    #[arg(long, value_parser = parse_instant)]
+    to: chrono::DateTime<chrono::Utc>,
+    /// `jsonl` or `csv`.
+    #[arg(long, value_parser = ["jsonl", "csv"], default_value = "jsonl")]
+    format: String,
+    /// Write here instead of standard output.
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+/// An RFC 3339 instant, or a date meaning its midnight UTC.
+fn parse_instant(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .map(|midnight| midnight.and_utc())
+        .ok_or_else(|| format!("`{text}` is neither an RFC 3339 time nor a YYYY-MM-DD date"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,6 +165,7 @@ pub fn main() -> ExitCode {
             Command::Admin(AdminCommand::ResetPassword { username, password }) => {
                 reset_password(&config, &username, password).await
             }
+            Command::Export(args) => export(&config, &args).await,
             Command::Plugin(_) | Command::Probe { .. } => Ok(()),
         }
     });
@@ -160,6 +195,46 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     println!(
         "database migrated ({} migrations)",
         migrations::MIGRATOR.iter().count()
+    );
+    Ok(())
+}
+
+/// `export`: stream a period of history to a file or standard output.
+async fn export(config: &Config, args: &ExportArgs) -> anyhow::Result<()> {
+    use crate::store::history::{self, ExportFormat};
+    anyhow::ensure!(args.from < args.to, "--from must be before --to");
+    let format = if args.format == "csv" {
+        ExportFormat::Csv
+    } else {
+        ExportFormat::Jsonl
+    };
+    let options = crate::store::connect_options(config.migrate_url(), &config.database)
+        .context("the database URL")?;
+    let pool = sqlx::PgPool::connect_with(options)
+        .await
+        .context("connecting")?;
+    migrations::ensure_current(&pool)
+        .await
+        .context("checking the migrations")?;
+    let exported = match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            history::export(&pool, args.from, args.to, format, &mut out).await
+        }
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            history::export(&pool, args.from, args.to, format, &mut out).await
+        }
+    }
+    .context("exporting")?;
+    eprintln!(
+        "exported {} records and {} batches of [{}, {})",
+        exported.records,
+        exported.batches,
+        args.from.to_rfc3339(),
+        args.to.to_rfc3339()
     );
     Ok(())
 }

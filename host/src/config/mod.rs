@@ -141,6 +141,8 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Partitioned history: partitions ahead, retention.
+    pub history: HistoryConfig,
 }
 
 impl Default for Config {
@@ -155,6 +157,7 @@ impl Default for Config {
             verify: VerifyConfig::default(),
             rate_limits: RateLimitsConfig::default(),
             log: LogConfig::default(),
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -454,6 +457,34 @@ impl Default for LogConfig {
         Self {
             format: "json".into(),
             filter: "info".into(),
+        }
+    }
+}
+
+/// Partitioned history (verification records, batches, their items and
+/// the audit log are partitioned by UTC day; `sigil serve` keeps the
+/// partitions, one host at a time).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// Days of verification history (records, batches, items) kept; older
+    /// daily partitions are dropped. 0 keeps everything.
+    pub retention_days: u32,
+    /// Days of audit log kept; 0 keeps everything.
+    pub audit_retention_days: u32,
+    /// Daily partitions created ahead of today.
+    pub partitions_ahead: u32,
+    /// Seconds between maintenance runs (partitions ahead, retention).
+    pub maintenance_interval_secs: u64,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 0,
+            audit_retention_days: 0,
+            partitions_ahead: 7,
+            maintenance_interval_secs: 3600,
         }
     }
 }

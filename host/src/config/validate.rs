@@ -6,7 +6,8 @@ use std::ops::RangeInclusive;
 
 use super::load::variable_for;
 use super::{
-    AuthConfig, Config, ConfigError, DatabaseConfig, HttpConfig, LogConfig, PluginsConfig,
+    AuthConfig, Config, ConfigError, DatabaseConfig, HistoryConfig, HttpConfig, LogConfig,
+    PluginsConfig,
     RedisConfig, VerifyConfig,
 };
 
@@ -28,6 +29,7 @@ impl Config {
         self.auth.validate()?;
         self.http.validate()?;
         self.verify.validate()?;
+        self.history.validate()?;
         self.log.validate()
     }
 }
@@ -125,6 +127,22 @@ impl HttpConfig {
 impl VerifyConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         within("verify.max_batch_items", self.max_batch_items, 1..=100_000)
+    }
+}
+
+impl HistoryConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        within("history.partitions_ahead", self.partitions_ahead, 1..=366)?;
+        within("history.retention_days", self.retention_days, 0..=36_500)?;
+        within(
+            "history.audit_retention_days",
+            self.audit_retention_days,
+            0..=36_500,
+        )?;
+        at_least_one(
+            "history.maintenance_interval_secs",
+            self.maintenance_interval_secs,
+        )
     }
 }
 

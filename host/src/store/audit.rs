@@ -213,7 +213,8 @@ impl Store {
         .await
     }
 
-    /// Events newest first, after `page.after` (occurred_at, id).
+    /// Events newest first, after `page.after` (occurred_at, id); the time
+    /// bounds prune the audit log's daily partitions (see `list_records`).
     pub async fn audit_events(
         &self,
         filter: &AuditFilter,
@@ -227,8 +228,9 @@ impl Store {
                  FROM audit_log
                  WHERE ($1::uuid IS NULL OR actor_id = $1)
                    AND ($2::text IS NULL OR action = $2)
-                   AND ($3::timestamptz IS NULL OR occurred_at >= $3)
-                   AND ($4::timestamptz IS NULL OR occurred_at < $4)
+                   AND occurred_at >= COALESCE($3::timestamptz, '-infinity')
+                   AND occurred_at < COALESCE($4::timestamptz, 'infinity')
+                   AND occurred_at <= COALESCE($5::timestamptz, 'infinity')
                    AND ($5::timestamptz IS NULL OR (occurred_at, id) < ($5, $6::uuid))
                  ORDER BY occurred_at DESC, id DESC
                  LIMIT $7",

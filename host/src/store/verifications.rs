@@ -154,7 +154,10 @@ pub struct RecordFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// Records newest first, after `page.after`.
+/// Records newest first, after `page.after`. The time bounds (and the
+/// cursor's time) are written as plain comparisons with the partition key
+/// (`COALESCE` to an infinite bound when absent) so that PostgreSQL prunes
+/// the daily partitions out of range, even in a generic plan.
 pub async fn list_records(
     tx: &mut Tx,
     filter: &RecordFilter,
@@ -168,8 +171,9 @@ pub async fn list_records(
            FROM verification_records r JOIN algorithms a ON a.id = r.algorithm_id LEFT JOIN curves c ON c.id = r.curve_id
            WHERE ($1::uuid IS NULL OR r.public_key_id = $1)
              AND ($2::bool IS NULL OR r.is_valid = $2)
-             AND ($3::timestamptz IS NULL OR r.verification_time >= $3)
-             AND ($4::timestamptz IS NULL OR r.verification_time < $4)
+             AND r.verification_time >= COALESCE($3::timestamptz, '-infinity')
+             AND r.verification_time < COALESCE($4::timestamptz, 'infinity')
+             AND r.verification_time <= COALESCE($5::timestamptz, 'infinity')
              AND ($5::timestamptz IS NULL OR (r.verification_time, r.id) < ($5, $6::uuid))
              AND ($8::uuid IS NULL OR r.user_id = $8)
            ORDER BY r.verification_time DESC, r.id DESC
@@ -244,7 +248,8 @@ pub async fn list_batches(
         BatchView,
         r#"SELECT id, user_id, total_count, success_count, verification_time AS verified_at, metadata
            FROM batch_verifications
-           WHERE ($1::timestamptz IS NULL OR (verification_time, id) < ($1, $2::uuid))
+           WHERE verification_time <= COALESCE($1::timestamptz, 'infinity')
+             AND ($1::timestamptz IS NULL OR (verification_time, id) < ($1, $2::uuid))
            ORDER BY verification_time DESC, id DESC
            LIMIT $3"#,
         after_time,
@@ -273,7 +278,9 @@ pub async fn batch_items(tx: &mut Tx, id: Uuid) -> Result<Vec<BatchItemView>, St
         BatchItemView,
         r#"SELECT i.item_index AS index, i.verification_record_id AS verification_id, r.public_key_id,
                   r.document_hash, r.is_valid AS valid
-           FROM batch_verification_items i JOIN verification_records r ON r.id = i.verification_record_id
+           FROM batch_verification_items i
+           JOIN verification_records r
+             ON r.id = i.verification_record_id AND r.verification_time = i.verification_time
            WHERE i.batch_id = $1 ORDER BY i.item_index"#,
         id
     )

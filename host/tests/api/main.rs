@@ -10,6 +10,7 @@ mod helpers;
 mod auth;
 mod batch;
 mod conformance;
+mod history;
 mod hostile;
 mod input;
 mod ops;

@@ -37,19 +37,26 @@ async fn seed_rows(db: &PgPool, user: Uuid) {
     .fetch_one(db)
     .await
     .expect("record");
+    // A batch, its item and its record share one time (partitioned
+    // history: the item's foreign keys include it).
     let batch: Uuid = sqlx::query_scalar(
-        "INSERT INTO batch_verifications (user_id, total_count, success_count) VALUES ($1, 1, 1) RETURNING id",
+        "INSERT INTO batch_verifications (user_id, total_count, success_count, verification_time)
+         SELECT $1, 1, 1, verification_time FROM verification_records WHERE id = $2 RETURNING id",
     )
     .bind(user)
+    .bind(record)
     .fetch_one(db)
     .await
     .expect("batch");
-    sqlx::query("INSERT INTO batch_verification_items (batch_id, verification_record_id, item_index) VALUES ($1, $2, 0)")
-        .bind(batch)
-        .bind(record)
-        .execute(db)
-        .await
-        .expect("item");
+    sqlx::query(
+        "INSERT INTO batch_verification_items (batch_id, verification_record_id, item_index, verification_time)
+         SELECT $1, $2, 0, verification_time FROM verification_records WHERE id = $2",
+    )
+    .bind(batch)
+    .bind(record)
+    .execute(db)
+    .await
+    .expect("item");
 }
 
 async fn count(tx: &mut sqlx::PgConnection, table: &str) -> i64 {
@@ -209,19 +216,29 @@ async fn a_user_cannot_point_her_rows_at_anothers() {
         "a record on another user's key must be refused by policy"
     );
     tx.rollback().await.expect("rollback");
+    let his_time: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT verification_time FROM verification_records WHERE id = $1")
+            .bind(bobs_record)
+            .fetch_one(&seeded.superuser)
+            .await
+            .expect("his record's time");
     let mut tx = act_as(pool, alice).await;
     let her_batch: Uuid = sqlx::query_scalar(
-        "INSERT INTO batch_verifications (user_id, total_count, success_count) VALUES ($1, 1, 1) RETURNING id",
+        "INSERT INTO batch_verifications (user_id, total_count, success_count, verification_time)
+         VALUES ($1, 1, 1, $2) RETURNING id",
     )
     .bind(alice)
+    .bind(his_time)
     .fetch_one(&mut *tx)
     .await
     .expect("her own batch");
     let linked = sqlx::query(
-        "INSERT INTO batch_verification_items (batch_id, verification_record_id, item_index) VALUES ($1, $2, 0)",
+        "INSERT INTO batch_verification_items (batch_id, verification_record_id, item_index, verification_time)
+         VALUES ($1, $2, 0, $3)",
     )
     .bind(her_batch)
     .bind(bobs_record)
+    .bind(his_time)
     .execute(&mut *tx)
     .await;
     assert_eq!(

@@ -231,6 +231,15 @@ fn seed_tables() -> Vec<(&'static str, Vec<Column>)> {
                 ("batch_id", "uuid", None, false, None),
                 ("verification_record_id", "uuid", None, false, None),
                 ("item_index", "integer", None, false, None),
+                // Partitioning: the batch's (and record's) time, the
+                // partition key the foreign keys must include.
+                (
+                    "verification_time",
+                    "timestamp with time zone",
+                    None,
+                    false,
+                    None,
+                ),
             ],
         ),
     ]
@@ -358,7 +367,8 @@ async fn keys_uniques_foreign_keys_and_checks_match_the_seed() {
         (
             "verification_records",
             &[
-                "PRIMARY KEY (id)",
+                // Partitioned by day: keys include the partition key.
+                "PRIMARY KEY (id, verification_time)",
                 "FOREIGN KEY (user_id) REFERENCES users(id)",
                 "FOREIGN KEY (public_key_id) REFERENCES public_keys(id)",
                 "FOREIGN KEY (algorithm_id) REFERENCES algorithms(id)",
@@ -368,17 +378,17 @@ async fn keys_uniques_foreign_keys_and_checks_match_the_seed() {
         (
             "batch_verifications",
             &[
-                "PRIMARY KEY (id)",
+                "PRIMARY KEY (id, verification_time)",
                 "FOREIGN KEY (user_id) REFERENCES users(id)",
             ],
         ),
         (
             "batch_verification_items",
             &[
-                "PRIMARY KEY (id)",
-                "FOREIGN KEY (batch_id) REFERENCES batch_verifications(id) ON DELETE CASCADE",
-                "FOREIGN KEY (verification_record_id) REFERENCES verification_records(id)",
-                "UNIQUE (batch_id, item_index)",
+                "PRIMARY KEY (id, verification_time)",
+                "FOREIGN KEY (batch_id, verification_time) REFERENCES batch_verifications(id, verification_time) ON DELETE CASCADE",
+                "FOREIGN KEY (verification_record_id, verification_time) REFERENCES verification_records(id, verification_time)",
+                "UNIQUE (batch_id, item_index, verification_time)",
             ],
         ),
     ];
