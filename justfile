@@ -29,6 +29,15 @@ plugin NAME:
 test: plugins
     cargo test --workspace --locked
 
+# Fuzz one decoder for SECS seconds (targets and results: fuzz/README.md).
+# cargo-fuzz needs nightly features: Debian's rustc in /usr/bin with
+# RUSTC_BOOTSTRAP=1 (or set FUZZ_PATH to a nightly toolchain's bin). Debian
+# ships no ASan runtime, so the sanitizer is off (Rust code needs none for
+# memory safety; panics and assertions are the findings). Its own target
+# directory: a different compiler.
+fuzz TARGET SECS="600":
+    cd fuzz && PATH="${FUZZ_PATH:-/usr/bin}:$PATH" RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-$PWD/../target/fuzz}" CARGO_PROFILE_RELEASE_LTO=false nice -n 19 cargo fuzz run --sanitizer none --debug-assertions --features libfuzzer {{TARGET}} -- -max_total_time={{SECS}} -rss_limit_mb=2048
+
 # Run Sigil's Wycheproof conformance check on a component file (the
 # standalone checker, checker/: no server to build).
 check-plugin FILE:

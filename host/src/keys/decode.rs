@@ -8,23 +8,24 @@ use super::{KeyError, NewKeyRequest};
 use crate::plugins::KeyFormat;
 
 /// Largest key accepted (an 8192-bit RSA key in PEM is about 1.5 KiB).
-const MAX_KEY_TEXT: usize = 16 * 1024;
+pub const MAX_KEY_TEXT: usize = 16 * 1024;
 
 /// A key as sent, decoded.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct Decoded {
+pub struct Decoded {
     /// The bytes the plugin parses.
-    pub(super) bytes: Vec<u8>,
+    pub bytes: Vec<u8>,
     /// Their format.
-    pub(super) format: KeyFormat,
+    pub format: KeyFormat,
     /// A curve hint (a JWK's `crv`).
-    pub(super) curve: Option<String>,
+    pub curve: Option<String>,
     /// The format the client used (`JWK` arrives as `raw`).
-    pub(super) uploaded_as: &'static str,
+    pub uploaded_as: &'static str,
 }
 
-/// Decode the key as sent into what the plugin parses.
-pub(super) fn decode(request: &NewKeyRequest) -> Result<Decoded, KeyError> {
+/// Decode the key as sent into what the plugin parses (pure: no plugin,
+/// no store; public for the fuzz targets).
+pub fn decode(request: &NewKeyRequest) -> Result<Decoded, KeyError> {
     let text = || {
         request
             .key_data

@@ -3,7 +3,7 @@
 //! it, check its curve against the catalogue, and store the canonical
 //! SubjectPublicKeyInfo as PEM.
 //!
-//! - [`decode`] — a key as sent into what a plugin parses;
+//! - [`decode()`] — a key as sent into what a plugin parses;
 //! - [`error`] — [`KeyError`] and its codes.
 
 mod decode;
@@ -25,7 +25,7 @@ use crate::plugins::{
 use crate::store::keys::{self, KeyRow, KeyStatus, NewKey, pem_from_spki};
 use crate::store::text::{StoredJson, StoredText, StoredTime};
 use crate::store::{Store, StoreError};
-use decode::{Decoded, decode};
+pub use decode::{Decoded, MAX_KEY_TEXT, decode};
 
 /// Largest metadata object, serialised.
 const MAX_METADATA: usize = 16 * 1024;

@@ -1,0 +1,4 @@
+//! libFuzzer entry point; the target itself is [`sigil_fuzz::batch_body`].
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sigil_fuzz::batch_body(data));

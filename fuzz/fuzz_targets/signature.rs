@@ -1,0 +1,4 @@
+//! libFuzzer entry point; the target itself is [`sigil_fuzz::signature`].
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| sigil_fuzz::signature(data));
