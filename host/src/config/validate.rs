@@ -28,6 +28,8 @@ impl Config {
         self.auth.validate()?;
         self.http.validate()?;
         self.verify.validate()?;
+        self.rate_limits.validate(self.verify.max_batch_items)?;
+        self.overload.validate()?;
         self.log.validate()
     }
 }
@@ -111,8 +113,7 @@ impl AuthConfig {
             60..=24 * 3600,
         )?;
         not_empty("auth.issuer", &self.issuer)?;
-        not_empty("auth.audience", &self.audience)?;
-        at_least_one("auth.login_window_secs", self.login_window_secs)
+        not_empty("auth.audience", &self.audience)
     }
 }
 
@@ -137,7 +138,7 @@ impl LogConfig {
     }
 }
 
-fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_owned(),
         variable: variable_for(key),
@@ -145,7 +146,7 @@ fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-fn within<T: PartialOrd + Display>(
+pub(super) fn within<T: PartialOrd + Display>(
     key: &str,
     value: T,
     range: RangeInclusive<T>,
@@ -158,7 +159,7 @@ fn within<T: PartialOrd + Display>(
     }
 }
 
-fn at_least_one(key: &str, value: u64) -> Result<(), ConfigError> {
+pub(super) fn at_least_one(key: &str, value: u64) -> Result<(), ConfigError> {
     if value == 0 {
         Err(invalid(key, "must be at least 1"))
     } else {

@@ -12,6 +12,7 @@ mod batch;
 mod conformance;
 mod hostile;
 mod input;
+mod limits;
 mod ops;
 mod permissions;
 mod plugins;
