@@ -10,8 +10,11 @@
 //! a field plus its default. `docs/configuration.md` lists them all (a unit
 //! test keeps it complete). Secrets never print (see [`Secret`]).
 
+mod limits;
 mod load;
 mod validate;
+
+pub use limits::{OverloadConfig, RateLimitsConfig};
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -137,8 +140,10 @@ pub struct Config {
     pub http: HttpConfig,
     /// Verification limits.
     pub verify: VerifyConfig,
-    /// Rate limits.
+    /// Rate limits and login throttling (`config/limits.rs`).
     pub rate_limits: RateLimitsConfig,
+    /// Overload protection (`config/limits.rs`).
+    pub overload: OverloadConfig,
     /// Logging.
     pub log: LogConfig,
     /// Partitioned history: partitions ahead, retention.
@@ -156,6 +161,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             verify: VerifyConfig::default(),
             rate_limits: RateLimitsConfig::default(),
+            overload: OverloadConfig::default(),
             log: LogConfig::default(),
             history: HistoryConfig::default(),
         }
@@ -314,14 +320,6 @@ pub struct AuthConfig {
     pub open_registration: bool,
     /// Concurrent password hashes (0: one per core).
     pub hashing_concurrency: usize,
-    /// Login attempts allowed per username per window.
-    pub login_attempts_per_user: u32,
-    /// Login attempts allowed per client IP per window.
-    pub login_attempts_per_ip: u32,
-    /// The login limit's window, in seconds.
-    pub login_window_secs: u64,
-    /// Registrations allowed per client IP per `login_window_secs`.
-    pub registrations_per_ip: u32,
     /// Seals token signing keys at rest (`SIGIL_SIGNING_KEY_SECRET`, at
     /// least 32 characters, the same on every host; kept out of the
     /// database). Empty: keys are stored unsealed, with a warning at start.
@@ -341,10 +339,6 @@ impl Default for AuthConfig {
             signing_key_rotation_secs: 30 * 24 * 3600,
             open_registration: true,
             hashing_concurrency: 0,
-            login_attempts_per_user: 10,
-            login_attempts_per_ip: 50,
-            login_window_secs: 300,
-            registrations_per_ip: 20,
             verified_token_cache: 16_384,
             signing_key_secret: Secret::default(),
         }
@@ -409,34 +403,6 @@ impl Default for VerifyConfig {
             record_batch_max: 512,
             record_batch_linger_ms: 0,
             result_cache_ttl_secs: 3600,
-        }
-    }
-}
-
-/// Rate limits (sliding window, per window seconds).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimitsConfig {
-    /// Apply rate limits at all.
-    pub enabled: bool,
-    /// Window in seconds.
-    pub window_secs: u64,
-    /// Requests per client IP per window.
-    pub per_ip: u32,
-    /// Requests per authenticated user per window.
-    pub per_user: u32,
-    /// Requests per endpoint (all clients) per window.
-    pub per_endpoint: u32,
-}
-
-impl Default for RateLimitsConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            window_secs: 60,
-            per_ip: 6_000,
-            per_user: 6_000,
-            per_endpoint: 60_000,
         }
     }
 }

@@ -30,6 +30,8 @@ impl Config {
         self.http.validate()?;
         self.verify.validate()?;
         self.history.validate()?;
+        self.rate_limits.validate(self.verify.max_batch_items)?;
+        self.overload.validate()?;
         self.log.validate()
     }
 }
@@ -113,8 +115,7 @@ impl AuthConfig {
             60..=24 * 3600,
         )?;
         not_empty("auth.issuer", &self.issuer)?;
-        not_empty("auth.audience", &self.audience)?;
-        at_least_one("auth.login_window_secs", self.login_window_secs)
+        not_empty("auth.audience", &self.audience)
     }
 }
 
@@ -155,7 +156,7 @@ impl LogConfig {
     }
 }
 
-fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         key: key.to_owned(),
         variable: variable_for(key),
@@ -163,7 +164,7 @@ fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-fn within<T: PartialOrd + Display>(
+pub(super) fn within<T: PartialOrd + Display>(
     key: &str,
     value: T,
     range: RangeInclusive<T>,
@@ -176,7 +177,7 @@ fn within<T: PartialOrd + Display>(
     }
 }
 
-fn at_least_one(key: &str, value: u64) -> Result<(), ConfigError> {
+pub(super) fn at_least_one(key: &str, value: u64) -> Result<(), ConfigError> {
     if value == 0 {
         Err(invalid(key, "must be at least 1"))
     } else {

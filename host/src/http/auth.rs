@@ -1,6 +1,6 @@
 //! `/v1/auth/*`: register, login, refresh, logout, me.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, ApiJson};
 use super::extract::ClientIp;
-use super::ratelimit::{self, LimitedAction};
+use super::ratelimit;
 use super::users::{NewAccount, create_account};
 use crate::app::AppState;
 use crate::auth::Caller;
@@ -84,7 +84,8 @@ impl From<SessionError> for ApiError {
     }
 }
 
-/// Create an account (when registration is open).
+/// Create an account (when registration is open). Registrations are
+/// limited per client network (`rate_limits.registrations_per_network`).
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = NewAccount,
     responses((status = 201, body = User), (status = 403, body = super::error::Problem, description = "registration is closed"),
                (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem, description = "invalid_username, invalid_email (including NUL and control characters), weak_password, invalid_body; invalid_input: the database refused a value")))]
@@ -99,7 +100,6 @@ async fn register(
             "registration is closed; ask an administrator",
         ));
     }
-    ratelimit::check(&state, LimitedAction::Register(ip)).await?;
     if account.roles.is_some() || account.status.is_some() {
         return Err(ApiError::unprocessable(
             "invalid_body",
@@ -132,17 +132,16 @@ async fn login(
             "invalid username or password",
         ));
     }
-    let attempt = LimitedAction::Login {
-        username: &request.username,
-        ip,
+    let pass = match ratelimit::login_gate(&state, &request.username, ip).await {
+        Ok(pass) => pass,
+        Err(refused) => {
+            note_refused_login(&state, &request.username, ip).await;
+            return Err(refused);
+        }
     };
-    if let Err(refused) = ratelimit::check(&state, attempt).await {
-        note_refused_login(&state, &request.username, ip).await;
-        return Err(refused.into());
-    }
-    Ok(ApiJson(
-        sessions::login(&state, &request.username, request.password, ip).await?,
-    ))
+    let pair = sessions::login(&state, &request.username, request.password, ip).await?;
+    ratelimit::login_succeeded(&state, pass).await;
+    Ok(ApiJson(pair))
 }
 
 /// Count a rate-limited login, and audit it only if it is the first
@@ -152,8 +151,13 @@ async fn login(
 /// or this process's windows while Redis is down).
 async fn note_refused_login(state: &AppState, username: &str, ip: IpAddr) {
     state.metrics.login_refused();
-    let window = Duration::from_secs(state.config.auth.login_window_secs);
-    let marker = format!("{}|{}", username.to_lowercase(), client_network(ip));
+    let limits = &state.config.rate_limits;
+    let window = Duration::from_secs(limits.login_window_secs);
+    let marker = format!(
+        "{}|{}",
+        username.to_lowercase(),
+        ratelimit::client_network(ip, limits)
+    );
     let first = state
         .rate_limiter
         .check("login:refusal-audit", &marker, 1, window)
@@ -170,22 +174,11 @@ async fn note_refused_login(state: &AppState, username: &str, ip: IpAddr) {
     }
 }
 
-/// The network a client address is counted in: the address for IPv4, its
-/// /64 for IPv6 (one subscriber's usual allocation).
-fn client_network(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            format!("{}/64", Ipv6Addr::from(prefix))
-        }
-    }
-}
-
 /// Exchange a refresh token for a new token pair; the old refresh token
-/// stops working (presenting it again revokes the session).
+/// stops working (presenting it again revokes the session). Limited per
+/// client network (`rate_limits.refreshes_per_network`).
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = TokenPair), (status = 401, body = super::error::Problem)))]
+    responses((status = 200, body = TokenPair), (status = 401, body = super::error::Problem), (status = 429, body = super::error::Problem)))]
 async fn refresh(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -216,19 +209,4 @@ async fn me(caller: Caller) -> ApiJson<Me> {
         user: caller.principal.user,
         permissions: caller.principal.permissions,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_client_network_is_the_ipv4_address_or_the_ipv6_slash_64() {
-        let v4: IpAddr = "192.0.2.7".parse().expect("ip");
-        assert_eq!(client_network(v4), "192.0.2.7");
-        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
-        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().expect("ip");
-        assert_eq!(client_network(a), "2001:db8:1:2::/64");
-        assert_eq!(client_network(a), client_network(b));
-    }
 }

@@ -1,5 +1,6 @@
 //! What handlers extract from a request besides its body: the
-//! authenticated [`Caller`] (then charged to the per-user rate limit),
+//! authenticated [`Caller`] (authenticated by the rate-limit middleware,
+//! which counts the request against the user),
 //! [`Authorized<P>`] for a route's permission, and the [`ClientIp`].
 
 use std::marker::PhantomData;
@@ -19,10 +20,17 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // The rate-limit middleware authenticated the token already (to
+        // count the request against its user): take its result.
+        if let Some(outcome) = parts
+            .extensions
+            .get::<ratelimit::Authentication>()
+            .and_then(ratelimit::Authentication::take)
+        {
+            return Ok(outcome?);
+        }
         let token = bearer_token(parts)?;
-        let caller = authenticate(state, token).await?;
-        ratelimit::charge_user(parts, state, caller.id()).await?;
-        Ok(caller)
+        Ok(authenticate(state, token).await?)
     }
 }
 
@@ -62,7 +70,7 @@ impl From<MissingPermission> for ApiError {
     }
 }
 
-fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+pub(super) fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
     let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
         ApiError::unauthorized(
             "missing_token",

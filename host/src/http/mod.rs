@@ -1,7 +1,7 @@
 //! The HTTP API: one module per resource, each exporting `router()`; what
 //! handlers extract besides the body ([`extract`]: caller, permission,
 //! client address); every rate limit ([`ratelimit`]); the middleware
-//! stack; the OpenAPI document generated from the handlers' annotations
+//! stack, with its bound on requests in flight (`shed_load`); the OpenAPI document generated from the handlers' annotations
 //! (`/openapi.json`).
 
 pub mod audit;
@@ -18,12 +18,15 @@ pub mod ratelimit;
 pub mod users;
 pub mod verify;
 
+use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use tokio::sync::Semaphore;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -101,6 +104,7 @@ pub fn router(state: AppState) -> axum::Router {
         .layer(middleware::from_fn_with_state(state.clone(), ratelimit::rate_limit))
         .layer(DefaultBodyLimit::max(http.body_limit_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), request_timeout))
+        .layer(middleware::from_fn(shed_load(&state.config.overload)))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(
             ServiceBuilder::new()
@@ -170,6 +174,43 @@ fn method_label(method: &axum::http::Method) -> &'static str {
         .iter()
         .find(|(known, _)| known == method)
         .map_or("other", |(_, name)| name)
+}
+
+/// Overload protection: at most `overload.max_in_flight` requests are
+/// served at once on this host; past that a request is shed at once with
+/// 503 `overloaded` and `Retry-After`, before any work (`/health` and
+/// `/metrics` are always answered). A bound on work, not a counter
+/// clients could fill: it frees itself as requests finish.
+fn shed_load(
+    overload: &crate::config::OverloadConfig,
+) -> impl Fn(Request, Next) -> std::pin::Pin<Box<dyn Future<Output = Response> + Send>>
++ Clone
++ Send
++ Sync
++ 'static {
+    let permits = Arc::new(Semaphore::new(
+        usize::try_from(overload.max_in_flight).unwrap_or(usize::MAX),
+    ));
+    let retry_after = overload.retry_after_secs.to_string();
+    move |request: Request, next: Next| {
+        let permits = permits.clone();
+        let retry_after = retry_after.clone();
+        Box::pin(async move {
+            let path = request.uri().path();
+            if path == "/health" || path == "/metrics" {
+                return next.run(request).await;
+            }
+            match permits.try_acquire_owned() {
+                Ok(_permit) => next.run(request).await,
+                Err(_) => ApiError::unavailable(
+                    "overloaded",
+                    "the server is serving as many requests as it can; retry shortly",
+                )
+                .with_header(axum::http::header::RETRY_AFTER, retry_after)
+                .into_response(),
+            }
+        })
+    }
 }
 
 /// Bound every request's time; a request that runs over answers 503.

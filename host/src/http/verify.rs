@@ -236,7 +236,7 @@ pub(super) fn plugin_failed(failure: PluginError, code: &'static str, detail: St
 /// `"valid": false`; every answer is recorded before it is sent.
 #[utoipa::path(post, path = "/v1/verify", tag = "verify", security(("bearer" = ["verify_signatures"])), request_body = VerifyItem,
     responses((status = 200, body = Verified), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-               (status = 404, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+               (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 async fn verify_single(
     State(state): State<AppState>,
     caller: Authorized<VerifySignatures>,
@@ -247,15 +247,19 @@ async fn verify_single(
 
 /// Verify up to the configured maximum of items (default 1000) in one
 /// request; results come back in request order, a bad item fails alone,
-/// and the batch is recorded atomically.
+/// and the batch is recorded atomically. Each item counts against the
+/// caller's verification quota (`rate_limits.verify_items_per_minute`).
 #[utoipa::path(post, path = "/v1/verify/batch", tag = "verify", security(("bearer" = ["verify_signatures"])), request_body = BatchRequest,
     responses((status = 200, body = BatchVerified), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-               (status = 413, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+               (status = 413, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem, description = "verification_quota_exceeded: the batch's items do not fit in the caller's quota"), (status = 503, body = Problem)))]
 async fn verify_batch(
     State(state): State<AppState>,
     caller: Authorized<VerifySignatures>,
     request: BatchRequest,
 ) -> Result<ApiJson<BatchVerified>, ApiError> {
+    // Charged per item, before any is verified (429
+    // verification_quota_exceeded).
+    super::ratelimit::charge_items(&state, caller.id(), request.items.len()).await?;
     Ok(ApiJson(
         state.verifier.verify_batch(&caller, request.items).await?,
     ))

@@ -501,7 +501,7 @@ async fn suspended_users_cannot_log_in_and_their_tokens_stop_working() {
 
 #[tokio::test]
 async fn registrations_are_limited_per_address() {
-    let app = TestApp::spawn_with(|c| c.auth.registrations_per_ip = 2).await;
+    let app = TestApp::spawn_with(|c| c.rate_limits.registrations_per_network = 2).await;
     let mut answers = Vec::new();
     for name in ["reg1", "reg2", "reg3"] {
         answers.push(
@@ -536,8 +536,9 @@ async fn registrations_are_limited_per_address() {
 #[tokio::test]
 async fn wrong_passwords_are_refused_alike_and_attempts_are_limited() {
     let app = TestApp::spawn_with(|c| {
-        c.auth.login_attempts_per_user = 2;
-        c.auth.login_attempts_per_ip = 100;
+        // One free attempt per (username, network); the second locks.
+        c.rate_limits.login_free_attempts = 1;
+        c.rate_limits.login_lockout_base_secs = 60;
     })
     .await;
     app.create_user("gina", PASSWORD, &["user"]).await;
@@ -602,7 +603,7 @@ async fn wrong_passwords_are_refused_alike_and_attempts_are_limited() {
 
 #[tokio::test]
 async fn login_attempts_are_limited_per_address() {
-    let per_ip = TestApp::spawn_with(|c| c.auth.login_attempts_per_ip = 2).await;
+    let per_ip = TestApp::spawn_with(|c| c.rate_limits.login_attempts_per_network = 2).await;
     per_ip.create_user("ivan", PASSWORD, &["user"]).await;
     for name in ["x1", "x2"] {
         per_ip

@@ -213,8 +213,10 @@ fn rand_token(i: usize) -> u32 {
 #[tokio::test]
 async fn two_thousand_refused_logins_add_a_handful_of_audit_rows() {
     let app = TestApp::spawn_with(|c| {
-        c.auth.login_attempts_per_user = 1;
-        c.auth.login_attempts_per_ip = 1_000_000;
+        // Two attempts for the pair, then a lock that outlasts the test.
+        c.rate_limits.login_free_attempts = 1;
+        c.rate_limits.login_lockout_base_secs = 600;
+        c.rate_limits.login_attempts_per_network = 1_000_000;
         c.rate_limits.enabled = false;
     })
     .await;

@@ -13,6 +13,7 @@ mod conformance;
 mod history;
 mod hostile;
 mod input;
+mod limits;
 mod ops;
 mod permissions;
 mod plugins;

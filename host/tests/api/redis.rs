@@ -215,42 +215,36 @@ async fn a_second_host_sees_revocations_within_a_second() {
     .await;
 }
 
-/// A server with the given per-IP, per-user and per-endpoint limits.
-async fn limited(per_ip: u32, per_user: u32, per_endpoint: u32) -> TestApp {
+/// A server with the given per-network and per-user request limits.
+async fn limited(per_network: u32, per_user: u32) -> TestApp {
     TestApp::spawn_with(|c| {
-        c.rate_limits.per_ip = per_ip;
+        c.rate_limits.per_network = per_network;
         c.rate_limits.per_user = per_user;
-        c.rate_limits.per_endpoint = per_endpoint;
     })
     .await
 }
 
 #[tokio::test]
-async fn rate_limits_per_ip_name_the_limit_that_refused() {
-    let app = limited(5, 1000, 1000).await;
-    let (_, token) = app.user(&["user"]).await; // one login request
-    let mut statuses = Vec::new();
-    for _ in 0..6 {
-        statuses.push(app.get("/v1/auth/me", Some(&token)).await);
+async fn rate_limits_per_network_name_the_limit_that_refused_and_spare_users() {
+    let app = limited(5, 1000).await;
+    let (_, token) = app.user(&["user"]).await; // one anonymous request
+    let mut anonymous = Vec::new();
+    for _ in 0..5 {
+        anonymous.push(app.get("/v1/auth/me", None).await);
     }
-    let ok = &statuses[0];
-    assert_eq!(ok.status, StatusCode::OK);
-    let policy = ok.headers["ratelimit-policy"].to_str().expect("text");
+    let first = &anonymous[0];
+    assert_eq!(first.status, StatusCode::UNAUTHORIZED);
+    let policy = first.headers["ratelimit-policy"].to_str().expect("text");
+    assert_eq!(policy, "\"network\";q=5;w=60");
     assert!(
-        policy.contains("\"ip\";q=5;w=60")
-            && policy.contains("\"endpoint\";q=1000;w=60")
-            && policy.contains("\"user\";q=1000;w=60"),
-        "{policy}"
-    );
-    assert!(
-        ok.headers["ratelimit"]
+        first.headers["ratelimit"]
             .to_str()
             .expect("text")
-            .starts_with("\"ip\";r="),
+            .starts_with("\"network\";r="),
         "{:?}",
-        ok.headers["ratelimit"]
+        first.headers["ratelimit"]
     );
-    let limited = statuses
+    let limited = anonymous
         .iter()
         .find(|a| a.status == StatusCode::TOO_MANY_REQUESTS)
         .expect("a 429");
@@ -264,11 +258,14 @@ async fn rate_limits_per_ip_name_the_limit_that_refused() {
             .expect("seconds")
             >= 1
     );
-    // Only the limit that refused is named (and counted).
     let detail = limited.body["detail"].as_str().expect("detail");
-    assert!(
-        detail.contains("(ip)") && !detail.contains("endpoint"),
-        "{detail}"
+    assert!(detail.contains("(network)"), "{detail}");
+    // The user, from the same address, is counted as the user.
+    let me = app.get("/v1/auth/me", Some(&token)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(
+        me.headers["ratelimit-policy"].to_str().expect("text"),
+        "\"user\";q=1000;w=60"
     );
     // Operations routes are not limited.
     assert_eq!(app.get("/health", None).await.status, StatusCode::OK);
@@ -276,7 +273,7 @@ async fn rate_limits_per_ip_name_the_limit_that_refused() {
 
 #[tokio::test]
 async fn rate_limits_per_user_stop_one_user_not_another() {
-    let app = limited(1000, 3, 1000).await;
+    let app = limited(1000, 3).await;
     let (_, greedy) = app.user(&["user"]).await;
     let (_, modest) = app.user(&["user"]).await;
     for _ in 0..3 {
@@ -300,24 +297,30 @@ async fn rate_limits_per_user_stop_one_user_not_another() {
 }
 
 #[tokio::test]
-async fn rate_limits_per_endpoint_stop_one_route_for_everyone_not_others() {
-    let app = limited(1000, 1000, 3).await;
+async fn key_writes_are_limited_per_user_and_reads_are_not() {
+    let app = TestApp::spawn_with(|c| c.rate_limits.key_writes_per_user = 2).await;
     let (_, one) = app.user(&["user"]).await;
     let (_, two) = app.user(&["user"]).await;
-    for token in [&one, &two, &one] {
-        assert_eq!(
-            app.get("/v1/keys", Some(token)).await.status,
-            StatusCode::OK
-        );
+    for _ in 0..2 {
+        app.add_key(&one, TestKey::generate(Kind::Ed25519).pem_registration())
+            .await;
     }
-    let stopped = app.get("/v1/keys", Some(&two)).await;
-    assert_eq!(stopped.status, StatusCode::TOO_MANY_REQUESTS);
-    let detail = stopped.body["detail"].as_str().expect("detail");
-    assert!(detail.contains("(endpoint)"), "{detail}");
+    let stopped = app
+        .post(
+            "/v1/keys",
+            Some(&one),
+            TestKey::generate(Kind::Ed25519).pem_registration(),
+        )
+        .await;
     assert_eq!(
-        app.get("/v1/auth/me", Some(&two)).await.status,
-        StatusCode::OK
+        (stopped.status, stopped.code()),
+        (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
     );
+    let detail = stopped.body["detail"].as_str().expect("detail");
+    assert!(detail.contains("(key_writes)"), "{detail}");
+    assert_eq!(app.get("/v1/keys", Some(&one)).await.status, StatusCode::OK);
+    app.add_key(&two, TestKey::generate(Kind::Ed25519).pem_registration())
+        .await;
 }
 
 /// A redis-server of the test's own on a spare port.
