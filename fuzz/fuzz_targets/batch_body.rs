@@ -1,4 +1,6 @@
 //! libFuzzer entry point; the target itself is [`sigil_fuzz::batch_body`].
 #![no_main]
+// The macro exports the entry point unmangled.
+#![allow(unsafe_code)]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| sigil_fuzz::batch_body(data));

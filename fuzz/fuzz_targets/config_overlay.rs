@@ -1,4 +1,6 @@
 //! libFuzzer entry point; the target itself is [`sigil_fuzz::config_overlay`].
 #![no_main]
+// The macro exports the entry point unmangled.
+#![allow(unsafe_code)]
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| sigil_fuzz::config_overlay(data));

@@ -230,7 +230,10 @@ fn check_key_request(request: &NewKeyRequest) {
         }
         "DER" | "RAW" => assert!(decoded.bytes.len() <= MAX_KEY_TEXT / 4 * 3),
         "JWK" => {
-            assert_eq!((decoded.format, decoded.uploaded_as), (KeyFormat::Raw, "JWK"));
+            assert_eq!(
+                (decoded.format, decoded.uploaded_as),
+                (KeyFormat::Raw, "JWK")
+            );
             let jwk = request.key_data.as_object().expect("a JWK is an object");
             assert!(!jwk.contains_key("d") && !jwk.contains_key("p"));
             if jwk.get("kty").and_then(Value::as_str) == Some("EC") {
@@ -473,11 +476,12 @@ where
 /// when PostgreSQL can hold the time, and is refused otherwise.
 pub fn cursor(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
+    let text: &str = &text;
     let limit = data
         .get(..4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
     for (limit, max) in [(None, 100), (limit, 100), (limit, 1)] {
-        match page(Some(&text), limit, max) {
+        match page(Some(text), limit, max) {
             Ok(page) => {
                 assert!((2..=i64::from(max) + 1).contains(&page.limit));
                 match page.after {
@@ -544,6 +548,7 @@ pub fn config_overlay(data: &[u8]) {
         None => (data, &[][..]),
     };
     let file = String::from_utf8_lossy(file);
+    let file: &str = &file;
     let env_text = String::from_utf8_lossy(env);
     // An environment has each name once.
     let mut env: Vec<(String, String)> = Vec::new();
@@ -555,7 +560,7 @@ pub fn config_overlay(data: &[u8]) {
     }
     let path = Path::new("fuzz.toml");
     let load = |env: Vec<(String, String)>| {
-        Config::from_sources(Some((path, &file)), env)
+        Config::from_sources(Some((path, file)), env)
             .map(|config| toml::to_string(&config).expect("a loaded configuration serialises"))
             .map_err(|error| error.to_string())
     };
@@ -564,9 +569,7 @@ pub fn config_overlay(data: &[u8]) {
     let backward = load(env);
     assert_eq!(forward, backward, "the environment's order mattered");
     if let Ok(serialised) = forward {
-        serialised
-            .parse::<toml::Table>()
-            .expect("the serialised configuration is TOML");
+        toml::from_str::<toml::Table>(&serialised).expect("the serialised configuration is TOML");
     }
 }
 

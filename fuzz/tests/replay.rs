@@ -27,7 +27,11 @@ fn every_corpus_file_passes_its_target() {
 fn every_fuzz_target_has_a_binary_and_a_corpus() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     for (name, _) in sigil_fuzz::TARGETS {
-        assert!(root.join("fuzz_targets").join(format!("{name}.rs")).is_file());
+        assert!(
+            root.join("fuzz_targets")
+                .join(format!("{name}.rs"))
+                .is_file()
+        );
         assert!(root.join("corpus").join(name).is_dir());
     }
 }
