@@ -306,7 +306,9 @@ async fn reset_password(
         .credentials(username)
         .await
         .context("looking the user up")?
-        .ok_or_else(|| anyhow::anyhow!("no user named {username:?} (create one with `sigil admin create`)"))?;
+        .ok_or_else(|| {
+            anyhow::anyhow!("no user named {username:?} (create one with `sigil admin create`)")
+        })?;
     let changes = UserChanges {
         password_hash: Some(hash),
         ..UserChanges::default()
@@ -378,7 +380,10 @@ mod tests {
         let checker = include_str!("../../checker/src/main.rs");
         let limits = PluginsConfig::default().sandbox_limits();
         for expected in [
-            format!("deadline: Duration::from_millis({}),", limits.deadline.as_millis()),
+            format!(
+                "deadline: Duration::from_millis({}),",
+                limits.deadline.as_millis()
+            ),
             format!("memory_bytes: {} << 20,", limits.memory_bytes >> 20),
             format!("pool_instances: {},", limits.pool_instances),
         ] {
@@ -387,6 +392,9 @@ mod tests {
                 "checker/src/main.rs should say `{expected}` (PluginsConfig::default())"
             );
         }
-        assert!(limits.wide_arithmetic, "sigil-check turns it on unless --no-wide-arithmetic");
+        assert!(
+            limits.wide_arithmetic,
+            "sigil-check turns it on unless --no-wide-arithmetic"
+        );
     }
 }

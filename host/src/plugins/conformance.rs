@@ -687,16 +687,25 @@ mod curve_matching_tests {
         let none = serde_json::json!({});
         assert!(serves_curve(&spec("P-521", none.clone()), C::Secp521r1));
         assert!(serves_curve(&spec("secp521r1", none.clone()), C::Secp521r1));
-        assert!(serves_curve(&spec("prime256v1", none.clone()), C::Secp256r1));
+        assert!(serves_curve(
+            &spec("prime256v1", none.clone()),
+            C::Secp256r1
+        ));
         let p521_oid = serde_json::json!({"oid": "1.3.132.0.35"});
-        assert!(serves_curve(&spec("my own name", p521_oid.clone()), C::Secp521r1));
+        assert!(serves_curve(
+            &spec("my own name", p521_oid.clone()),
+            C::Secp521r1
+        ));
         assert!(!serves_curve(&spec("my own name", p521_oid), C::Secp384r1));
         assert!(!serves_curve(&spec("my own name", none), C::Secp521r1));
         // A name that says P-256 with the OID of P-521 is P-256 by name and
         // P-521 by OID: both sets apply, and the vectors decide.
         let mixed = spec("P-256", serde_json::json!({"oid": "1.3.132.0.35"}));
         assert!(serves_curve(&mixed, C::Secp256r1) && serves_curve(&mixed, C::Secp521r1));
-        assert!(!serves_curve(&spec("secp224r1", serde_json::json!({})), C::Secp224r1));
+        assert!(!serves_curve(
+            &spec("secp224r1", serde_json::json!({})),
+            C::Secp224r1
+        ));
     }
 
     #[test]
