@@ -7,8 +7,7 @@ use std::ops::RangeInclusive;
 use super::load::variable_for;
 use super::{
     AuthConfig, Config, ConfigError, DatabaseConfig, HistoryConfig, HttpConfig, LogConfig,
-    PluginsConfig,
-    RedisConfig, VerifyConfig,
+    PluginsConfig, RedisConfig, VerifyConfig,
 };
 
 const SSL_MODES: &[&str] = &[

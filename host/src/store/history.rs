@@ -27,7 +27,11 @@ pub struct Maintenance {
 
 /// The first day kept by a retention of `days` days (0: everything).
 pub fn keep_from(today: NaiveDate, days: u32) -> Option<NaiveDate> {
-    (days > 0).then(|| today.checked_sub_days(Days::new(days.into())).unwrap_or(NaiveDate::MIN))
+    (days > 0).then(|| {
+        today
+            .checked_sub_days(Days::new(days.into()))
+            .unwrap_or(NaiveDate::MIN)
+    })
 }
 
 impl Store {
@@ -115,10 +119,11 @@ impl Store {
             Ok::<_, StoreError>(Maintenance { created, dropped })
         }
         .await;
-        let unlocked =
-            sqlx::query_scalar!(r#"SELECT pg_advisory_unlock(sigil_history_lock_key()) AS "unlocked!""#)
-                .fetch_one(&mut *conn)
-                .await;
+        let unlocked = sqlx::query_scalar!(
+            r#"SELECT pg_advisory_unlock(sigil_history_lock_key()) AS "unlocked!""#
+        )
+        .fetch_one(&mut *conn)
+        .await;
         if !matches!(unlocked, Ok(true)) {
             // Never hand a connection that may still hold the lock back to
             // the pool: closing it releases the lock.
@@ -139,7 +144,10 @@ pub fn spawn_maintenance(store: Store, settings: HistoryConfig) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match store.maintain_history(&settings, Utc::now().date_naive()).await {
+            match store
+                .maintain_history(&settings, Utc::now().date_naive())
+                .await
+            {
                 Ok(Some(run)) if run.created > 0 || !run.dropped.is_empty() => {
                     tracing::info!(
                         created = run.created,
@@ -148,7 +156,9 @@ pub fn spawn_maintenance(store: Store, settings: HistoryConfig) {
                     );
                 }
                 Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "history partition maintenance failed; will retry"),
+                Err(error) => {
+                    tracing::warn!(%error, "history partition maintenance failed; will retry")
+                }
             }
         }
     });
@@ -392,10 +402,7 @@ mod tests {
     fn retention_keeps_whole_days() {
         let today = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
         assert_eq!(keep_from(today, 0), None);
-        assert_eq!(
-            keep_from(today, 30),
-            NaiveDate::from_ymd_opt(2026, 11, 1)
-        );
+        assert_eq!(keep_from(today, 30), NaiveDate::from_ymd_opt(2026, 11, 1));
     }
 
     #[test]

@@ -151,7 +151,10 @@ async fn serve_creates_the_partitions_ahead_and_one_host_at_a_time() {
     )))
     .execute(&app_db)
     .await;
-    assert!(direct.is_err(), "sigil_app must not read partitions directly");
+    assert!(
+        direct.is_err(),
+        "sigil_app must not read partitions directly"
+    );
     // Another host holding the lock: this one skips the run.
     // (The start-up run may still hold it for a moment.)
     let mut holder = db.acquire().await.expect("connection");
@@ -231,7 +234,10 @@ async fn retention_drops_old_days_with_their_rows_and_keeps_newer_ones() {
     for table in &TABLES[..3] {
         assert!(run.dropped.contains(&partition(table, day(-30))), "{run:?}");
         assert!(run.dropped.contains(&partition(table, day(-11))), "{run:?}");
-        assert!(!run.dropped.contains(&partition(table, day(-10))), "{run:?}");
+        assert!(
+            !run.dropped.contains(&partition(table, day(-10))),
+            "{run:?}"
+        );
         let left = partitions(&db, table).await;
         assert!(!left.contains(&partition(table, day(-11))));
         assert!(left.contains(&partition(table, day(-10))));
@@ -241,8 +247,16 @@ async fn retention_drops_old_days_with_their_rows_and_keeps_newer_ones() {
         "the audit log has its own retention (0: kept)"
     );
     let records = "SELECT count(*) FROM verification_records WHERE id = $1";
-    assert_eq!(count(&db, records, old).await, 0, "older than the retention");
-    assert_eq!(count(&db, records, edge).await, 1, "the retention's first day stays");
+    assert_eq!(
+        count(&db, records, old).await,
+        0,
+        "older than the retention"
+    );
+    assert_eq!(
+        count(&db, records, edge).await,
+        1,
+        "the retention's first day stays"
+    );
     assert_eq!(count(&db, records, new).await, 1);
     let batches = "SELECT count(*) FROM batch_verifications WHERE id = $1";
     assert_eq!(count(&db, batches, old_batch).await, 0);
@@ -266,7 +280,10 @@ async fn retention_drops_old_days_with_their_rows_and_keeps_newer_ones() {
         .expect("maintenance")
         .expect("lock");
     assert!(run.dropped.contains(&partition("audit_log", day(-30))));
-    assert!(run.dropped.iter().all(|p| p.starts_with("audit_log")), "{run:?}");
+    assert!(
+        run.dropped.iter().all(|p| p.starts_with("audit_log")),
+        "{run:?}"
+    );
     assert_eq!(count(&db, events, old_event).await, 0);
     // The audit log is still append-only for everyone else.
     sqlx::query("INSERT INTO audit_log (action) VALUES ('test.now')")
@@ -307,12 +324,10 @@ async fn pagination_across_a_partition_boundary_is_stable() {
         }
         record_at(&db, other, other_key, at).await;
     }
-    let in_default: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM verification_records_default",
-    )
-    .fetch_one(&db)
-    .await
-    .expect("default");
+    let in_default: i64 = sqlx::query_scalar("SELECT count(*) FROM verification_records_default")
+        .fetch_one(&db)
+        .await
+        .expect("default");
     assert_eq!(in_default, 0, "every row is in its day's partition");
     expected.sort_by(|a, b| b.cmp(a));
     let expected: Vec<String> = expected.iter().map(|(_, id)| id.to_string()).collect();
@@ -334,11 +349,16 @@ async fn pagination_across_a_partition_boundary_is_stable() {
             None => break,
         }
     }
-    assert_eq!(seen, expected, "every record once, newest first, across midnight");
+    assert_eq!(
+        seen, expected,
+        "every record once, newest first, across midnight"
+    );
 
     // A range across the boundary, paged by 2.
-    let from = (boundary - TimeDelta::milliseconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let to = (boundary + TimeDelta::milliseconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let from = (boundary - TimeDelta::milliseconds(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let to = (boundary + TimeDelta::milliseconds(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..20 {
@@ -403,14 +423,20 @@ async fn a_time_range_touches_only_its_partitions() {
     .await
     .expect("prepare");
     let target = day(-2);
-    let plan: Vec<String> = explain(&mut tx, format!(
-        "EXPLAIN EXECUTE history(NULL, NULL, '{}', '{}', NULL, NULL, 50, NULL)",
-        midnight(target).to_rfc3339(),
-        (midnight(target) + TimeDelta::hours(12)).to_rfc3339()
-    ))
+    let plan: Vec<String> = explain(
+        &mut tx,
+        format!(
+            "EXPLAIN EXECUTE history(NULL, NULL, '{}', '{}', NULL, NULL, 50, NULL)",
+            midnight(target).to_rfc3339(),
+            (midnight(target) + TimeDelta::hours(12)).to_rfc3339()
+        ),
+    )
     .await;
     let plan = plan.join("\n");
-    assert!(plan.contains(&partition("verification_records", target)), "{plan}");
+    assert!(
+        plan.contains(&partition("verification_records", target)),
+        "{plan}"
+    );
     let touched: Vec<&str> = plan
         .split(|c: char| !(c.is_alphanumeric() || c == '_'))
         .filter(|w| w.starts_with("verification_records_"))
@@ -423,11 +449,14 @@ async fn a_time_range_touches_only_its_partitions() {
         "only the day in range: {touched:?}\n{plan}"
     );
     // A cursor (a page deep in the history) skips the newer days.
-    let plan: Vec<String> = explain(&mut tx, format!(
-        "EXPLAIN EXECUTE history(NULL, NULL, NULL, NULL, '{}', '{}', 50, NULL)",
-        midnight(day(-3)).to_rfc3339(),
-        Uuid::nil()
-    ))
+    let plan: Vec<String> = explain(
+        &mut tx,
+        format!(
+            "EXPLAIN EXECUTE history(NULL, NULL, NULL, NULL, '{}', '{}', 50, NULL)",
+            midnight(day(-3)).to_rfc3339(),
+            Uuid::nil()
+        ),
+    )
     .await;
     let plan = plan.join("\n");
     for newer in -2..=5 {
@@ -508,13 +537,12 @@ async fn export_streams_the_period_as_jsonl_and_csv() {
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect();
     assert_eq!(lines.len(), 3);
-    let stored: Value = sqlx::query_scalar(
-        "SELECT to_jsonb(r) FROM verification_records r WHERE id = $1",
-    )
-    .bind(first)
-    .fetch_one(&db)
-    .await
-    .expect("stored");
+    let stored: Value =
+        sqlx::query_scalar("SELECT to_jsonb(r) FROM verification_records r WHERE id = $1")
+            .bind(first)
+            .fetch_one(&db)
+            .await
+            .expect("stored");
     assert_eq!(lines[0]["kind"], "record");
     assert_eq!(lines[0]["id"], first.to_string());
     assert_eq!(lines[0]["user_id"], alice.to_string(), "every user's rows");
@@ -533,7 +561,10 @@ async fn export_streams_the_period_as_jsonl_and_csv() {
     assert_eq!(lines[2]["kind"], "batch");
     assert_eq!(lines[2]["id"], batch.to_string());
     assert_eq!(lines[2]["total_count"], 1);
-    let ids: BTreeSet<String> = lines.iter().map(|l| l["id"].as_str().unwrap_or_default().to_owned()).collect();
+    let ids: BTreeSet<String> = lines
+        .iter()
+        .map(|l| l["id"].as_str().unwrap_or_default().to_owned())
+        .collect();
     assert!(!ids.contains(&before.to_string()) && !ids.contains(&after.to_string()));
 
     let mut csv = Vec::new();
@@ -541,7 +572,11 @@ async fn export_streams_the_period_as_jsonl_and_csv() {
         .await
         .expect("export");
     let text = String::from_utf8(csv).expect("utf-8");
-    let rows: Vec<Vec<String>> = text.split("\r\n").filter(|l| !l.is_empty()).map(csv_cells).collect();
+    let rows: Vec<Vec<String>> = text
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(csv_cells)
+        .collect();
     assert_eq!(rows.len(), 4, "header and three rows:\n{text}");
     assert_eq!(rows[0], history::CSV_COLUMNS.map(String::from).to_vec());
     let column = |name: &str| {
@@ -551,7 +586,11 @@ async fn export_streams_the_period_as_jsonl_and_csv() {
             .expect("column")
     };
     assert_eq!(rows[1][column("id")], first.to_string());
-    assert_eq!(rows[1][column("document_hash")], "ab,\"cd\"", "quoted cells parse back");
+    assert_eq!(
+        rows[1][column("document_hash")],
+        "ab,\"cd\"",
+        "quoted cells parse back"
+    );
     let metadata: Value = serde_json::from_str(&rows[1][column("metadata")]).expect("json cell");
     assert_eq!(metadata, stored["metadata"]);
     assert_eq!(rows[2][column("batch_id")], batch.to_string());

@@ -365,7 +365,9 @@ async fn a_recorded_group_is_one_statement_checked_row_by_row() {
         user_id: alice,
         total_count: 1,
         success_count: 1,
-        verified_at: chrono::Utc::now(),
+        // A batch and its items' records share one time, as the host
+        // writes them (partitioned history: the items' keys include it).
+        verified_at: hers.verified_at,
         metadata: serde_json::json!({}),
         items: vec![(0, hers.id)],
     };
