@@ -15,6 +15,7 @@ mod input;
 mod ops;
 mod permissions;
 mod plugins;
+mod quotas;
 mod redis;
 mod rls;
 mod sandbox;
