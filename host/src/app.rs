@@ -149,8 +149,10 @@ impl AppState {
         );
         let events = Events::new(redis.clone());
         let seal_key = store.deployment_secret("cache_mac").await?;
+        let result_redis = Redis::connect_result_cache(&config.redis, &redis)?;
         let caches = Arc::new(Caches::new(
             redis.clone(),
+            result_redis,
             store.clone(),
             events.clone(),
             config.verify.result_cache_ttl_secs,

@@ -103,7 +103,10 @@ pub async fn login(
     Ok(pair)
 }
 
-/// Issue an access token and store a fresh refresh token in `family`.
+/// Issue an access token and store a fresh refresh token in `family`, a
+/// new session. If the user already holds `quotas.sessions_per_user` live
+/// sessions, those used longest ago end (their refresh tokens and access
+/// tokens stop working) so that the new one fits.
 async fn start_session(
     state: &AppState,
     user: Uuid,
@@ -115,6 +118,7 @@ async fn start_session(
             i64::try_from(state.config.auth.refresh_token_ttl_secs).unwrap_or(1_209_600),
         );
     let mut tx = state.store.begin().await?;
+    let evicted = evict_beyond_quota(state, &mut tx, user).await?;
     state
         .store
         .insert_refresh_token(
@@ -126,6 +130,9 @@ async fn start_session(
         )
         .await?;
     tx.commit().await.map_err(StoreError::from)?;
+    for (sid, until) in evicted {
+        state.revocations.session_revoked(sid, until).await;
+    }
     let issued = state.tokens.issue(user, family)?;
     Ok(TokenPair {
         access_token: issued.token,
@@ -133,6 +140,31 @@ async fn start_session(
         token_type: "Bearer",
         expires_in: state.tokens.access_ttl().as_secs(),
     })
+}
+
+/// Make room for one more session of `user`: under the per-user login
+/// lock (concurrent logins count one after the other), revoke the least
+/// recently used live sessions beyond `quotas.sessions_per_user - 1`.
+/// Returns them with their revocation's end, for Redis once committed.
+async fn evict_beyond_quota(
+    state: &AppState,
+    tx: &mut Tx,
+    user: Uuid,
+) -> Result<Vec<(Uuid, chrono::DateTime<Utc>)>, SessionError> {
+    state.store.lock_user_sessions(tx, user).await?;
+    let live = state.store.live_sessions(tx, user).await?;
+    let quota = usize::try_from(state.config.quotas.sessions_per_user).unwrap_or(usize::MAX);
+    let excess = (live.len() + 1).saturating_sub(quota.max(1));
+    let until = session_revocation_end(state);
+    let mut evicted = Vec::with_capacity(excess);
+    for sid in live.into_iter().take(excess) {
+        state.store.revoke_session(tx, sid, user, until).await?;
+        evicted.push((sid, until));
+    }
+    if !evicted.is_empty() {
+        tracing::info!(%user, evicted = evicted.len(), "session quota reached; the least recently used sessions ended");
+    }
+    Ok(evicted)
 }
 
 /// Exchange a refresh token for a new pair.

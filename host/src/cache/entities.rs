@@ -25,8 +25,8 @@ use std::time::Duration;
 
 use hmac::{KeyInit, Mac};
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Redis;
@@ -138,7 +138,9 @@ impl CacheStats {
 }
 
 /// A cached verification result, with what it was computed under.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Stored compactly (see [`CachedResult::to_bytes`]): results are the one
+/// Redis entry written per distinct verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedResult {
     /// The answer.
     pub valid: bool,
@@ -152,9 +154,58 @@ pub struct CachedResult {
     pub scheme: SignatureScheme,
 }
 
+impl CachedResult {
+    /// `valid` (one byte `0`/`1`), the plugin build's SHA-256 (32 raw
+    /// bytes), then `hash|encoding|scheme` by their API names (`-` for no
+    /// hash): about 55 bytes where named MessagePack took about 135. Names,
+    /// not indexes, so hosts of different builds read each other's entries.
+    pub fn to_bytes(&self) -> Option<Vec<u8>> {
+        let sha = hex::decode(&self.plugin_sha256).ok()?;
+        let hash = self.hash.map_or("-", HashAlgorithm::as_str);
+        let mut bytes = Vec::with_capacity(1 + sha.len() + 24);
+        bytes.push(u8::from(self.valid));
+        bytes.extend_from_slice(&sha);
+        let names = format!("{hash}|{}|{}", self.encoding, self.scheme);
+        bytes.extend_from_slice(names.as_bytes());
+        Some(bytes)
+    }
+
+    /// The inverse of [`CachedResult::to_bytes`]; `None` for anything else
+    /// (an entry of an older format is a miss).
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        let (&valid, rest) = bytes.split_first()?;
+        let valid = match valid {
+            0 => false,
+            1 => true,
+            _ => return None,
+        };
+        let (sha, names) = (rest.get(..32)?, rest.get(32..)?);
+        let mut names = std::str::from_utf8(names).ok()?.split('|');
+        let hash = match names.next()? {
+            "-" => None,
+            name => Some(name.parse().ok()?),
+        };
+        let encoding = names.next()?.parse().ok()?;
+        let scheme = names.next()?.parse().ok()?;
+        if names.next().is_some() {
+            return None;
+        }
+        Some(CachedResult {
+            valid,
+            plugin_sha256: hex::encode(sha),
+            hash,
+            encoding,
+            scheme,
+        })
+    }
+}
+
 /// Everything cached about users, keys, the catalogue and results.
 pub struct Caches {
     redis: Redis,
+    /// Where verification results live: `redis.result_cache_url`, the one
+    /// instance allowed to evict, or `redis` itself.
+    results: Redis,
     store: Store,
     events: Events,
     principals: LocalCache<Uuid, Principal>,
@@ -197,6 +248,7 @@ impl Caches {
     /// secret).
     pub fn new(
         redis: Redis,
+        results: Redis,
         store: Store,
         events: Events,
         result_ttl_secs: u64,
@@ -205,6 +257,7 @@ impl Caches {
         let trust_local = !redis.is_configured();
         Self {
             redis,
+            results,
             store,
             events,
             principals: LocalCache::new(10_000, LOCAL_TTL),
@@ -684,13 +737,23 @@ impl Caches {
     pub fn result_key(&self, document_hash: &str, key: Uuid, signature: &[u8]) -> String {
         use sha2::Digest as _;
         let sig = hex::encode(sha2::Sha256::digest(signature));
-        self.redis
+        self.results
             .key(&format!("verify:doc:{document_hash}:key:{key}:sig:{sig}"))
     }
 
     /// Whether results are cached at all.
     pub fn results_enabled(&self) -> bool {
-        self.result_ttl > 0 && self.redis.is_configured()
+        self.result_ttl > 0 && self.results.is_configured()
+    }
+
+    /// Whether results live in a Redis of their own (`redis.result_cache_url`).
+    pub fn results_apart(&self) -> bool {
+        self.results.is_configured() && !self.results.same_as(&self.redis)
+    }
+
+    /// The result cache's Redis (for `/metrics` and tests).
+    pub fn result_redis(&self) -> &Redis {
+        &self.results
     }
 
     /// Cached answers for several result keys (one round trip).
@@ -701,7 +764,7 @@ impl Caches {
         let count = keys.len();
         let query = keys.clone();
         let answers: Vec<Option<Vec<u8>>> =
-            self.redis
+            self.results
                 .run(|mut conn| async move {
                     redis::cmd("MGET").arg(&query).query_async(&mut conn).await
                 })
@@ -709,7 +772,10 @@ impl Caches {
                 .unwrap_or_else(|_| vec![None; count]);
         keys.iter()
             .zip(answers)
-            .map(|(key, sealed)| sealed.and_then(|sealed| self.open_value(key, "", &sealed)))
+            .map(|(key, sealed)| {
+                let value = self.open(key, "", sealed.as_deref()?)?;
+                CachedResult::from_bytes(value)
+            })
             .collect()
     }
 
@@ -731,12 +797,12 @@ impl Caches {
         let sealed: Vec<(String, Vec<u8>)> = entries
             .iter()
             .filter_map(|(key, result)| {
-                self.seal_value(key, "", result)
+                self.seal(key, "", result.to_bytes()?)
                     .map(|value| (key.clone(), value))
             })
             .collect();
         let _ = self
-            .redis
+            .results
             .run(|mut conn| async move {
                 let mut pipe = redis::pipe();
                 for (key, value) in &sealed {
@@ -853,5 +919,47 @@ impl Caches {
                 .await;
         }
         Ok(records)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_round_trip_compactly_and_anything_else_is_a_miss() {
+        let sha = hex::encode([7u8; 32]);
+        for hash in std::iter::once(None).chain(HashAlgorithm::ALL.iter().copied().map(Some)) {
+            for &encoding in SignatureEncoding::ALL {
+                for &scheme in SignatureScheme::ALL {
+                    for valid in [true, false] {
+                        let result = CachedResult {
+                            valid,
+                            plugin_sha256: sha.clone(),
+                            hash,
+                            encoding,
+                            scheme,
+                        };
+                        let bytes = result.to_bytes().expect("encodes");
+                        assert!(bytes.len() <= 64, "{} bytes", bytes.len());
+                        assert_eq!(CachedResult::from_bytes(&bytes), Some(result));
+                    }
+                }
+            }
+        }
+        let named = rmp_serde::to_vec_named(&serde_json::json!({"valid": true})).expect("msgpack");
+        assert_eq!(CachedResult::from_bytes(&named), None, "older format");
+        assert_eq!(CachedResult::from_bytes(&[1; 33]), None, "truncated");
+        let mut extra = CachedResult {
+            valid: true,
+            plugin_sha256: sha,
+            hash: None,
+            encoding: SignatureEncoding::ALL[0],
+            scheme: SignatureScheme::ALL[0],
+        }
+        .to_bytes()
+        .expect("encodes");
+        extra.extend_from_slice(b"|more");
+        assert_eq!(CachedResult::from_bytes(&extra), None, "trailing field");
     }
 }

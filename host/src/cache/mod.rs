@@ -92,10 +92,32 @@ impl Redis {
 
     /// Connect in the background; the handle works (with fallbacks) at once.
     pub fn connect(config: &RedisConfig) -> Result<Self, CacheError> {
-        if config.url.expose().is_empty() {
+        Self::connect_to(config.url.expose(), config)
+    }
+
+    /// The Redis of the verification-result cache: `redis.result_cache_url`
+    /// if set (an instance allowed to evict), else `main` itself.
+    pub fn connect_result_cache(config: &RedisConfig, main: &Redis) -> Result<Self, CacheError> {
+        if config.result_cache_url.expose().is_empty() || !main.is_configured() {
+            return Ok(main.clone());
+        }
+        Self::connect_to(config.result_cache_url.expose(), config)
+    }
+
+    /// Whether `self` and `other` are the same connection.
+    pub fn same_as(&self, other: &Redis) -> bool {
+        match (&self.inner, &other.inner) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        }
+    }
+
+    fn connect_to(url: &str, config: &RedisConfig) -> Result<Self, CacheError> {
+        if url.is_empty() {
             return Ok(Self::disabled());
         }
-        let client = redis::Client::open(config.url.expose())?;
+        let client = redis::Client::open(url)?;
         let inner = Arc::new(Inner {
             client,
             connection: ArcSwapOption::empty(),

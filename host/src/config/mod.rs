@@ -144,6 +144,8 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     /// Overload protection (`config/limits.rs`).
     pub overload: OverloadConfig,
+    /// Per-user quotas on what an account keeps.
+    pub quotas: QuotasConfig,
     /// Logging.
     pub log: LogConfig,
     /// Partitioned history: partitions ahead, retention.
@@ -162,6 +164,7 @@ impl Default for Config {
             verify: VerifyConfig::default(),
             rate_limits: RateLimitsConfig::default(),
             overload: OverloadConfig::default(),
+            quotas: QuotasConfig::default(),
             log: LogConfig::default(),
             history: HistoryConfig::default(),
         }
@@ -242,6 +245,15 @@ pub struct RedisConfig {
     pub breaker_failures: u32,
     /// How long the breaker stays open before a probe, in ms.
     pub breaker_open_ms: u64,
+    /// The Redis that holds the verification-result cache (`verify:doc:*`),
+    /// the only Redis data that may be evicted: point it at an instance
+    /// with a `maxmemory` and an eviction policy (the shipped
+    /// `deploy/redis/redis-cache.conf`), so that filling it never makes the
+    /// main Redis (revocations, rate limits, sessions, invalidation
+    /// tombstones) refuse a write. Empty: the results share `url` (fine for
+    /// development; then `url`'s memory bounds them, see
+    /// docs/configuration.md).
+    pub result_cache_url: Secret,
 }
 
 impl Default for RedisConfig {
@@ -252,6 +264,7 @@ impl Default for RedisConfig {
             command_timeout_ms: 250,
             breaker_failures: 3,
             breaker_open_ms: 2_000,
+            result_cache_url: Secret::default(),
         }
     }
 }
@@ -403,6 +416,32 @@ impl Default for VerifyConfig {
             record_batch_max: 512,
             record_batch_linger_ms: 0,
             result_cache_ttl_secs: 3600,
+        }
+    }
+}
+
+// ---- quotas ------------------------------------------------------------
+
+/// Per-user quotas: how much one account may keep, whatever its request
+/// rate (rate limits are in [`RateLimitsConfig`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuotasConfig {
+    /// Public keys one user may hold (every stored key counts, whatever its
+    /// status: deleting one makes room). An upload beyond it answers 409
+    /// `key_quota_exceeded` and stores nothing.
+    pub keys_per_user: u32,
+    /// Live login sessions (refresh-token families) one user may hold; a
+    /// login beyond it ends the session used longest ago (its refresh token
+    /// and access tokens stop working).
+    pub sessions_per_user: u32,
+}
+
+impl Default for QuotasConfig {
+    fn default() -> Self {
+        Self {
+            keys_per_user: 100,
+            sessions_per_user: 10,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::ops::RangeInclusive;
 use super::load::variable_for;
 use super::{
     AuthConfig, Config, ConfigError, DatabaseConfig, HistoryConfig, HttpConfig, LogConfig,
-    PluginsConfig, RedisConfig, VerifyConfig,
+    PluginsConfig, QuotasConfig, RedisConfig, VerifyConfig,
 };
 
 const SSL_MODES: &[&str] = &[
@@ -31,6 +31,7 @@ impl Config {
         self.history.validate()?;
         self.rate_limits.validate(self.verify.max_batch_items)?;
         self.overload.validate()?;
+        self.quotas.validate()?;
         self.log.validate()
     }
 }
@@ -72,15 +73,21 @@ impl DatabaseConfig {
 
 impl RedisConfig {
     fn validate(&self) -> Result<(), ConfigError> {
-        let url = self.url.expose();
-        if url.is_empty() || url.starts_with("redis://") || url.starts_with("rediss://") {
-            Ok(())
-        } else {
-            Err(invalid(
-                "redis.url",
-                "must start with redis:// or rediss://",
-            ))
+        for (key, url) in [
+            ("redis.url", self.url.expose()),
+            ("redis.result_cache_url", self.result_cache_url.expose()),
+        ] {
+            if !(url.is_empty() || url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(invalid(key, "must start with redis:// or rediss://"));
+            }
         }
+        if self.url.expose().is_empty() && !self.result_cache_url.expose().is_empty() {
+            return Err(invalid(
+                "redis.result_cache_url",
+                "needs redis.url (the result cache is only the evictable part of Redis)",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -143,6 +150,13 @@ impl HistoryConfig {
             "history.maintenance_interval_secs",
             self.maintenance_interval_secs,
         )
+    }
+}
+
+impl QuotasConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        at_least_one("quotas.keys_per_user", self.keys_per_user.into())?;
+        at_least_one("quotas.sessions_per_user", self.sessions_per_user.into())
     }
 }
 
@@ -210,7 +224,7 @@ mod tests {
     #[test]
     fn each_refusal_names_its_setting_and_variable() {
         type Spoil = fn(&mut Config);
-        let cases: [(Spoil, &str, &str); 8] = [
+        let cases: [(Spoil, &str, &str); 11] = [
             (
                 |c| c.database.url = Default::default(),
                 "database.url",
@@ -225,6 +239,24 @@ mod tests {
                 |c| c.redis.url = super::super::Secret::new("http://cache"),
                 "redis.url",
                 "REDIS_URL",
+            ),
+            (
+                |c| {
+                    c.redis.url = super::super::Secret::new("redis://main");
+                    c.redis.result_cache_url = super::super::Secret::new("cache:6379");
+                },
+                "redis.result_cache_url",
+                "SIGIL_REDIS__RESULT_CACHE_URL",
+            ),
+            (
+                |c| c.quotas.keys_per_user = 0,
+                "quotas.keys_per_user",
+                "SIGIL_QUOTAS__KEYS_PER_USER",
+            ),
+            (
+                |c| c.quotas.sessions_per_user = 0,
+                "quotas.sessions_per_user",
+                "SIGIL_QUOTAS__SESSIONS_PER_USER",
             ),
             (
                 |c| c.plugins.deadline_ms = 0,

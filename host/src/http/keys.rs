@@ -61,7 +61,7 @@ pub struct KeyQuery {
 /// Register a public key; the plugin for its algorithm validates and
 /// canonicalises it.
 #[utoipa::path(post, path = "/v1/keys", tag = "keys", security(("bearer" = ["manage_public_keys"])), request_body = NewKeyRequest,
-    responses((status = 201, body = KeyView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem, description = "invalid_name, invalid_metadata, invalid_expires_at (NUL, length, nesting, key count, time range), invalid_expiry, invalid_body, the key's own codes; invalid_input: the database refused a value")))]
+    responses((status = 201, body = KeyView), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem, description = "key_quota_exceeded: the caller holds quotas.keys_per_user keys already; nothing was stored"), (status = 422, body = Problem, description = "invalid_name, invalid_metadata, invalid_expires_at (NUL, length, nesting, key count, time range), invalid_expiry, invalid_body, the key's own codes; invalid_input: the database refused a value")))]
 async fn create_key(
     State(state): State<AppState>,
     caller: Authorized<ManagePublicKeys>,
@@ -73,6 +73,7 @@ async fn create_key(
         executor: &state.executor,
         caches: &state.caches,
         store: &state.store,
+        quota: state.config.quotas.keys_per_user,
     };
     let row = registrar.register(caller.id(), request).await?;
     state.caches.write_key(&row).await;
@@ -227,6 +228,7 @@ impl From<KeyError> for ApiError {
             KeyError::Refused(refusal) => plugin_refused(&refusal, code, detail),
             KeyError::Plugin(failure) => plugin_failed(failure, code, detail),
             KeyError::Store(e) => e.into(),
+            KeyError::QuotaExceeded(_) => ApiError::conflict(code, detail),
             KeyError::InvalidName
             | KeyError::InvalidMetadata(_)
             | KeyError::InvalidExpiry

@@ -45,6 +45,11 @@ pub enum KeyError {
     /// The key's curve is disabled.
     #[error("curve {0} is disabled")]
     CurveDisabled(String),
+    /// The owner already holds `quotas.keys_per_user` keys.
+    #[error(
+        "the account already holds {0} public keys, its quota; delete a key it no longer needs to make room"
+    )]
+    QuotaExceeded(u32),
     /// The plugin refused the key.
     #[error(transparent)]
     Refused(#[from] ContractError),
@@ -71,6 +76,7 @@ impl KeyError {
             KeyError::CurveRequired(_) => "curve_required",
             KeyError::CurveMismatch { .. } => "curve_mismatch",
             KeyError::CurveDisabled(_) => "curve_disabled",
+            KeyError::QuotaExceeded(_) => "key_quota_exceeded",
             KeyError::Refused(e) => e.code(),
             KeyError::Plugin(e) => e.code(),
             KeyError::Store(_) => "internal_error",

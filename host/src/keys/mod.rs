@@ -164,6 +164,8 @@ pub struct Registrar<'a> {
     pub caches: &'a Caches,
     /// Where the key is stored, under the owner's row-level security.
     pub store: &'a Store,
+    /// Keys one owner may hold (`quotas.keys_per_user`).
+    pub quota: u32,
 }
 
 /// A key the plugin accepted.
@@ -174,7 +176,8 @@ struct Parsed {
 
 impl Registrar<'_> {
     /// Register a key for `owner`: check the request, decode the key, let
-    /// a plugin parse it, check its curve, store it.
+    /// a plugin parse it, check its curve, store it unless the owner holds
+    /// its quota of keys already.
     pub async fn register(&self, owner: Uuid, request: NewKeyRequest) -> Result<KeyRow, KeyError> {
         check_request(&request)?;
         let decoded = decode(&request)?;
@@ -277,6 +280,12 @@ impl Registrar<'_> {
             expires_at: request.expires_at.map(StoredTime::get),
         };
         let mut tx = self.store.begin_for(owner).await?;
+        // Counted and inserted under one per-owner lock: concurrent uploads
+        // cannot both take the last place. Refused, the transaction rolls
+        // back and nothing is written.
+        if keys::lock_and_count_for_owner(&mut tx, owner).await? >= i64::from(self.quota) {
+            return Err(KeyError::QuotaExceeded(self.quota));
+        }
         let id = keys::insert(&mut tx, &new).await?.ok_or_else(|| {
             KeyError::UnsupportedAlgorithm("the algorithm or curve is not in the catalogue".into())
         })?;

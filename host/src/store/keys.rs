@@ -197,6 +197,25 @@ pub async fn insert(tx: &mut Tx, key: &NewKey<'_>) -> Result<Option<Uuid>, Store
     .await?)
 }
 
+/// How many keys `owner` holds (every status), counted after taking a lock
+/// on the owner's key registrations that is held until the transaction
+/// ends: two uploads at the quota's edge are serialised, and the second
+/// counts the first's key.
+pub async fn lock_and_count_for_owner(tx: &mut Tx, owner: Uuid) -> Result<i64, StoreError> {
+    sqlx::query_scalar!(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 13))",
+        owner.to_string()
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM public_keys WHERE user_id = $1"#,
+        owner
+    )
+    .fetch_one(&mut **tx)
+    .await?)
+}
+
 /// One key the transaction may see.
 pub async fn get(tx: &mut Tx, id: Uuid) -> Result<Option<KeyRow>, StoreError> {
     Ok(get_many(tx, &[id]).await?.pop())

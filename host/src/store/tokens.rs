@@ -116,6 +116,36 @@ impl Store {
         Ok(())
     }
 
+    /// Serialise the logins of `user` (held until the transaction ends),
+    /// so that counting its live sessions and adding one is atomic. Taken
+    /// before any session lock.
+    pub async fn lock_user_sessions(&self, tx: &mut Tx, user: Uuid) -> Result<(), StoreError> {
+        sqlx::query_scalar!(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 11))",
+            user.to_string()
+        )
+        .fetch_one(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// The live sessions of `user` (a refresh token neither spent, revoked
+    /// nor expired, in a session not revoked), least recently used (logged
+    /// in or refreshed) first.
+    pub async fn live_sessions(&self, tx: &mut Tx, user: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        Ok(sqlx::query_scalar!(
+            r#"SELECT t.family_id AS "family_id!" FROM refresh_tokens t
+               WHERE t.user_id = $1 AND t.spent_at IS NULL AND t.revoked_at IS NULL
+                 AND t.expires_at > now()
+                 AND NOT EXISTS (SELECT 1 FROM revoked_sessions r WHERE r.family_id = t.family_id)
+               GROUP BY t.family_id
+               ORDER BY max(t.created_at), t.family_id"#,
+            user
+        )
+        .fetch_all(&mut **tx)
+        .await?)
+    }
+
     /// The session (family) of a refresh token, without locking it.
     pub async fn refresh_family(
         &self,

@@ -4,7 +4,8 @@
 //! takes a digest, run the plugin on the worker threads, store the record,
 //! answer.
 //!
-//! Batches run the same stages per item; items are grouped by plugin, cut
+//! Batches run the same stages per item; identical items are verified once
+//! (each still answered and recorded), items are grouped by plugin, cut
 //! into chunks spread over the workers, and a bad item fails alone with its
 //! error in its slot. The batch row, its records and its items are stored
 //! in one transaction.
@@ -43,7 +44,7 @@ use crate::metrics::Metrics;
 use crate::plugins::{PluginError, PluginExecutor, PluginRegistry};
 use budget::Budget;
 use outcome::{Answer, Outcome};
-use pipeline::{check_batch_len, key_ids, parse_items, plan, settle};
+use pipeline::{Twins, check_batch_len, key_ids, parse_items, plan, settle};
 use recorder::{Recorder, Unit};
 use request::{Plan, Prepared, VerifyItem};
 
@@ -201,9 +202,11 @@ impl Verifier {
         let keys = self.resolve_keys(caller, &key_ids(&parsed)).await?;
         let (mut slots, planned) = plan(parsed, &keys);
         self.hash_on_workers(planned, &mut slots).await?;
-        let groups = self.lookup_cached(&mut slots, &keys).await;
+        let twins = Twins::find(&slots);
+        let groups = self.lookup_cached(&mut slots, &keys, &twins).await;
         let computed = self.run_plugin_chunks(groups, &budget).await?;
         settle(&mut slots, computed);
+        twins.copy_answers(&mut slots);
         let outcome = Outcome::assemble(caller, slots, &keys);
         self.record(caller, outcome.unit, &outcome.recent).await?;
         Ok(outcome.answer)

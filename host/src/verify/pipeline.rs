@@ -4,8 +4,11 @@
 //!
 //! A batch keeps one [`Slot`] per item, in request order: an item that
 //! fails at any stage keeps its error there and the others go on.
+//! Identical items of a batch ([`Twins`]) are looked up and verified once;
+//! each still gets its answer, and its own record.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -142,6 +145,77 @@ pub(super) enum Slot {
     },
 }
 
+/// Items of a batch identical to an earlier one (same key, plan, document
+/// hash and signature), as (item index, index of the first such item), in
+/// item order. Only the first of each is looked up in the result cache and
+/// given to a plugin; the others copy its answer, and are recorded like
+/// any item (every verification answered is recorded).
+pub(super) struct Twins(Vec<(usize, usize)>);
+
+impl Twins {
+    /// The ready items that repeat an earlier ready item.
+    pub(super) fn find(slots: &[Slot]) -> Self {
+        let mut first: HashMap<(usize, &Plan, &str, &[u8]), usize> = HashMap::new();
+        let mut twins = Vec::new();
+        for (index, slot) in slots.iter().enumerate() {
+            let Slot::Ready { key, work } = slot else {
+                continue;
+            };
+            let same = (
+                *key,
+                &work.plan,
+                work.document_hash.as_str(),
+                &work.signature[..],
+            );
+            match first.entry(same) {
+                Entry::Occupied(seen) => twins.push((index, *seen.get())),
+                Entry::Vacant(new) => {
+                    new.insert(index);
+                }
+            }
+        }
+        Twins(twins)
+    }
+
+    /// Whether item `index` repeats an earlier one.
+    fn contains(&self, index: usize) -> bool {
+        self.0
+            .binary_search_by_key(&index, |&(twin, _)| twin)
+            .is_ok()
+    }
+
+    /// Give each repeated item the answer (or failure) of its first.
+    pub(super) fn copy_answers(&self, slots: &mut [Slot]) {
+        for &(index, first) in &self.0 {
+            let (outcome, cached) = match slots.get(first) {
+                Some(Slot::Answered { valid, cached, .. }) => (Ok(*valid), *cached),
+                Some(Slot::Failed(failure)) => (Err(same_failure(failure)), false),
+                _ => continue,
+            };
+            answer(slots, index, outcome, cached);
+        }
+    }
+}
+
+/// A copy of a plugin-stage failure (a refusal or a sandbox failure, the
+/// only ones an item has after the plugins ran) for a repeated item.
+fn same_failure(failure: &VerifyError) -> VerifyError {
+    use PluginError as P;
+    match failure {
+        VerifyError::Refused(refusal) => VerifyError::Refused(refusal.clone()),
+        VerifyError::Plugin(P::Timeout(ms)) => VerifyError::Plugin(P::Timeout(*ms)),
+        VerifyError::Plugin(P::MemoryExhausted(mib)) => {
+            VerifyError::Plugin(P::MemoryExhausted(*mib))
+        }
+        VerifyError::Plugin(P::Trap(trap)) => VerifyError::Plugin(P::Trap(trap.clone())),
+        VerifyError::Plugin(P::ContractViolation(what)) => {
+            VerifyError::Plugin(P::ContractViolation(what.clone()))
+        }
+        VerifyError::Plugin(P::Engine(what)) => VerifyError::Plugin(P::Engine(what.clone())),
+        other => VerifyError::Plugin(P::Engine(other.to_string())),
+    }
+}
+
 /// Each item parsed and decoded on its own: a bad one fails alone.
 pub(super) type Parsed = Vec<Result<(VerifyItem, Prepared), VerifyError>>;
 
@@ -247,8 +321,13 @@ fn observe<'a>(
     items: usize,
     failures: impl IntoIterator<Item = &'a PluginError>,
 ) {
-    let items = u32::try_from(items.max(1)).unwrap_or(u32::MAX);
-    metrics.verify_latency(&plugin.label(), took / items);
+    let label = plugin.label();
+    let per_item = took / u32::try_from(items.max(1)).unwrap_or(u32::MAX);
+    // One observation per item verified, so the histogram's count is the
+    // number of verifications plugins computed.
+    for _ in 0..items.max(1) {
+        metrics.verify_latency(&label, per_item);
+    }
     for failure in failures {
         metrics.plugin_failure(&plugin.label(), failure_kind(failure));
     }
@@ -394,11 +473,18 @@ impl Verifier {
     }
 
     /// Answer ready batch items from the result cache; group the others by
-    /// plugin (the same loaded plugin, not just the same name).
-    pub(super) async fn lookup_cached(&self, slots: &mut [Slot], keys: &Keys) -> Vec<PluginGroup> {
+    /// plugin (the same loaded plugin, not just the same name). Repeated
+    /// items (`twins`) are left for [`Twins::copy_answers`].
+    pub(super) async fn lookup_cached(
+        &self,
+        slots: &mut [Slot],
+        keys: &Keys,
+        twins: &Twins,
+    ) -> Vec<PluginGroup> {
         let ready: Vec<(usize, &Work, &Resolved)> = slots
             .iter()
             .enumerate()
+            .filter(|(index, _)| !twins.contains(*index))
             .filter_map(|(index, slot)| match slot {
                 Slot::Ready { key, work } => Some((index, work, keys.usable(*key)?)),
                 _ => None,

@@ -146,7 +146,7 @@ impl Prepared {
 }
 
 /// How a request will be verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Plan {
     /// The hash that makes the plugin's digest (none for raw-message).
     pub hash: Option<HashAlgorithm>,

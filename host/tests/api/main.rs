@@ -17,6 +17,7 @@ mod limits;
 mod ops;
 mod permissions;
 mod plugins;
+mod quotas;
 mod redis;
 mod rls;
 mod sandbox;
