@@ -10,6 +10,8 @@
 //! - [`executor`] — the threads plugin calls run on;
 //! - [`loader`] — loading a directory of components;
 //! - [`conformance`] — Wycheproof vectors against a plugin;
+//! - [`policy`] — what the catalogue says verification means, and the
+//!   checks the host makes itself;
 //! - [`contract`] — the contract's vocabulary on the host side;
 //! - [`error`] — why loading or calling a plugin failed;
 //! - `bindings` — the generated WIT bindings (private).
@@ -22,6 +24,7 @@ pub mod error;
 pub mod executor;
 pub mod loader;
 pub mod plugin;
+pub mod policy;
 pub mod registry;
 pub mod sandbox;
 
