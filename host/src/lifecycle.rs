@@ -199,8 +199,17 @@ async fn admission_catalogue(state: &Lifecycle) -> Result<conformance::Catalogue
     let algorithms = state.store.algorithms().await?;
     Ok(conformance::Catalogue {
         curves: curves.into_iter().map(|c| (c.name, c.policy.0)).collect(),
-        algorithms: algorithms.into_iter().map(|a| (a.name, a.policy.0)).collect(),
-        served: state.plugins.snapshot().plugins().iter().flat_map(|p| p.descriptor().routes()).collect(),
+        algorithms: algorithms
+            .into_iter()
+            .map(|a| (a.name, a.policy.0))
+            .collect(),
+        served: state
+            .plugins
+            .snapshot()
+            .plugins()
+            .iter()
+            .flat_map(|p| p.descriptor().routes())
+            .collect(),
     })
 }
 

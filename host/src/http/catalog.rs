@@ -15,8 +15,8 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::perm::ManageCurves;
 use crate::http::extract::{Authorized, ClientIp};
-use crate::store::audit::{Action, Audit};
 use crate::plugins::policy::{CurvePolicy, known_order};
+use crate::store::audit::{Action, Audit};
 use crate::store::catalog::{AlgorithmRow, CurveRow, CurveStatus};
 use crate::store::text::{StoredJson, StoredText};
 

@@ -211,8 +211,14 @@ fn applicable_sets(plugin: &LoadedPlugin, policies: &Policies) -> Vec<(String, V
         }
         AlgorithmType::EdDsa => {
             let mut sets = eddsa_sets(plugin);
-            if !sets.is_empty() && eddsa_curve(plugin).is_some_and(|c| policy_of(policies, c).is_some_and(CurvePolicy::is_strict)) {
-                sets.push(("Sigil Ed25519 strict negatives".to_owned(), ed25519_negative_groups(plugin)));
+            if !sets.is_empty()
+                && eddsa_curve(plugin)
+                    .is_some_and(|c| policy_of(policies, c).is_some_and(CurvePolicy::is_strict))
+            {
+                sets.push((
+                    "Sigil Ed25519 strict negatives".to_owned(),
+                    ed25519_negative_groups(plugin),
+                ));
             }
             sets
         }
@@ -294,7 +300,10 @@ const ADMISSION_VECTORS: usize = 12;
 /// [`Refusal::PolicyMismatch`] where its descriptor disagrees with the
 /// catalogue. Admission starts with it; activating a stored version runs
 /// it alone.
-pub fn agrees(plugin: &LoadedPlugin, catalogue: &Catalogue) -> Result<Vec<(String, CurvePolicy)>, Refusal> {
+pub fn agrees(
+    plugin: &LoadedPlugin,
+    catalogue: &Catalogue,
+) -> Result<Vec<(String, CurvePolicy)>, Refusal> {
     let descriptor = plugin.descriptor();
     let catalogued: Vec<(&CurveSpec, Option<&CurvePolicy>)> = descriptor
         .curves
@@ -637,7 +646,8 @@ fn ecdsa_sets(plugin: &LoadedPlugin, policies: &Policies) -> Vec<(String, Vec<Gr
                 continue;
             };
             let allowed = |h: &HashAlgorithm| {
-                descriptor.hashes.contains(h) && policy.hashes.as_ref().is_none_or(|a| a.contains(h))
+                descriptor.hashes.contains(h)
+                    && policy.hashes.as_ref().is_none_or(|a| a.contains(h))
             };
             let Some(hash) = hash_of(group.hash).filter(allowed) else {
                 continue;
@@ -650,7 +660,10 @@ fn ecdsa_sets(plugin: &LoadedPlugin, policies: &Policies) -> Vec<(String, Vec<Gr
                 _ => continue,
             };
             if !descriptor.signature_encodings.contains(&encoding)
-                || policy.encodings.as_ref().is_some_and(|e| !e.contains(&encoding))
+                || policy
+                    .encodings
+                    .as_ref()
+                    .is_some_and(|e| !e.contains(&encoding))
                 || descriptor.input != MessageInput::Digest
             {
                 continue;
@@ -816,7 +829,10 @@ fn high_s_sets(
     let mut out = Vec::new();
     for (name, groups) in sets {
         let mut twins = Vec::new();
-        for group in groups.iter().filter(|g| g.encoding == SignatureEncoding::Der) {
+        for group in groups
+            .iter()
+            .filter(|g| g.encoding == SignatureEncoding::Der)
+        {
             let cases: Vec<Case> = group
                 .cases
                 .iter()
@@ -929,9 +945,11 @@ fn ed25519_negative_groups(plugin: &LoadedPlugin) -> Vec<Group> {
     let format = key_source(plugin);
     let mut groups: Vec<Group> = Vec::new();
     for (index, (comment, key, message, signature, valid)) in ED25519_VECTORS.iter().enumerate() {
-        let (Ok(key), Ok(message), Ok(signature)) =
-            (hex::decode(key), hex::decode(message), hex::decode(signature))
-        else {
+        let (Ok(key), Ok(message), Ok(signature)) = (
+            hex::decode(key),
+            hex::decode(message),
+            hex::decode(signature),
+        ) else {
             continue;
         };
         let mut der = ED25519_SPKI_PREFIX.to_vec();
@@ -1011,6 +1029,9 @@ mod tests {
                 lax_only += 1;
             }
         }
-        assert!(lax_only >= 2, "the lax verify accepts the identity-R and the weak-key vectors");
+        assert!(
+            lax_only >= 2,
+            "the lax verify accepts the identity-R and the weak-key vectors"
+        );
     }
 }

@@ -466,24 +466,28 @@ mod tests {
     #[test]
     fn s_at_half_the_order_is_low_and_one_above_is_high() {
         let n = hex::decode(SECP256K1_N).expect("hex");
-        let half =
-            hex::decode("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0")
-                .expect("hex");
-        let above =
-            hex::decode("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a1")
-                .expect("hex");
+        let half = hex::decode("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0")
+            .expect("hex");
+        let above = hex::decode("7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a1")
+            .expect("hex");
         assert!(!is_high(&half, &n));
         assert!(is_high(&above, &n));
         let policy = secp256k1();
         let ecdsa = "secp256k1";
         assert!(check_signature(&policy, ecdsa, SignatureEncoding::Der, &der(&[1], &half)).is_ok());
         let refused = check_signature(&policy, ecdsa, SignatureEncoding::Der, &der(&[1], &above));
-        assert!(matches!(refused, Err(ContractError::NonCanonicalSignature(_))));
+        assert!(matches!(
+            refused,
+            Err(ContractError::NonCanonicalSignature(_))
+        ));
         let mut p1363 = vec![0u8; 31];
         p1363.push(1);
         p1363.extend(&above);
         let refused = check_signature(&policy, ecdsa, SignatureEncoding::P1363, &p1363);
-        assert!(matches!(refused, Err(ContractError::NonCanonicalSignature(_))));
+        assert!(matches!(
+            refused,
+            Err(ContractError::NonCanonicalSignature(_))
+        ));
         // The same bytes on a curve without the rule pass.
         let p256 = CurvePolicy {
             low_s_only: Some(false),
@@ -537,7 +541,10 @@ mod tests {
         let mut signature = vec![0u8; 32];
         signature.extend(ED25519_L);
         let refused = check_signature(&policy, eddsa, SignatureEncoding::Raw, &signature);
-        assert!(matches!(refused, Err(ContractError::NonCanonicalSignature(_))));
+        assert!(matches!(
+            refused,
+            Err(ContractError::NonCanonicalSignature(_))
+        ));
         signature[32] -= 1; // L - 1
         assert!(check_signature(&policy, eddsa, SignatureEncoding::Raw, &signature).is_ok());
         let refused = check_signature(&policy, eddsa, SignatureEncoding::Raw, &signature[..63]);

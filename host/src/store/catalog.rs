@@ -132,7 +132,8 @@ impl Store {
         description: Option<&str>,
         policy: &CurvePolicy,
     ) -> Result<Option<CurveRow>, StoreError> {
-        let policy = serde_json::to_value(policy).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let policy =
+            serde_json::to_value(policy).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let id = sqlx::query_scalar!(
             "INSERT INTO curves (name, algorithm_id, parameters, description, policy)
              SELECT $1, id, $3, $4, $5 FROM algorithms WHERE name = $2 RETURNING id",

@@ -223,7 +223,8 @@ pub(super) fn plan(parsed: Parsed, keys: &Keys) -> (Vec<Slot>, Vec<(usize, Plann
             let descriptor = keys.usable(key).map(|k| k.plugin.descriptor());
             let descriptor = descriptor.ok_or(VerifyError::KeyNotFound)?;
             let plan = Plan::new(descriptor, &item, &prepared)?;
-            keys.usable(key).map_or(Ok(()), |k| k.policy.check(&plan, &prepared))?;
+            keys.usable(key)
+                .map_or(Ok(()), |k| k.policy.check(&plan, &prepared))?;
             Ok(Planned {
                 key,
                 plan,

@@ -11,8 +11,7 @@
 
 use sigil_plugin_sdk::ecdsa::{Ecdsa, EcdsaCurve};
 use sigil_plugin_sdk::{
-    Descriptor, Error, HashAlgorithm, KeyFormat, KeyInfo, Plugin, SignatureEncoding,
-    VerifyRequest,
+    Descriptor, Error, HashAlgorithm, KeyFormat, KeyInfo, Plugin, SignatureEncoding, VerifyRequest,
 };
 
 struct Secp256k1;
