@@ -162,18 +162,20 @@ async fn load(
 ) -> Result<LoadedPlugin, LifecycleError> {
     let engine = state.plugin_engine.clone();
     let budget = state.admission_timeout;
+    let catalogue = match self_test {
+        true => Some(admission_catalogue(state).await?),
+        false => None,
+    };
     let work = tokio::task::spawn_blocking(move || {
         let plugin = LoadedPlugin::load(&engine, &bytes).map_err(LifecycleError::refused)?;
-        if self_test {
-            let checks = conformance::admission(&plugin).map_err(|detail| {
-                let code = if detail.starts_with("no known-answer") {
-                    "untestable"
-                } else {
-                    "self_test_failed"
-                };
-                LifecycleError::Refused { code, detail }
+        if let Some(catalogue) = catalogue {
+            let admitted = conformance::admission(&plugin, &catalogue).map_err(|refusal| {
+                LifecycleError::Refused {
+                    code: refusal.code(),
+                    detail: refusal.to_string(),
+                }
             })?;
-            tracing::info!(plugin = %plugin.label(), checks, "admission self-tests passed");
+            tracing::info!(plugin = %plugin.label(), checks = admitted.checks, complete = admitted.complete, took_ms = admitted.took.as_millis(), "admission self-tests passed");
         }
         Ok(plugin)
     });
@@ -188,6 +190,27 @@ async fn load(
             detail: format!("compiling and testing the component took longer than {budget:?}"),
         }),
     }
+}
+
+/// What admission checks a plugin against: the catalogue's policies and
+/// the routes served now.
+async fn admission_catalogue(state: &Lifecycle) -> Result<conformance::Catalogue, StoreError> {
+    let curves = state.store.curves().await?;
+    let algorithms = state.store.algorithms().await?;
+    Ok(conformance::Catalogue {
+        curves: curves.into_iter().map(|c| (c.name, c.policy.0)).collect(),
+        algorithms: algorithms
+            .into_iter()
+            .map(|a| (a.name, a.policy.0))
+            .collect(),
+        served: state
+            .plugins
+            .snapshot()
+            .plugins()
+            .iter()
+            .flat_map(|p| p.descriptor().routes())
+            .collect(),
+    })
 }
 
 /// Refuse a plugin that would take a route another plugin (by name) serves.
@@ -269,6 +292,13 @@ async fn activate(state: &Lifecycle, id: Uuid) -> Result<PluginRow, LifecycleErr
     }
     let plugin = load(state, bytes, false).await?;
     check_routes(state, &plugin)?;
+    // A stored version must still agree with the catalogue's policy.
+    conformance::agrees(&plugin, &admission_catalogue(state).await?).map_err(|refusal| {
+        LifecycleError::Refused {
+            code: refusal.code(),
+            detail: refusal.to_string(),
+        }
+    })?;
     activate_loaded(state, id, Arc::new(plugin)).await
 }
 

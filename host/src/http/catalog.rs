@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::perm::ManageCurves;
 use crate::http::extract::{Authorized, ClientIp};
+use crate::plugins::policy::{CurvePolicy, known_order};
 use crate::store::audit::{Action, Audit};
 use crate::store::catalog::{AlgorithmRow, CurveRow, CurveStatus};
 use crate::store::text::{StoredJson, StoredText};
@@ -85,6 +86,48 @@ pub struct NewCurve {
     /// Description (at most 4096 characters, no NUL).
     #[schema(value_type = Option<String>, max_length = 4096)]
     pub description: Option<Description>,
+    /// What verification on it means (`low_s_only`, `order` as hex,
+    /// `strict`, `hashes`, `encodings`; see PLUGINS.md). Absent: low-S as
+    /// `parameters.low_s_only` says, with the order where Sigil knows the
+    /// curve. A plugin serving the curve must agree with it.
+    #[schema(value_type = Option<Object>)]
+    pub policy: Option<StoredJson>,
+}
+
+/// The policy of a curve to add: the one sent, or the one its parameters
+/// imply; it must be enforceable and agree with the parameters.
+fn new_curve_policy(curve: &NewCurve) -> Result<CurvePolicy, ApiError> {
+    let invalid = |detail: String| ApiError::unprocessable("invalid_policy", detail);
+    let declared_low_s = curve
+        .parameters
+        .as_value()
+        .get("low_s_only")
+        .and_then(serde_json::Value::as_bool);
+    let policy = match &curve.policy {
+        Some(policy) => serde_json::from_value::<CurvePolicy>(policy.as_value().clone())
+            .map_err(|e| invalid(format!("policy: {e}")))?,
+        None => CurvePolicy {
+            low_s_only: declared_low_s,
+            order: known_order(&curve.name).map(str::to_owned),
+            ..CurvePolicy::default()
+        },
+    };
+    if policy.order.is_some() && policy.order_bytes().is_none() {
+        return Err(invalid("policy.order is the group order in hex".into()));
+    }
+    if policy.low_s() && policy.order_bytes().is_none() {
+        return Err(invalid(
+            "a low-S curve needs policy.order (the group order in hex) so that the host can enforce it".into(),
+        ));
+    }
+    if let (Some(declared), Some(required)) = (declared_low_s, policy.low_s_only)
+        && declared != required
+    {
+        return Err(invalid(format!(
+            "parameters.low_s_only is {declared} but policy.low_s_only is {required}"
+        )));
+    }
+    Ok(policy)
 }
 
 /// Changes to a curve.
@@ -171,7 +214,7 @@ async fn list_curves(
 /// Add a curve to the catalogue (a plugin must serve it before keys on it
 /// can be used).
 #[utoipa::path(post, path = "/v1/curves", tag = "catalogue", security(("bearer" = ["manage_curves"])), request_body = NewCurve,
-    responses((status = 201, body = CurveView), (status = 400, body = Problem, description = "malformed_body (including an unpaired surrogate)"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem, description = "invalid_name, invalid_algorithm, invalid_parameters, invalid_description (NUL, length, nesting, key count), unknown_algorithm, invalid_body; invalid_input: the database refused a value")))]
+    responses((status = 201, body = CurveView), (status = 400, body = Problem, description = "malformed_body (including an unpaired surrogate)"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem, description = "invalid_name, invalid_algorithm, invalid_parameters, invalid_policy (unparseable, a low-S curve without its order, disagreeing with parameters), invalid_description (NUL, length, nesting, key count), unknown_algorithm, invalid_body; invalid_input: the database refused a value")))]
 async fn create_curve(
     State(state): State<AppState>,
     caller: Authorized<ManageCurves>,
@@ -196,6 +239,7 @@ async fn create_curve(
             "parameters must be a JSON object",
         ));
     }
+    let policy = new_curve_policy(&curve)?;
     let row = match state
         .store
         .create_curve(
@@ -203,6 +247,7 @@ async fn create_curve(
             &curve.algorithm,
             curve.parameters.as_value(),
             curve.description.as_deref(),
+            &policy,
         )
         .await
     {

@@ -14,19 +14,31 @@
 //! `verify` answered for each vector.
 //!
 //! What is in scope: ECDSA (DER and P1363) on the curves the plugin serves
-//! with the hashes it declares; on curves whose parameters say
-//! `"low_s_only": true` only the Bitcoin sets (where high-S is invalid);
-//! Ed25519; RSA PKCS #1 v1.5; RSA-PSS where MGF1 uses the message hash and
-//! the salt is as long as that hash (the contract's PSS).
+//! with the hashes it declares (and the catalogue allows); on curves whose
+//! policy is low-S only the Bitcoin sets (where high-S is invalid); Ed25519;
+//! RSA PKCS #1 v1.5; RSA-PSS where MGF1 uses the message hash and the salt
+//! is as long as that hash (the contract's PSS).
+//!
+//! The policy comes from the catalogue at admission ([`admission`] with a
+//! [`Catalogue`]), never from the plugin's own descriptor: a plugin whose
+//! descriptor disagrees with the catalogue is refused before any vector
+//! runs. Offline runs ([`run`], `sigil plugin check`) have no catalogue and
+//! use the policy the descriptor proposes. Besides Wycheproof, Sigil's own
+//! negative vectors run: the high-S twin of every valid vector on a low-S
+//! curve, and on a strict Ed25519 curve small-order and mixed-order R,
+//! non-canonical S and R encodings, small-order and mixed-order keys.
 
 use std::fmt::Write as _;
 
+use std::time::{Duration, Instant};
+
 use super::contract::{
-    AlgorithmType, HashAlgorithm, KeyFormat, MessageInput, SignatureEncoding, SignatureScheme,
-    VerifyInput,
+    AlgorithmType, CurveSpec, HashAlgorithm, KeyFormat, MessageInput, RouteKey, SignatureEncoding,
+    SignatureScheme, VerifyInput,
 };
 use super::engine::SandboxLimits;
 use super::plugin::{LoadedPlugin, MAX_BATCH_CALL};
+use super::policy::{self, AlgorithmPolicy, CurvePolicy};
 
 /// Sandbox limits for conformance runs: those of `serving` (so a plugin
 /// is checked under the memory cap it will run with) with a generous
@@ -157,13 +169,59 @@ struct Group {
     encoding: SignatureEncoding,
     scheme: SignatureScheme,
     cases: Vec<Case>,
+    /// Sigil's own negative vectors: every case must be refused, and a
+    /// plugin that refuses the key refuses them all.
+    negative: bool,
 }
 
-/// The Wycheproof sets that apply to what `plugin` declares.
-fn applicable_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
+/// The policy of each curve a plugin serves, by curve name.
+type Policies = Vec<(String, CurvePolicy)>;
+
+fn policy_of<'a>(policies: &'a Policies, curve: &str) -> Option<&'a CurvePolicy> {
+    policies
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(curve))
+        .map(|(_, policy)| policy)
+}
+
+/// The policy each of `plugin`'s curves would get from its own descriptor
+/// (offline runs, no catalogue).
+fn proposed_policies(plugin: &LoadedPlugin) -> Policies {
+    let descriptor = plugin.descriptor();
+    descriptor
+        .curves
+        .iter()
+        .map(|spec| {
+            (
+                spec.name.clone(),
+                CurvePolicy::proposed_by(descriptor, spec),
+            )
+        })
+        .collect()
+}
+
+/// The Wycheproof sets, and Sigil's negative vectors, that apply to what
+/// `plugin` declares under `policies`.
+fn applicable_sets(plugin: &LoadedPlugin, policies: &Policies) -> Vec<(String, Vec<Group>)> {
     match plugin.descriptor().algorithm_type {
-        AlgorithmType::Ecdsa => ecdsa_sets(plugin),
-        AlgorithmType::EdDsa => eddsa_sets(plugin),
+        AlgorithmType::Ecdsa => {
+            let mut sets = ecdsa_sets(plugin, policies);
+            sets.extend(high_s_sets(plugin, policies, &sets));
+            sets
+        }
+        AlgorithmType::EdDsa => {
+            let mut sets = eddsa_sets(plugin);
+            if !sets.is_empty()
+                && eddsa_curve(plugin)
+                    .is_some_and(|c| policy_of(policies, c).is_some_and(CurvePolicy::is_strict))
+            {
+                sets.push((
+                    "Sigil Ed25519 strict negatives".to_owned(),
+                    ed25519_negative_groups(plugin),
+                ));
+            }
+            sets
+        }
         AlgorithmType::Rsa => {
             let mut sets = rsa_pkcs1_sets(plugin);
             sets.extend(rsa_pss_sets(plugin));
@@ -173,65 +231,176 @@ fn applicable_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
     }
 }
 
-/// Run every applicable vector against `plugin`.
+/// Run every applicable vector against `plugin`, under the policy its
+/// descriptor proposes (no catalogue: `sigil plugin check`).
 pub fn run(plugin: &LoadedPlugin) -> Report {
     Report {
-        sets: applicable_sets(plugin)
+        sets: applicable_sets(plugin, &proposed_policies(plugin))
             .into_iter()
             .map(|(name, groups)| run_set(plugin, name, groups))
             .collect(),
     }
 }
 
+/// What admission needs to know of the deployment: the catalogue's
+/// policies and the routes active plugins serve now.
+#[derive(Debug, Clone, Default)]
+pub struct Catalogue {
+    /// Each catalogued curve's name and policy.
+    pub curves: Vec<(String, CurvePolicy)>,
+    /// Each catalogued algorithm's name and policy.
+    pub algorithms: Vec<(String, AlgorithmPolicy)>,
+    /// The routes an active plugin serves.
+    pub served: Vec<RouteKey>,
+}
+
+/// Why admission refused a plugin.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The descriptor disagrees with the catalogue's policy.
+    #[error("the plugin's descriptor disagrees with the catalogue: {0}")]
+    PolicyMismatch(String),
+    /// No known-answer vectors apply.
+    #[error("{0}")]
+    Untestable(String),
+    /// A vector was answered otherwise than expected.
+    #[error("{0}")]
+    SelfTestFailed(String),
+}
+
+impl Refusal {
+    /// The stable problem code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::PolicyMismatch(_) => "policy_mismatch",
+            Refusal::Untestable(_) => "untestable",
+            Refusal::SelfTestFailed(_) => "self_test_failed",
+        }
+    }
+}
+
+/// What an admission run did.
+#[derive(Debug, Clone, Copy)]
+pub struct Admitted {
+    /// Vectors run.
+    pub checks: usize,
+    /// Whether the complete sets ran (the plugin replaces a served curve)
+    /// rather than a sample.
+    pub complete: bool,
+    /// How long the vectors took.
+    pub took: Duration,
+}
+
 /// Groups per set and vectors per group that admission samples.
 const ADMISSION_GROUPS: usize = 3;
 const ADMISSION_VECTORS: usize = 12;
 
-/// Admission self-tests for an uploaded plugin: a sample of every
-/// applicable Wycheproof set (valid and invalid vectors alike, through both
-/// `verify` and `verify-batch`), plus tampered copies of valid vectors
-/// (altered message, truncated and zeroed signatures) that must all be
-/// refused. Returns the number of checks run, or the first failure.
+/// The policy of every curve `plugin` serves (the catalogue's, or for a
+/// curve not catalogued yet the one the plugin proposes), or
+/// [`Refusal::PolicyMismatch`] where its descriptor disagrees with the
+/// catalogue. Admission starts with it; activating a stored version runs
+/// it alone.
+pub fn agrees(
+    plugin: &LoadedPlugin,
+    catalogue: &Catalogue,
+) -> Result<Vec<(String, CurvePolicy)>, Refusal> {
+    let descriptor = plugin.descriptor();
+    let catalogued: Vec<(&CurveSpec, Option<&CurvePolicy>)> = descriptor
+        .curves
+        .iter()
+        .map(|spec| (spec, policy_of(&catalogue.curves, &spec.name)))
+        .collect();
+    let algorithm = catalogue
+        .algorithms
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(&descriptor.algorithm))
+        .map(|(_, policy)| policy);
+    let disagreements = policy::disagreements(descriptor, &catalogued, algorithm);
+    if !disagreements.is_empty() {
+        return Err(Refusal::PolicyMismatch(disagreements.join("; ")));
+    }
+    Ok(catalogued
+        .iter()
+        .map(|(spec, policy)| {
+            let policy = policy
+                .cloned()
+                .unwrap_or_else(|| CurvePolicy::proposed_by(descriptor, spec));
+            (spec.name.clone(), policy)
+        })
+        .collect())
+}
+
+/// Admission of an uploaded plugin against the deployment's `catalogue`:
+///
+/// 1. its descriptor must agree with the catalogue's policy for every
+///    curve it serves (and its algorithm's), else [`Refusal::PolicyMismatch`];
+/// 2. the conformance sets come from that policy. When the plugin would
+///    replace a served curve, every vector of every applicable set runs
+///    (Wycheproof and Sigil's negatives); for a curve nobody serves yet, a
+///    sample of each set (valid and invalid vectors alike, through both
+///    `verify` and `verify-batch`), Sigil's negatives, and tampered copies
+///    of valid vectors (altered message, truncated and zeroed signatures).
+///
 /// A plugin for which no known-answer vectors exist is not admitted.
-pub fn admission(plugin: &LoadedPlugin) -> Result<usize, String> {
-    let sets = applicable_sets(plugin);
+pub fn admission(plugin: &LoadedPlugin, catalogue: &Catalogue) -> Result<Admitted, Refusal> {
+    let descriptor = plugin.descriptor();
+    let policies = agrees(plugin, catalogue)?;
+    let complete = descriptor
+        .routes()
+        .iter()
+        .any(|route| catalogue.served.contains(route));
+    let sets = applicable_sets(plugin, &policies);
     if sets.is_empty() {
-        return Err(format!(
+        return Err(Refusal::Untestable(format!(
             "no known-answer vectors apply to what {} declares (algorithm {}, curves {:?}); Sigil does not admit a plugin it cannot test. {}",
             plugin.label(),
-            plugin.descriptor().algorithm,
-            plugin
-                .descriptor()
+            descriptor.algorithm,
+            descriptor
                 .curves
                 .iter()
                 .map(|c| c.name.as_str())
                 .collect::<Vec<_>>(),
             testable_hint()
-        ));
+        )));
     }
-    let mut checked = 0;
+    let started = Instant::now();
+    let mut checks = 0;
     for (name, groups) in sets {
-        let sampled: Vec<Group> = groups
-            .into_iter()
-            .take(ADMISSION_GROUPS)
-            .map(sample_with_tampering)
-            .collect();
-        let report = run_set(plugin, name.clone(), sampled);
+        let groups: Vec<Group> = if complete {
+            groups.into_iter().map(with_tampering).collect()
+        } else {
+            groups
+                .into_iter()
+                .take(ADMISSION_GROUPS)
+                .map(|g| with_tampering(sample(g)))
+                .collect()
+        };
+        let report = run_set(plugin, name.clone(), groups);
         if report.failed > 0 {
             let why = report.notes.first().cloned().unwrap_or_default();
-            return Err(format!("known-answer test {name} failed: {why}"));
+            return Err(Refusal::SelfTestFailed(format!(
+                "known-answer test {name} failed: {why}"
+            )));
         }
-        checked += report.vectors;
+        checks += report.vectors;
     }
-    if checked == 0 {
-        return Err("the plugin refused every known-answer key".into());
+    if checks == 0 {
+        return Err(Refusal::SelfTestFailed(
+            "the plugin refused every known-answer key".into(),
+        ));
     }
-    Ok(checked)
+    Ok(Admitted {
+        checks,
+        complete,
+        took: started.elapsed(),
+    })
 }
 
-/// A spread of a group's vectors (the valid ones first) and, for its first
-/// valid vector, tampered copies that must be refused.
-fn sample_with_tampering(mut group: Group) -> Group {
+/// A spread of a group's vectors (the valid ones first).
+fn sample(mut group: Group) -> Group {
+    if group.negative {
+        return group;
+    }
     group
         .cases
         .sort_by_key(|c| (c.expect != Expect::Accept, c.tc_id));
@@ -244,6 +413,12 @@ fn sample_with_tampering(mut group: Group) -> Group {
     let invalid: Vec<Case> = group.cases.drain(valid..).collect();
     let step = invalid.len().div_ceil(ADMISSION_VECTORS - valid).max(1);
     group.cases.extend(invalid.into_iter().step_by(step));
+    group
+}
+
+/// The group and, for its first valid vector, tampered copies that must
+/// be refused.
+fn with_tampering(mut group: Group) -> Group {
     if let Some(genuine) = group.cases.iter().find(|c| c.expect == Expect::Accept) {
         let tampered = |comment: &str, message: Vec<u8>, signature: Vec<u8>| Case {
             tc_id: genuine.tc_id,
@@ -308,6 +483,12 @@ fn run_group(plugin: &LoadedPlugin, group: Group, report: &mut SetReport) {
 fn group_key(plugin: &LoadedPlugin, group: &Group, report: &mut SetReport) -> Option<Vec<u8>> {
     let why = match plugin.parse_key(&group.key, group.format, None) {
         Ok(Ok(info)) => return Some(info.spki_der),
+        // Refusing the key of a negative group refuses all its vectors.
+        Ok(Err(_)) if group.negative => {
+            report.vectors += group.cases.len();
+            report.passed += group.cases.len();
+            return None;
+        }
         Ok(Err(e)) => e.to_string(),
         Err(e) => e.to_string(),
     };
@@ -503,7 +684,7 @@ fn key_bytes(format: KeyFormat, der: &[u8], pem: &str) -> Vec<u8> {
     }
 }
 
-fn ecdsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
+fn ecdsa_sets(plugin: &LoadedPlugin, policies: &Policies) -> Vec<(String, Vec<Group>)> {
     use wycheproof::ecdsa::{TestGroupTypeId, TestName, TestSet};
     let descriptor = plugin.descriptor();
     let format = key_source(plugin);
@@ -514,21 +695,22 @@ fn ecdsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
         };
         let mut groups = Vec::new();
         for group in set.test_groups {
-            let Some(served) = descriptor
+            let Some(policy) = descriptor
                 .curves
                 .iter()
                 .find(|c| serves_curve(c, group.key.curve))
+                .and_then(|c| policy_of(policies, &c.name))
             else {
                 continue;
             };
-            let Some(hash) = hash_of(group.hash).filter(|h| descriptor.hashes.contains(h)) else {
+            let allowed = |h: &HashAlgorithm| {
+                descriptor.hashes.contains(h)
+                    && policy.hashes.as_ref().is_none_or(|a| a.contains(h))
+            };
+            let Some(hash) = hash_of(group.hash).filter(allowed) else {
                 continue;
             };
-            let low_s_only = served
-                .parameters
-                .get("low_s_only")
-                .and_then(|v| v.as_bool())
-                == Some(true);
+            let low_s_only = policy.low_s();
             let encoding = match group.test_type {
                 TestGroupTypeId::EcdsaBitcoin if low_s_only => SignatureEncoding::Der,
                 TestGroupTypeId::Ecdsa if !low_s_only => SignatureEncoding::Der,
@@ -536,6 +718,10 @@ fn ecdsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
                 _ => continue,
             };
             if !descriptor.signature_encodings.contains(&encoding)
+                || policy
+                    .encodings
+                    .as_ref()
+                    .is_some_and(|e| !e.contains(&encoding))
                 || descriptor.input != MessageInput::Digest
             {
                 continue;
@@ -547,6 +733,7 @@ fn ecdsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
                 encoding,
                 scheme: SignatureScheme::Plain,
                 cases: cases!(group.tests),
+                negative: false,
             });
         }
         if !groups.is_empty() {
@@ -559,12 +746,7 @@ fn ecdsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
 fn eddsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
     use wycheproof::eddsa::{TestName, TestSet};
     let descriptor = plugin.descriptor();
-    let serves_ed25519 = descriptor.curves.iter().any(|c| {
-        ["Curve25519", "Ed25519", "edwards25519"]
-            .iter()
-            .any(|n| c.name.eq_ignore_ascii_case(n))
-    });
-    if !serves_ed25519 || descriptor.input != MessageInput::RawMessage {
+    if eddsa_curve(plugin).is_none() || descriptor.input != MessageInput::RawMessage {
         return Vec::new();
     }
     let format = key_source(plugin);
@@ -581,6 +763,7 @@ fn eddsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
             encoding: SignatureEncoding::Raw,
             scheme: SignatureScheme::Plain,
             cases: cases!(group.tests),
+            negative: false,
         })
         .collect();
     vec![("Ed25519".to_owned(), groups)]
@@ -621,6 +804,7 @@ fn rsa_pkcs1_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
                 encoding: SignatureEncoding::Raw,
                 scheme: SignatureScheme::Pkcs1v15,
                 cases: cases!(group.tests),
+                negative: false,
             });
         }
         if !groups.is_empty() {
@@ -660,6 +844,7 @@ fn rsa_pss_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
                 encoding: SignatureEncoding::Raw,
                 scheme: SignatureScheme::Pss,
                 cases: cases!(group.tests),
+                negative: false,
             });
         }
         if !groups.is_empty() {
@@ -667,6 +852,246 @@ fn rsa_pss_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
         }
     }
     sets
+}
+
+/// The Ed25519 curve `plugin` serves, as it names it.
+fn eddsa_curve(plugin: &LoadedPlugin) -> Option<&str> {
+    plugin
+        .descriptor()
+        .curves
+        .iter()
+        .map(|c| c.name.as_str())
+        .find(|name| {
+            ["Curve25519", "Ed25519", "edwards25519"]
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n))
+        })
+}
+
+/// Sigil's high-S vectors for every low-S curve: the twin (r, n - s) of
+/// each valid DER vector of the sets already chosen, which must be
+/// refused whatever the plugin makes of it.
+fn high_s_sets(
+    plugin: &LoadedPlugin,
+    policies: &Policies,
+    sets: &[(String, Vec<Group>)],
+) -> Vec<(String, Vec<Group>)> {
+    let low_s_orders: Vec<Vec<u8>> = policies
+        .iter()
+        .filter(|(_, p)| p.low_s())
+        .filter_map(|(_, p)| p.order_bytes())
+        .collect();
+    if low_s_orders.is_empty() || plugin.descriptor().algorithm_type != AlgorithmType::Ecdsa {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for (name, groups) in sets {
+        let mut twins = Vec::new();
+        for group in groups
+            .iter()
+            .filter(|g| g.encoding == SignatureEncoding::Der)
+        {
+            let cases: Vec<Case> = group
+                .cases
+                .iter()
+                .filter(|c| c.expect == Expect::Accept)
+                .filter_map(|c| {
+                    let twin = low_s_orders
+                        .iter()
+                        .find_map(|n| policy::high_s_twin_der(&c.signature, n))?;
+                    Some(Case {
+                        tc_id: c.tc_id,
+                        comment: format!("Sigil: high-S twin of tcId {}", c.tc_id),
+                        expect: Expect::Reject,
+                        message: c.message.clone(),
+                        signature: twin,
+                    })
+                })
+                .collect();
+            if !cases.is_empty() {
+                twins.push(Group {
+                    key: group.key.clone(),
+                    format: group.format,
+                    hash: group.hash,
+                    encoding: group.encoding,
+                    scheme: group.scheme,
+                    cases,
+                    negative: true,
+                });
+            }
+        }
+        if !twins.is_empty() {
+            out.push((format!("Sigil high-S twins of {name}"), twins));
+        }
+    }
+    out
+}
+
+/// Sigil's Ed25519 vectors (key, message, signature, valid), made with the
+/// RFC 8032 arithmetic for one secret scalar. All but the control must be
+/// refused by a strict verifier (ed25519-dalek's `verify_strict` with
+/// small-order and torsion keys refused); each is accepted by some
+/// laxer one, named in the comment.
+const ED25519_VECTORS: &[(&str, &str, &str, &str, bool)] = &[
+    (
+        "valid control",
+        "65fea2c67d6c1716e13791c63cc72d74044733deb9ea5488079857f7e472c525",
+        "736967696c206e6567617469766520766563746f72",
+        "b31b20f50426242514d81b383548bd90de72fd0b8cf2382a88f9f52ce5076b23b083ab411c43ce75f0b6dbb11469d4a83875d1d74a0266bb74958366e1709604",
+        true,
+    ),
+    (
+        "small-order R (the identity), S = ka: cofactorless verify accepts it",
+        "65fea2c67d6c1716e13791c63cc72d74044733deb9ea5488079857f7e472c525",
+        "736967696c206e6567617469766520766563746f72",
+        "010000000000000000000000000000000000000000000000000000000000000026e28cece8f6b961412b3e2fd0659adf032755a6ea80a87ab5fd08f430f3b90c",
+        false,
+    ),
+    (
+        "small-order R (order 8), S = ka: cofactored verification accepts it",
+        "65fea2c67d6c1716e13791c63cc72d74044733deb9ea5488079857f7e472c525",
+        "736967696c206e6567617469766520766563746f72",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a9f837806bd1c02c47c069356650d2423ff5110732d5d122f99c8df613c58860b",
+        false,
+    ),
+    (
+        "mixed-order R (rB + T8): cofactored verification accepts it",
+        "65fea2c67d6c1716e13791c63cc72d74044733deb9ea5488079857f7e472c525",
+        "736967696c206e6567617469766520766563746f72",
+        "186ed2bdbd1a36f6437c5168b0221914018ea4f32a1c3fcd1c1794d64fbd596e5ed21faa10177fc42f65d7864995c5aef5dc8b20facfbdcee5ffcfe488ea2408",
+        false,
+    ),
+    (
+        "non-canonical S (S + L): a verifier that reduces S accepts it",
+        "65fea2c67d6c1716e13791c63cc72d74044733deb9ea5488079857f7e472c525",
+        "736967696c206e6567617469766520766563746f72",
+        "b31b20f50426242514d81b383548bd90de72fd0b8cf2382a88f9f52ce5076b239d57a19e36a6e0cdc653d354f362b3bd3875d1d74a0266bb74958366e1709614",
+        false,
+    ),
+    (
+        "non-canonical R (the identity as y = p + 1): a verifier comparing points accepts it",
+        "65fea2c67d6c1716e13791c63cc72d74044733deb9ea5488079857f7e472c525",
+        "736967696c206e6567617469766520766563746f72",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7fecdba483e30b975de02a5bb5f3ec267393a6828a0422b6391981ebf4f719d802",
+        false,
+    ),
+    (
+        "small-order key (the identity), R the identity, S = 0: valid for any message without the weak-key check",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "736967696c206e6567617469766520766563746f72",
+        "01000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000",
+        false,
+    ),
+    (
+        "mixed-order key (A + T8) with k = 0 mod 8: verify_strict accepts it if the key is admitted",
+        "0dff2b47f66039e3d3c7158c27570d73c4e76546da89eb4644540f13732fb463",
+        "736967696c206e6567617469766520766563746f72",
+        "e7e621bf57cf781e5df4026c563df7b247d289bc6a51c624ca4c63057be9fdecfd1bbfe9f39ab641c99cd6b0f4b31c41d4cc855092991f0c05c0527cc44b970a",
+        false,
+    ),
+];
+
+/// `id-Ed25519` SubjectPublicKeyInfo header (RFC 8410).
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+
+/// [`ED25519_VECTORS`] as groups, one per key, in a format the plugin
+/// parses. The control keeps the group honest: a plugin that refused
+/// everything would fail it.
+fn ed25519_negative_groups(plugin: &LoadedPlugin) -> Vec<Group> {
+    let format = key_source(plugin);
+    let mut groups: Vec<Group> = Vec::new();
+    for (index, (comment, key, message, signature, valid)) in ED25519_VECTORS.iter().enumerate() {
+        let (Ok(key), Ok(message), Ok(signature)) = (
+            hex::decode(key),
+            hex::decode(message),
+            hex::decode(signature),
+        ) else {
+            continue;
+        };
+        let mut der = ED25519_SPKI_PREFIX.to_vec();
+        der.extend(&key);
+        let pem = pem_armour(&der);
+        let key = key_bytes(format, &der, &pem);
+        let case = Case {
+            tc_id: index + 1,
+            comment: format!("Sigil: {comment}"),
+            expect: if *valid {
+                Expect::Accept
+            } else {
+                Expect::Reject
+            },
+            message,
+            signature,
+        };
+        // The control sits in a group of its own, which must verify.
+        match groups
+            .iter_mut()
+            .find(|g| g.key == key && g.negative && !*valid)
+        {
+            Some(group) => group.cases.push(case),
+            None => groups.push(Group {
+                key,
+                format,
+                hash: None,
+                encoding: SignatureEncoding::Raw,
+                scheme: SignatureScheme::Plain,
+                cases: vec![case],
+                negative: !*valid,
+            }),
+        }
+    }
+    groups
+}
+
+/// PEM armour of a SubjectPublicKeyInfo.
+fn pem_armour(der: &[u8]) -> String {
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
+    }
+    pem.push_str("-----END PUBLIC KEY-----\n");
+    pem
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::{Signature, VerifyingKey};
+
+    use super::ED25519_VECTORS;
+
+    /// Each Sigil vector does what its comment says against ed25519-dalek:
+    /// the control verifies strictly; the identity-R vector passes the lax
+    /// `verify` and fails `verify_strict`; none passes `verify_strict`
+    /// with a key `verify_strict` would take.
+    #[test]
+    fn the_ed25519_vectors_separate_strict_from_lax_verification() {
+        use ed25519_dalek::Verifier as _;
+        let mut lax_only = 0;
+        for (comment, key, message, signature, valid) in ED25519_VECTORS {
+            let key: [u8; 32] = hex::decode(key).expect("hex").try_into().expect("32");
+            let signature: [u8; 64] = hex::decode(signature).expect("hex").try_into().expect("64");
+            let message = hex::decode(message).expect("hex");
+            let Ok(key) = VerifyingKey::from_bytes(&key) else {
+                continue;
+            };
+            let signature = Signature::from_bytes(&signature);
+            let strict = key.verify_strict(&message, &signature).is_ok();
+            let torsion_free = key.to_edwards().is_torsion_free() && !key.is_weak();
+            assert_eq!(strict && torsion_free, *valid, "{comment}");
+            if !valid && key.verify(&message, &signature).is_ok() {
+                lax_only += 1;
+            }
+        }
+        assert!(
+            lax_only >= 2,
+            "the lax verify accepts the identity-R and the weak-key vectors"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 //! - [`loader`] — loading a directory of components;
 //! - [`conformance`] — Wycheproof vectors against a plugin;
 //! - [`check`] — `plugin check`: a component file against [`conformance`];
+//! - [`policy`] — what the catalogue says verification means, and the
+//!   checks the host makes itself;
 //! - [`contract`] — the contract's vocabulary on the host side;
 //! - [`error`] — why loading or calling a plugin failed;
 //! - `bindings` — the generated WIT bindings (private).
@@ -24,6 +26,7 @@ pub mod error;
 pub mod executor;
 pub mod loader;
 pub mod plugin;
+pub mod policy;
 pub mod registry;
 pub mod sandbox;
 

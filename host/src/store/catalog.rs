@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use sqlx::types::Json;
 use uuid::Uuid;
 
 use super::{Store, StoreError};
 use crate::plugins::Descriptor;
+use crate::plugins::policy::{AlgorithmPolicy, CurvePolicy};
 
 status_enum! {
     /// Whether an administrator lets keys on a curve be used.
@@ -32,6 +34,12 @@ pub struct AlgorithmRow {
     pub description: Option<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// What verification with it means where it has no curves (RSA:
+    /// `min_modulus_bits`, `max_modulus_bits`, `min_exponent`,
+    /// `max_exponent`, `schemes`, `hashes`); see PLUGINS.md.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub policy: Json<AlgorithmPolicy>,
 }
 
 /// A curve row.
@@ -56,6 +64,12 @@ pub struct CurveRow {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// What verification on it means, whatever plugin serves it
+    /// (`low_s_only`, `order`, `strict`, `hashes`, `encodings`); see
+    /// PLUGINS.md.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub policy: Json<CurvePolicy>,
 }
 
 impl CurveRow {
@@ -72,7 +86,7 @@ impl Store {
         self.retry("algorithms", || async {
             Ok(sqlx::query_as!(
                 AlgorithmRow,
-                r#"SELECT id, name, type AS "type_", description, created_at FROM algorithms ORDER BY name"#
+                r#"SELECT id, name, type AS "type_", description, created_at, policy AS "policy: Json<AlgorithmPolicy>" FROM algorithms ORDER BY name"#
             )
             .fetch_all(self.pool())
             .await?)
@@ -86,7 +100,7 @@ impl Store {
             Ok(sqlx::query_as!(
                 CurveRow,
                 r#"SELECT c.id, c.name, c.algorithm_id, a.name AS algorithm, c.parameters, c.description, c.status AS "status: CurveStatus",
-                          c.created_at, c.updated_at
+                          c.created_at, c.updated_at, c.policy AS "policy: Json<CurvePolicy>"
                    FROM curves c JOIN algorithms a ON a.id = c.algorithm_id ORDER BY c.name"#
             )
             .fetch_all(self.pool())
@@ -100,7 +114,7 @@ impl Store {
         Ok(sqlx::query_as!(
             CurveRow,
             r#"SELECT c.id, c.name, c.algorithm_id, a.name AS algorithm, c.parameters, c.description, c.status AS "status: CurveStatus",
-                      c.created_at, c.updated_at
+                      c.created_at, c.updated_at, c.policy AS "policy: Json<CurvePolicy>"
                FROM curves c JOIN algorithms a ON a.id = c.algorithm_id WHERE c.id = $1"#,
             id
         )
@@ -116,14 +130,18 @@ impl Store {
         algorithm: &str,
         parameters: &serde_json::Value,
         description: Option<&str>,
+        policy: &CurvePolicy,
     ) -> Result<Option<CurveRow>, StoreError> {
+        let policy =
+            serde_json::to_value(policy).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let id = sqlx::query_scalar!(
-            "INSERT INTO curves (name, algorithm_id, parameters, description)
-             SELECT $1, id, $3, $4 FROM algorithms WHERE name = $2 RETURNING id",
+            "INSERT INTO curves (name, algorithm_id, parameters, description, policy)
+             SELECT $1, id, $3, $4, $5 FROM algorithms WHERE name = $2 RETURNING id",
             name,
             algorithm,
             parameters,
-            description
+            description,
+            policy
         )
         .fetch_optional(self.pool())
         .await?;
@@ -156,7 +174,8 @@ impl Store {
     }
 
     /// Make sure the algorithm and curves a plugin serves are catalogued
-    /// (existing rows keep their status; new ones start enabled).
+    /// (existing rows keep their status and policy; new ones start enabled,
+    /// with the policy the plugin proposes: see `CurvePolicy::proposed_by`).
     pub async fn catalogue_plugin(&self, descriptor: &Descriptor) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         let algorithm_id = sqlx::query_scalar!(
@@ -170,13 +189,16 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         for curve in &descriptor.curves {
+            let policy = serde_json::to_value(CurvePolicy::proposed_by(descriptor, curve))
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             sqlx::query!(
-                "INSERT INTO curves (name, algorithm_id, parameters, description) VALUES ($1, $2, $3, $4)
+                "INSERT INTO curves (name, algorithm_id, parameters, description, policy) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (name) DO NOTHING",
                 curve.name,
                 algorithm_id,
                 curve.parameters,
-                curve.description
+                curve.description,
+                policy
             )
             .execute(&mut *tx)
             .await?;

@@ -17,6 +17,8 @@
 //! - `pipeline` — the stages single and batch verification share;
 //! - `outcome` — records and answers;
 //! - `budget` — how long a batch's plugin work may go on;
+//! - `policy` — the catalogue's policy, checked by the host before any
+//!   plugin call (high-S on a low-S curve, unreduced Ed25519 S);
 //! - [`recorder`] — group commit of the records.
 
 pub mod batch_body;
@@ -24,6 +26,7 @@ mod budget;
 mod error;
 mod outcome;
 mod pipeline;
+mod policy;
 pub mod recorder;
 pub mod request;
 
@@ -161,6 +164,7 @@ impl Verifier {
         let prepared = Prepared::from_item(&item, &self.limits)?;
         let key = self.resolve_key(caller, item.public_key_id).await?;
         let plan = Plan::new(key.plugin.descriptor(), &item, &prepared)?;
+        key.policy.check(&plan, &prepared)?;
         let work = self.hash(plan, prepared).await?;
         let answer = match self.cached_answers(&[(&work, &key)]).await.pop().flatten() {
             Some(valid) => Answer {

@@ -38,6 +38,7 @@ pub(super) struct Resolved {
     pub(super) key: KeyRow,
     pub(super) spki: Vec<u8>,
     pub(super) plugin: Arc<LoadedPlugin>,
+    pub(super) policy: super::policy::KeyPolicy,
 }
 
 /// The keys a request names, each looked up and checked once.
@@ -296,6 +297,8 @@ pub(super) fn plan(parsed: Parsed, keys: &Keys) -> (Vec<Slot>, Vec<(usize, Plann
             let descriptor = keys.usable(key).map(|k| k.plugin.descriptor());
             let descriptor = descriptor.ok_or(VerifyError::KeyNotFound)?;
             let plan = Plan::new(descriptor, &item, &prepared)?;
+            keys.usable(key)
+                .map_or(Ok(()), |k| k.policy.check(&plan, &prepared))?;
             Ok(Planned {
                 key,
                 plan,
@@ -375,7 +378,13 @@ impl Verifier {
         let spki = key.spki().ok_or_else(|| {
             VerifyError::Store(StoreError::Unavailable("stored key is not PEM".into()))
         })?;
-        Ok(Resolved { key, spki, plugin })
+        let policy = super::policy::KeyPolicy::of(key.curve.as_deref(), curves);
+        Ok(Resolved {
+            key,
+            spki,
+            plugin,
+            policy,
+        })
     }
 
     /// Every key the caller may use among `ids`, each checked: in-process,

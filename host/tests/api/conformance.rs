@@ -52,3 +52,308 @@ fn rsa_conforms() {
 fn template_conforms() {
     check("template", 400);
 }
+
+/// A plugin on the conformance engine (the generous per-call deadline of
+/// offline checks), so that a loaded machine does not fail a vector by
+/// time.
+fn conformance_plugin(name: &str) -> sigil::plugins::LoadedPlugin {
+    let bytes = crate::helpers::component_bytes(name);
+    sigil::plugins::LoadedPlugin::load(crate::helpers::conformance_engine(), &bytes).expect("loads")
+}
+
+/// The catalogue a fresh deployment has for `plugin`: the policy of each
+/// of its curves (as the migrations seed them for the shipped curves),
+/// and, with `served`, its routes already served by an active plugin.
+fn catalogue_for(plugin: &sigil::plugins::LoadedPlugin, served: bool) -> conformance::Catalogue {
+    use sigil::plugins::policy::CurvePolicy;
+    let descriptor = plugin.descriptor();
+    conformance::Catalogue {
+        curves: descriptor
+            .curves
+            .iter()
+            .map(|c| (c.name.clone(), CurvePolicy::proposed_by(descriptor, c)))
+            .collect(),
+        algorithms: Vec::new(),
+        served: if served {
+            descriptor.routes()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// Admission of a new version of each shipped plugin runs every vector
+/// (Wycheproof and Sigil's negatives) and admits it; the times are what
+/// an upload costs (printed; run with --nocapture). A sample for a new
+/// curve is printed beside it. (Not asserted against a wall-clock bound:
+/// this test shares the machine with the other tests; the upload itself
+/// is bounded by `plugins.admission_timeout_ms`.)
+#[test]
+fn complete_admission_of_every_shipped_plugin_is_timed() {
+    let mut figures = Vec::new();
+    for name in [
+        "ecdsa-p256",
+        "ecdsa-secp256k1",
+        "ed25519",
+        "rsa",
+        "ecdsa-p384",
+    ] {
+        let plugin = conformance_plugin(name);
+        let complete = conformance::admission(&plugin, &catalogue_for(&plugin, true))
+            .unwrap_or_else(|refusal| panic!("{name} refused: {refusal}"));
+        assert!(complete.complete, "{name}");
+        let sample = conformance::admission(&plugin, &catalogue_for(&plugin, false))
+            .unwrap_or_else(|refusal| panic!("{name} refused: {refusal}"));
+        assert!(!sample.complete, "{name}");
+        assert!(
+            complete.checks > sample.checks,
+            "{name}: complete {} <= sample {}",
+            complete.checks,
+            sample.checks
+        );
+        figures.push(format!(
+            "{name:<16} complete: {:>5} vectors in {:>8.2?}   sample: {:>4} vectors in {:>8.2?}",
+            complete.checks, complete.took, sample.checks, sample.took
+        ));
+    }
+    eprintln!("admission self-tests:\n{}", figures.join("\n"));
+}
+
+/// Sigil's negative vectors catch what Wycheproof alone does not: the
+/// non-strict Ed25519 (ed25519-dalek's `verify`) and the secp256k1 that
+/// claims low-S but normalises S are refused even where their
+/// descriptors agree with the catalogue; the shipped plugins pass them.
+#[test]
+fn lax_plugins_fail_the_negative_vectors_that_strict_ones_pass() {
+    for (name, vector) in [
+        (
+            "test-nonstrict-ed25519",
+            "Sigil: small-order R (the identity)",
+        ),
+        ("test-lenient-secp256k1-claims-low-s", "expected Reject"),
+    ] {
+        let plugin = conformance_plugin(name);
+        let refusal = conformance::admission(&plugin, &catalogue_for(&plugin, true))
+            .expect_err("a lax plugin is refused");
+        assert_eq!(refusal.code(), "self_test_failed", "{name}: {refusal}");
+        assert!(refusal.to_string().contains(vector), "{name}: {refusal}");
+    }
+    // Without the catalogue's word on strictness, the proposal of the
+    // non-strict plugin is strict all the same (it claims to be): only the
+    // vectors tell it apart. Its high-S cousin is refused by the
+    // Wycheproof Bitcoin set already (its malleability vector).
+    let lenient = conformance_plugin("test-lenient-secp256k1-claims-low-s");
+    let refusal = conformance::admission(&lenient, &catalogue_for(&lenient, false))
+        .expect_err("refused in a sample too");
+    assert_eq!(refusal.code(), "self_test_failed");
+}
+
+/// The curve `name` as `GET /v1/curves` lists it.
+async fn listed_curve(
+    app: &crate::helpers::app::TestApp,
+    token: &str,
+    name: &str,
+) -> serde_json::Value {
+    let curves = app.get("/v1/curves", Some(token)).await.body;
+    curves["items"]
+        .as_array()
+        .expect("curves")
+        .iter()
+        .find(|c| c["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} is not catalogued: {curves}"))
+}
+
+/// A lenient secp256k1 (declares `low_s_only: false`, normalises S), the
+/// same claiming low-S, and a non-strict Ed25519 are each refused when
+/// uploaded as a new version of the active plugin, with their reason; the
+/// active versions and the advertised policy stay.
+#[tokio::test]
+async fn lax_new_versions_of_active_plugins_are_refused_with_their_reason() {
+    use reqwest::StatusCode;
+    let app = crate::helpers::app::TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    let cases = [
+        (
+            "test-lenient-secp256k1",
+            "policy_mismatch",
+            "declares low_s_only false on secp256k1; the catalogue says true",
+        ),
+        (
+            "test-lenient-secp256k1-claims-low-s",
+            "self_test_failed",
+            "expected Reject",
+        ),
+        (
+            "test-nonstrict-ed25519",
+            "self_test_failed",
+            "Sigil: small-order R",
+        ),
+    ];
+    for (fixture, code, reason) in cases {
+        let answer = app
+            .upload_plugin(&admin, crate::helpers::component_bytes(fixture))
+            .await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, code),
+            "{fixture}: {:?}",
+            answer.body
+        );
+        assert_eq!(answer.headers["content-type"], "application/problem+json");
+        let detail = answer.body["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(reason), "{fixture}: {detail}");
+    }
+    let secp256k1 = listed_curve(&app, &admin, "secp256k1").await;
+    assert_eq!(secp256k1["plugin"]["name"], "ecdsa-secp256k1");
+    assert_eq!(secp256k1["plugin"]["version"], "0.1.0");
+    assert_eq!(secp256k1["parameters"]["low_s_only"], true);
+    assert_eq!(secp256k1["policy"]["low_s_only"], true);
+    assert_eq!(
+        secp256k1["policy"]["order"],
+        "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141"
+    );
+    let ed25519 = listed_curve(&app, &admin, "Curve25519").await;
+    assert_eq!(ed25519["plugin"]["version"], "0.1.0");
+    assert_eq!(ed25519["policy"]["strict"], true);
+    let plugins = app.get("/v1/plugins", Some(&admin)).await.body;
+    assert_eq!(
+        plugins["items"].as_array().map(Vec::len),
+        Some(4),
+        "nothing was stored: {plugins}"
+    );
+}
+
+/// Whatever plugin is active on secp256k1, a high-S signature never
+/// verifies: the lying lenient plugin (claims low-S, normalises S) is
+/// stored behind admission's back and activated (activation checks only
+/// the descriptor, which agrees), it answers `valid` to a high-S
+/// signature when called directly, and through HTTP the host refuses it
+/// before the call; its low-S twin verifies. Storing the honest lenient
+/// one the same way, activation refuses it (`policy_mismatch`).
+#[tokio::test]
+async fn a_high_s_signature_never_verifies_on_a_low_s_curve_whatever_plugin_is_active() {
+    use crate::helpers::signers::{Kind, TestKey, b64};
+    use reqwest::StatusCode;
+    use serde_json::json;
+    let app = crate::helpers::app::TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    let db = app.superuser().await;
+    let store = |fixture: &'static str, version: &'static str| {
+        let db = db.clone();
+        async move {
+            let bytes = crate::helpers::component_bytes(fixture);
+            let plugin = crate::helpers::plugin(fixture);
+            let id: uuid::Uuid = sqlx::query_scalar(
+                "INSERT INTO plugins (name, version, sha256, size_bytes, artifact, descriptor)
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            )
+            .bind(&plugin.descriptor().name)
+            .bind(version)
+            .bind(plugin.sha256())
+            .bind(i32::try_from(bytes.len()).expect("size"))
+            .bind(&bytes)
+            .bind(serde_json::to_value(plugin.descriptor()).expect("json"))
+            .fetch_one(&db)
+            .await
+            .expect("stored");
+            id
+        }
+    };
+
+    let honest = store("test-lenient-secp256k1", "0.2.0-declares-high-s").await;
+    let refused = app
+        .post(
+            &format!("/v1/plugins/{honest}/activate"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "policy_mismatch"),
+        "{:?}",
+        refused.body
+    );
+
+    let liar = store("test-lenient-secp256k1-claims-low-s", "0.2.0-claims-low-s").await;
+    let activated = app
+        .post(
+            &format!("/v1/plugins/{liar}/activate"),
+            Some(&admin),
+            json!({}),
+        )
+        .await;
+    assert_eq!(activated.status, StatusCode::OK, "{:?}", activated.body);
+    let curve = listed_curve(&app, &admin, "secp256k1").await;
+    assert_eq!(
+        curve["plugin"]["sha256"],
+        crate::helpers::plugin("test-lenient-secp256k1-claims-low-s").sha256()
+    );
+
+    let signer = TestKey::generate(Kind::Secp256k1);
+    let key = app.register_key(&admin, &signer).await;
+    let document = b"pay 1 BTC to Alice";
+    let low = signer.sign(document);
+    let high = signer.flip_s(&low);
+    let body = |signature: &[u8]| json!({"public_key_id": key, "document": b64(document), "signature": b64(signature)});
+
+    // The plugin itself would take the high-S signature.
+    let digest = sigil::plugins::HashAlgorithm::Sha256.digest(document);
+    let lenient = crate::helpers::plugin("test-lenient-secp256k1-claims-low-s");
+    let spki = lenient
+        .parse_key(
+            signer.pem().as_bytes(),
+            sigil::plugins::KeyFormat::Pem,
+            None,
+        )
+        .expect("call")
+        .expect("key")
+        .spki_der;
+    let direct = lenient.verify(sigil::plugins::VerifyInput {
+        key: spki,
+        message: digest,
+        hash: Some(sigil::plugins::HashAlgorithm::Sha256),
+        signature: high.clone(),
+        encoding: sigil::plugins::SignatureEncoding::Der,
+        scheme: sigil::plugins::SignatureScheme::Plain,
+    });
+    assert!(
+        matches!(direct, Ok(Ok(true))),
+        "the fixture is lenient: {direct:?}"
+    );
+
+    let valid = app.verify(&admin, body(&low)).await;
+    assert_eq!(valid.body["valid"], true, "{:?}", valid.body);
+    assert!(
+        valid.body["plugin"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("ecdsa-secp256k1@0.2.0")),
+        "the lenient plugin answers: {:?}",
+        valid.body
+    );
+    let refused = app.verify(&admin, body(&high)).await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "non_canonical_signature"),
+        "{:?}",
+        refused.body
+    );
+    assert_ne!(refused.body["valid"], true);
+    // In a batch, and as P1363, the same.
+    let p1363 = crate::helpers::signers::der_to_p1363(&high, 32);
+    let batch = app
+        .post(
+            "/v1/verify/batch",
+            Some(&admin),
+            json!({"items": [body(&low), body(&high), {"public_key_id": key, "document": b64(document), "signature": b64(&p1363), "signature_encoding": "p1363"}]}),
+        )
+        .await;
+    assert_eq!(batch.status, StatusCode::OK, "{:?}", batch.body);
+    let results = batch.body["results"].as_array().expect("results");
+    assert_eq!(results[0]["valid"], true, "{:?}", batch.body);
+    for item in &results[1..] {
+        assert_ne!(item["valid"], true, "{item}");
+        assert_eq!(item["error"]["code"], "non_canonical_signature", "{item}");
+    }
+}

@@ -113,6 +113,7 @@ fn seed_tables() -> Vec<(&'static str, Vec<Column>)> {
                 ("name", "character varying", Some(32), false, None),
                 ("type", "character varying", Some(16), false, None),
                 ("description", "text", None, true, None),
+                ("policy", "jsonb", None, false, Some("'{}'::jsonb")),
                 (
                     "created_at",
                     "timestamp with time zone",
@@ -129,6 +130,7 @@ fn seed_tables() -> Vec<(&'static str, Vec<Column>)> {
                 ("name", "character varying", Some(64), false, None),
                 ("algorithm_id", "uuid", None, false, None),
                 ("parameters", "jsonb", None, false, None),
+                ("policy", "jsonb", None, false, Some("'{}'::jsonb")),
                 ("description", "text", None, true, None),
                 (
                     "status",
