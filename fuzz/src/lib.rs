@@ -32,9 +32,12 @@ use sigil::verify::VerifyError;
 use sigil::verify::batch_body::{BatchBodyError, parse_batch_body};
 use sigil::verify::request::{Plan, Prepared, VerifyItem};
 
+/// A fuzz target: any bytes in, a panic on a broken invariant.
+pub type Target = fn(&[u8]);
+
 /// The targets by name, as `cargo fuzz` and the corpus directories name
 /// them.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("verify_request", verify_request),
     ("key_decode", key_decode),
     ("signature", signature),
