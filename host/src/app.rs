@@ -165,6 +165,7 @@ impl AppState {
             caches.clone(),
             events.clone(),
             Duration::from_millis(config.plugins.admission_timeout_ms),
+            config.plugins.admission_concurrency,
         ));
         let verifier = Verifier::new(
             caches.clone(),

@@ -16,10 +16,10 @@
 //! do the work, each with the service as `state`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::cache::entities::Caches;
@@ -39,9 +39,15 @@ pub struct Lifecycle {
     events: Events,
     /// How long compiling and self-testing an uploaded component may take.
     admission_timeout: Duration,
+    /// Admission slots: uploads compiled and self-tested at once.
+    admissions: Arc<Semaphore>,
     /// Serialises uploads, activations and reconciliations on this host.
     plugin_changes: Mutex<()>,
 }
+
+/// What a refused upload is told to wait before trying again when every
+/// admission slot is taken (an admission takes a few seconds).
+pub const ADMISSION_RETRY_AFTER_SECS: u64 = 5;
 
 impl Lifecycle {
     /// The service over these parts.
@@ -52,6 +58,7 @@ impl Lifecycle {
         caches: Arc<Caches>,
         events: Events,
         admission_timeout: Duration,
+        admission_concurrency: usize,
     ) -> Self {
         Self {
             store,
@@ -60,6 +67,7 @@ impl Lifecycle {
             caches,
             events,
             admission_timeout,
+            admissions: Arc::new(Semaphore::new(admission_concurrency.max(1))),
             plugin_changes: Mutex::new(()),
         }
     }
@@ -123,6 +131,14 @@ pub enum LifecycleError {
         /// What conflicts.
         detail: String,
     },
+    /// Every admission slot is taken; try again after `retry_after_secs`.
+    #[error("{detail}")]
+    Busy {
+        /// What to tell the uploader.
+        detail: String,
+        /// Seconds to wait before retrying.
+        retry_after_secs: u64,
+    },
     /// No such plugin version.
     #[error("no such plugin")]
     NotFound,
@@ -134,9 +150,10 @@ pub enum LifecycleError {
 impl LifecycleError {
     fn refused(error: PluginError) -> Self {
         let code = match &error {
-            PluginError::Timeout(_) | PluginError::Trap(_) | PluginError::MemoryExhausted(_) => {
-                "describe_failed"
-            }
+            PluginError::Timeout(_)
+            | PluginError::Trap(_)
+            | PluginError::MemoryExhausted(_)
+            | PluginError::ForbiddenCall(_) => "describe_failed",
             PluginError::ContractViolation(_) => "invalid_descriptor",
             other => other.code(),
         };
@@ -152,43 +169,74 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Take an admission slot, or say when to come back.
+fn admission_slot(state: &Lifecycle) -> Result<OwnedSemaphorePermit, LifecycleError> {
+    state
+        .admissions
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| LifecycleError::Busy {
+            detail:
+                "every admission slot of this host is busy with other uploads; try again shortly"
+                    .into(),
+            retry_after_secs: ADMISSION_RETRY_AFTER_SECS,
+        })
+}
+
 /// Compile, check and describe a component off the async threads, within
 /// the admission budget; with `self_test`, also run the known-answer
-/// vectors.
+/// vectors. Every plugin call of the work ends by the budget's end (see
+/// [`LoadedPlugin::load_until`]), so the work stops then, and `slot`, if
+/// any, is held until it has.
 async fn load(
     state: &Lifecycle,
     bytes: Vec<u8>,
     self_test: bool,
+    slot: Option<OwnedSemaphorePermit>,
 ) -> Result<LoadedPlugin, LifecycleError> {
     let engine = state.plugin_engine.clone();
     let budget = state.admission_timeout;
+    let until = Instant::now() + budget;
+    let timed_out = move || LifecycleError::Refused {
+        code: "admission_timeout",
+        detail: format!("compiling and testing the component took longer than {budget:?}"),
+    };
     let catalogue = match self_test {
         true => Some(admission_catalogue(state).await?),
         false => None,
     };
     let work = tokio::task::spawn_blocking(move || {
-        let plugin = LoadedPlugin::load(&engine, &bytes).map_err(LifecycleError::refused)?;
+        let _slot = slot;
+        let plugin = LoadedPlugin::load_until(&engine, &bytes, until).map_err(|error| {
+            if Instant::now() >= until {
+                timed_out()
+            } else {
+                LifecycleError::refused(error)
+            }
+        })?;
         if let Some(catalogue) = catalogue {
-            let admitted = conformance::admission(&plugin, &catalogue).map_err(|refusal| {
-                LifecycleError::Refused {
-                    code: refusal.code(),
-                    detail: refusal.to_string(),
-                }
+            let admitted = conformance::admission(&plugin, &catalogue);
+            if Instant::now() >= until {
+                return Err(timed_out());
+            }
+            let admitted = admitted.map_err(|refusal| LifecycleError::Refused {
+                code: refusal.code(),
+                detail: refusal.to_string(),
             })?;
             tracing::info!(plugin = %plugin.label(), checks = admitted.checks, complete = admitted.complete, took_ms = admitted.took.as_millis(), "admission self-tests passed");
         }
-        Ok(plugin)
+        Ok(plugin.admitted())
     });
+    // The work stops by itself at the deadline, except in compilation,
+    // which cannot be interrupted (it is bounded by the upload size cap):
+    // answer at the deadline regardless.
     match tokio::time::timeout(budget, work).await {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(join)) => Err(LifecycleError::Refused {
             code: "admission_failed",
             detail: join.to_string(),
         }),
-        Err(_) => Err(LifecycleError::Refused {
-            code: "admission_timeout",
-            detail: format!("compiling and testing the component took longer than {budget:?}"),
-        }),
+        Err(_) => Err(timed_out()),
     }
 }
 
@@ -232,23 +280,33 @@ fn check_routes(state: &Lifecycle, plugin: &LoadedPlugin) -> Result<(), Lifecycl
     Ok(())
 }
 
-async fn upload(
-    state: &Lifecycle,
-    bytes: Vec<u8>,
-    uploader: Option<Uuid>,
-) -> Result<PluginRow, LifecycleError> {
-    let _changing = state.plugin_changes.lock().await;
-    let sha256 = sha256_hex(&bytes);
-    if let Some(existing) = state.store.plugin_by_sha256(&sha256).await? {
-        return Err(LifecycleError::Conflict {
+/// Refuse a component that is already stored.
+async fn refuse_stored(state: &Lifecycle, sha256: &str) -> Result<(), LifecycleError> {
+    match state.store.plugin_by_sha256(sha256).await? {
+        Some(existing) => Err(LifecycleError::Conflict {
             code: "plugin_exists",
             detail: format!(
                 "this component is already stored as {} {} ({})",
                 existing.name, existing.version, existing.id
             ),
-        });
+        }),
+        None => Ok(()),
     }
-    let plugin = load(state, bytes.clone(), true).await?;
+}
+
+async fn upload(
+    state: &Lifecycle,
+    bytes: Vec<u8>,
+    uploader: Option<Uuid>,
+) -> Result<PluginRow, LifecycleError> {
+    let sha256 = sha256_hex(&bytes);
+    refuse_stored(state, &sha256).await?;
+    // Admission runs in one of a bounded number of slots, outside the
+    // lock: a slow upload holds up neither other uploads nor activations.
+    let slot = admission_slot(state)?;
+    let plugin = load(state, bytes.clone(), true, Some(slot)).await?;
+    let _changing = state.plugin_changes.lock().await;
+    refuse_stored(state, &sha256).await?;
     check_routes(state, &plugin)?;
     let descriptor = serde_json::to_value(plugin.descriptor()).unwrap_or_default();
     let row = state
@@ -290,7 +348,7 @@ async fn activate(state: &Lifecycle, id: Uuid) -> Result<PluginRow, LifecycleErr
             detail: "the stored component does not match its SHA-256".into(),
         });
     }
-    let plugin = load(state, bytes, false).await?;
+    let plugin = load(state, bytes, false, None).await?;
     check_routes(state, &plugin)?;
     // A stored version must still agree with the catalogue's policy.
     conformance::agrees(&plugin, &admission_catalogue(state).await?).map_err(|refusal| {
@@ -450,7 +508,7 @@ async fn reconcile_locked(
                     tracing::error!(plugin = %row.name, version = %row.version, "stored component does not match its SHA-256; not loaded");
                     continue;
                 }
-                match load(state, bytes, false).await {
+                match load(state, bytes, false, None).await {
                     Ok(plugin) => Arc::new(plugin),
                     Err(error) => {
                         tracing::error!(plugin = %row.name, version = %row.version, %error, "active plugin failed to load");

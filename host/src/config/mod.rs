@@ -287,8 +287,12 @@ pub struct PluginsConfig {
     pub workers: usize,
     /// Largest component accepted by upload, in bytes.
     pub max_upload_bytes: usize,
-    /// Compile-and-admit budget for an upload, in ms.
+    /// Compile-and-admit budget for an upload, in ms: describe and the
+    /// self-tests are stopped when it runs out.
     pub admission_timeout_ms: u64,
+    /// Uploads admitted at once on a host; more are refused with 503 and
+    /// `Retry-After`.
+    pub admission_concurrency: usize,
     /// Watch `dir` for new components (development).
     pub watch_dir: bool,
     /// Accept components that use the WebAssembly wide-arithmetic proposal
@@ -309,6 +313,7 @@ impl Default for PluginsConfig {
             workers: 0,
             max_upload_bytes: 10 << 20,
             admission_timeout_ms: 30_000,
+            admission_concurrency: 2,
             watch_dir: false,
             wide_arithmetic: true,
         }

@@ -102,6 +102,11 @@ impl PluginsConfig {
             ));
         }
         within("plugins.deadline_ms", self.deadline_ms, 1..=60_000)?;
+        within(
+            "plugins.admission_concurrency",
+            self.admission_concurrency,
+            1..=64,
+        )?;
         within("plugins.memory_mib", self.memory_mib, 1..=4096)
     }
 }

@@ -62,6 +62,11 @@ impl From<LifecycleError> for ApiError {
         match error {
             LifecycleError::Refused { code, detail } => ApiError::unprocessable(code, detail),
             LifecycleError::Conflict { code, detail } => ApiError::conflict(code, detail),
+            LifecycleError::Busy {
+                detail,
+                retry_after_secs,
+            } => ApiError::unavailable("admission_busy", detail)
+                .with_header(header::RETRY_AFTER, retry_after_secs.to_string()),
             LifecycleError::NotFound => ApiError::not_found("plugin"),
             LifecycleError::Store(e) => e.into(),
         }
@@ -75,7 +80,8 @@ impl From<LifecycleError> for ApiError {
 #[utoipa::path(post, path = "/v1/plugins", tag = "plugins", security(("bearer" = ["manage_curves"])),
     request_body(content = Vec<u8>, content_type = "application/wasm"),
     responses((status = 201, body = PluginView), (status = 401, body = Problem), (status = 403, body = Problem),
-               (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+               (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
+               (status = 503, body = Problem)))]
 async fn upload_plugin(
     State(state): State<AppState>,
     caller: Authorized<ManageCurves>,

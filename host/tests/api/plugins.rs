@@ -48,6 +48,9 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
         ("accepts tampered signatures", crate::helpers::component_bytes("test-lenient"), StatusCode::UNPROCESSABLE_ENTITY, "self_test_failed", "expected Reject"),
         ("loops in describe", crate::helpers::component_bytes("test-hostile-describe-loop"), StatusCode::UNPROCESSABLE_ENTITY, "describe_failed", "deadline"),
         ("traps in describe", crate::helpers::component_bytes("test-hostile-describe-trap"), StatusCode::UNPROCESSABLE_ENTITY, "describe_failed", "trapped"),
+        ("sleeps in describe", crate::helpers::component_bytes("test-hostile-describe-sleep"), StatusCode::UNPROCESSABLE_ENTITY, "describe_failed", "wasi:clocks/monotonic-clock#subscribe-duration"),
+        ("imports the filesystem", crate::helpers::component_bytes("test-hostile-fs"), StatusCode::UNPROCESSABLE_ENTITY, "forbidden_import", "wasi:filesystem/types@0.2.6#[method]descriptor."),
+        ("imports sockets", crate::helpers::component_bytes("test-hostile-net"), StatusCode::UNPROCESSABLE_ENTITY, "forbidden_import", "wasi:sockets/"),
         ("cannot be tested", hostile, StatusCode::UNPROCESSABLE_ENTITY, "untestable", "no known-answer vectors"),
         ("over the size cap", crate::helpers::component_bytes("ecdsa-p384"), StatusCode::PAYLOAD_TOO_LARGE, "plugin_too_large", "at most 180000 bytes"),
     ];
@@ -92,7 +95,79 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
     .fetch_one(&db)
     .await
     .expect("count");
-    assert_eq!(refused, 8);
+    assert_eq!(refused, 11);
+}
+
+/// Admissions are bounded: with one slot, uploads that arrive together
+/// are admitted one at a time and the others are told to come back
+/// (503 with `Retry-After`), and nothing is left holding the slot: each
+/// refused upload goes through when retried.
+#[tokio::test]
+async fn concurrent_uploads_beyond_the_admission_slots_are_told_to_retry() {
+    let app = TestApp::spawn_with(|c| c.plugins.admission_concurrency = 1).await;
+    let (_, admin) = app.admin().await;
+    let components = ["ecdsa-p384", "ecdsa-p256-0.1.1", "test-lenient"];
+    let uploads =
+        components.map(|name| app.upload_plugin(&admin, crate::helpers::component_bytes(name)));
+    let answers = futures::future::join_all(uploads).await;
+    let mut busy = Vec::new();
+    for (name, answer) in components.iter().zip(&answers) {
+        match (answer.status, answer.code()) {
+            (StatusCode::SERVICE_UNAVAILABLE, "admission_busy") => {
+                assert_eq!(answer.headers["retry-after"], "5", "{name}");
+                busy.push(*name);
+            }
+            (StatusCode::CREATED, _) => assert_ne!(*name, "test-lenient"),
+            (StatusCode::UNPROCESSABLE_ENTITY, "self_test_failed") => {
+                assert_eq!(*name, "test-lenient")
+            }
+            other => panic!("{name}: {other:?} {:?}", answer.body),
+        }
+    }
+    assert!(
+        !busy.is_empty(),
+        "three uploads at once all took the one slot: {answers:?}"
+    );
+    for name in busy {
+        let answer = app
+            .upload_plugin(&admin, crate::helpers::component_bytes(name))
+            .await;
+        let expected = if name == "test-lenient" {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::CREATED
+        };
+        assert_eq!(answer.status, expected, "{name} retried: {:?}", answer.body);
+    }
+}
+
+/// A plugin that sleeps in `describe` is refused at once and leaves no
+/// admission behind: with a single admission slot, upload after upload of
+/// it is answered promptly, and a good plugin is then admitted.
+#[tokio::test]
+async fn sleeping_in_describe_is_refused_promptly_and_frees_its_slot() {
+    let app = TestApp::spawn_with(|c| c.plugins.admission_concurrency = 1).await;
+    let (_, admin) = app.admin().await;
+    let sleeper = crate::helpers::component_bytes("test-hostile-describe-sleep");
+    for attempt in 0..3 {
+        let started = Instant::now();
+        let answer = app.upload_plugin(&admin, sleeper.clone()).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "describe_failed"),
+            "attempt {attempt}: {:?}",
+            answer.body
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "attempt {attempt} took {:?}",
+            started.elapsed()
+        );
+    }
+    let good = app
+        .upload_plugin(&admin, crate::helpers::component_bytes("ecdsa-p384"))
+        .await;
+    assert_eq!(good.status, StatusCode::CREATED, "{:?}", good.body);
 }
 
 /// Continuous verification load against hosts; counts failures.
