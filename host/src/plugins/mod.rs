@@ -24,6 +24,7 @@ pub mod loader;
 pub mod plugin;
 pub mod registry;
 pub mod sandbox;
+pub mod signing;
 
 pub use bindings::CONTRACT_VERSION;
 pub use contract::{
