@@ -9,6 +9,7 @@ mod status;
 
 pub mod audit;
 pub mod catalog;
+pub mod integrity;
 pub mod keys;
 pub mod migrations;
 pub mod plugins;
