@@ -162,18 +162,20 @@ impl AppState {
             config.verify.result_cache_ttl_secs,
             seal_key,
         ));
-        let lifecycle = Arc::new(Lifecycle::new(
-            store.clone(),
-            plugin_engine.clone(),
-            plugins.clone(),
-            caches.clone(),
-            events.clone(),
-            Duration::from_millis(config.plugins.admission_timeout_ms),
-        )
-        .with_signatures(
-            config.plugins.trusted_publishers()?,
-            config.plugins.require_signature,
-        ));
+        let lifecycle = Arc::new(
+            Lifecycle::new(
+                store.clone(),
+                plugin_engine.clone(),
+                plugins.clone(),
+                caches.clone(),
+                events.clone(),
+                Duration::from_millis(config.plugins.admission_timeout_ms),
+            )
+            .with_signatures(
+                config.plugins.trusted_publishers()?,
+                config.plugins.require_signature,
+            ),
+        );
         let verifier = Verifier::new(
             caches.clone(),
             plugins.clone(),

@@ -305,13 +305,13 @@ fn fail(message: impl std::fmt::Display, code: u8) -> ExitCode {
 /// something cannot be read.
 fn signature_check(file: &Path, signature: &Path, key: &str) -> Result<(), ExitCode> {
     let key_text = if Path::new(key).is_file() {
-        std::fs::read_to_string(key)
-            .map_err(|e| fail(format!("reading {key}: {e}"), 2))?
+        std::fs::read_to_string(key).map_err(|e| fail(format!("reading {key}: {e}"), 2))?
     } else {
         key.to_owned()
     };
     let key = signing::parse_public_key(&key_text).map_err(|e| fail(e, 2))?;
-    let bytes = std::fs::read(file).map_err(|e| fail(format!("reading {}: {e}", file.display()), 2))?;
+    let bytes =
+        std::fs::read(file).map_err(|e| fail(format!("reading {}: {e}", file.display()), 2))?;
     let raw = std::fs::read(signature)
         .map_err(|e| fail(format!("reading {}: {e}", signature.display()), 2))?;
     let raw = signing::parse_signature(&raw).map_err(|e| fail(e, 2))?;

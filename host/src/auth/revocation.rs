@@ -98,9 +98,12 @@ impl Revocations {
     /// The value of the marker for a load at `generation`.
     fn ready_value(&self, generation: i64) -> Vec<u8> {
         let key = self.ready_key();
-        integrity::seal(&self.seal_key, &[integrity::bound(&key, generation).as_bytes()])
-            .map(|tag| tag.to_vec())
-            .unwrap_or_default()
+        integrity::seal(
+            &self.seal_key,
+            &[integrity::bound(&key, generation).as_bytes()],
+        )
+        .map(|tag| tag.to_vec())
+        .unwrap_or_default()
     }
 
     /// Whether the token `jti` of session `sid` is revoked.
@@ -116,7 +119,10 @@ impl Revocations {
                     .await
             })
             .await;
-        let Ok([ready, token, session]) = answer.map(<[Option<Vec<u8>>; 3]>::try_from) else {
+        let Some([ready, token, session]) = answer
+            .ok()
+            .and_then(|values| <[Option<Vec<u8>>; 3]>::try_from(values).ok())
+        else {
             return self.store.is_token_revoked(jti, sid).await;
         };
         let mut honoured = true;
@@ -127,7 +133,7 @@ impl Revocations {
                 }
                 Some(_) => {
                     tracing::warn!(
-                        key,
+                        key = key.as_str(),
                         "a Redis revocation entry failed its integrity check; PostgreSQL answers"
                     );
                     honoured = false;

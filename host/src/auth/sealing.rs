@@ -202,7 +202,10 @@ pub async fn cache_seal_key(store: &Store, sealer: &KeySealer) -> Result<Vec<u8>
     let (key, clear) = sealer.open_secret(NAME, &stored).map_err(seal_error)?;
     if clear && sealer.seals() {
         let wrapped = sealer.seal_secret(NAME, &key).map_err(seal_error)?;
-        if store.rewrap_deployment_secret(NAME, &stored, &wrapped).await? {
+        if store
+            .rewrap_deployment_secret(NAME, &stored, &wrapped)
+            .await?
+        {
             tracing::info!("the Redis sealing key is now sealed with auth.signing_key_secret");
         }
     } else if clear {
@@ -264,7 +267,10 @@ mod tests {
         let value = [9u8; SECRET_LEN];
         let stored = sealer.seal_secret("cache_mac", &value).expect("seal");
         assert!(stored.starts_with(SECRET_MAGIC));
-        assert!(!stored.windows(8).any(|w| w == &value[..8]), "not in the clear");
+        assert!(
+            !stored.windows(8).any(|w| w == &value[..8]),
+            "not in the clear"
+        );
         assert_eq!(
             sealer.open_secret("cache_mac", &stored),
             Ok((value.to_vec(), false))

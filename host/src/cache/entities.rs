@@ -199,7 +199,9 @@ const GENERATION_FIELD: &str = "\0generation";
 
 /// Remove and read the generation field of a hash entry.
 fn take_generation(fields: &mut Vec<(String, Vec<u8>)>) -> Option<i64> {
-    let at = fields.iter().position(|(name, _)| name == GENERATION_FIELD)?;
+    let at = fields
+        .iter()
+        .position(|(name, _)| name == GENERATION_FIELD)?;
     let (_, value) = fields.swap_remove(at);
     std::str::from_utf8(&value).ok()?.parse().ok()
 }
@@ -299,7 +301,12 @@ impl Caches {
 
     /// The value of an entry sealed under `generation` (see
     /// [`Caches::seal_bound`]).
-    fn open_bound<T: DeserializeOwned>(&self, key: &str, generation: i64, stored: &[u8]) -> Option<T> {
+    fn open_bound<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        generation: i64,
+        stored: &[u8],
+    ) -> Option<T> {
         let (written, sealed) = stored.split_at_checked(8)?;
         if written != generation.to_be_bytes() {
             return None;
@@ -537,7 +544,10 @@ impl Caches {
             if let Some(generation) = generation {
                 let mut fields = self.seal_fields(&bound(&key, generation), principal);
                 if !fields.is_empty() {
-                    fields.push((GENERATION_FIELD.to_owned(), generation.to_string().into_bytes()));
+                    fields.push((
+                        GENERATION_FIELD.to_owned(),
+                        generation.to_string().into_bytes(),
+                    ));
                 }
                 self.fill_hash(key.clone(), fields, USER_TTL).await;
             }
@@ -611,7 +621,8 @@ impl Caches {
                 .unwrap_or_else(|_| vec![None; count]);
             let mut still = Vec::new();
             for ((id, key), value) in missing.into_iter().zip(redis_keys).zip(values) {
-                match value.and_then(|stored| self.open_bound::<KeyRow>(&key, generation, &stored)) {
+                match value.and_then(|stored| self.open_bound::<KeyRow>(&key, generation, &stored))
+                {
                     Some(row) if row.id == id => {
                         self.stats.public_key.hit();
                         self.keys.insert(id, row.clone());

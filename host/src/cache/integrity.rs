@@ -36,7 +36,9 @@ pub fn seal(key: &[u8], parts: &[&[u8]]) -> Option<[u8; SEAL_LEN]> {
         mac.update(&(part.len() as u64).to_be_bytes());
         mac.update(part);
     }
-    Some(mac.finalize().into_bytes().into())
+    let mut tag = [0u8; SEAL_LEN];
+    tag.copy_from_slice(&mac.finalize().into_bytes());
+    Some(tag)
 }
 
 /// Whether `tag` is the seal of `parts` under `key` (constant time).

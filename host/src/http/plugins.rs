@@ -151,7 +151,11 @@ async fn upload_plugin(
     let row = outcome?;
     // The upload activated it: who activated what, like an activation.
     state
-        .audit(Audit::by(caller.id(), ip, Action::PluginActivate).on(row.id).details(activation_facts(&row)))
+        .audit(
+            Audit::by(caller.id(), ip, Action::PluginActivate)
+                .on(row.id)
+                .details(activation_facts(&row)),
+        )
         .await;
     Ok((StatusCode::CREATED, ApiJson(view(&state, row))))
 }

@@ -31,10 +31,14 @@ pub const SIGNATURE_LEN: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SigningError {
     /// A publisher key that is not an Ed25519 public key in a known form.
-    #[error("publisher key {0}: not an Ed25519 public key (PEM, base64 SubjectPublicKeyInfo or base64 raw 32 bytes)")]
+    #[error(
+        "publisher key {0}: not an Ed25519 public key (PEM, base64 SubjectPublicKeyInfo or base64 raw 32 bytes)"
+    )]
     BadPublicKey(String),
     /// A `plugins.trusted_publishers` entry that is not `name:KEY`.
-    #[error("trusted publisher entry {0:?}: expected name:KEY (name of letters, digits, '.', '_' or '-', at most 64)")]
+    #[error(
+        "trusted publisher entry {0:?}: expected name:KEY (name of letters, digits, '.', '_' or '-', at most 64)"
+    )]
     BadEntry(String),
     /// Two trusted publishers with one name.
     #[error("trusted publisher {0:?} is listed twice")]
@@ -144,7 +148,8 @@ pub fn parse_signature(bytes: &[u8]) -> Result<[u8; SIGNATURE_LEN], SigningError
     let decoded = B64
         .decode(text.trim())
         .map_err(|_| SigningError::MalformedSignature)?;
-    <[u8; SIGNATURE_LEN]>::try_from(decoded.as_slice()).map_err(|_| SigningError::MalformedSignature)
+    <[u8; SIGNATURE_LEN]>::try_from(decoded.as_slice())
+        .map_err(|_| SigningError::MalformedSignature)
 }
 
 /// Sign `component` with `key`: the detached signature, base64 with a

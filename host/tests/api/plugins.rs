@@ -540,13 +540,10 @@ async fn upload_signed(
 }
 
 #[tokio::test]
-async fn only_components_signed_by_a_trusted_publisher_are_admitted_when_signatures_are_required()
-{
+async fn only_components_signed_by_a_trusted_publisher_are_admitted_when_signatures_are_required() {
     use sha2::Digest as _;
-    let scratch = std::env::temp_dir().join(format!(
-        "sigil-signing-{}",
-        uuid::Uuid::new_v4().simple()
-    ));
+    let scratch =
+        std::env::temp_dir().join(format!("sigil-signing-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&scratch).expect("scratch");
     let path = |name: &str| scratch.join(name).into_os_string();
 
@@ -624,9 +621,24 @@ async fn only_components_signed_by_a_trusted_publisher_are_admitted_when_signatu
     tampered[last] ^= 1;
     let refused = [
         ("unsigned", component.clone(), None, "signature_required"),
-        ("signed by an untrusted key", component.clone(), Some(stranger_sig.as_str()), "untrusted_signature"),
-        ("tampered after signing", tampered, Some(acme_sig.as_str()), "untrusted_signature"),
-        ("not a signature", component.clone(), Some("bm90IGEgc2lnbmF0dXJl"), "malformed_plugin_signature"),
+        (
+            "signed by an untrusted key",
+            component.clone(),
+            Some(stranger_sig.as_str()),
+            "untrusted_signature",
+        ),
+        (
+            "tampered after signing",
+            tampered,
+            Some(acme_sig.as_str()),
+            "untrusted_signature",
+        ),
+        (
+            "not a signature",
+            component.clone(),
+            Some("bm90IGEgc2lnbmF0dXJl"),
+            "malformed_plugin_signature",
+        ),
     ];
     for (what, bytes, signature, code) in refused {
         let answer = upload_signed(&app, &admin, bytes, signature).await;
@@ -646,11 +658,9 @@ async fn only_components_signed_by_a_trusted_publisher_are_admitted_when_signatu
 
     let admitted = upload_signed(&app, &admin, component.clone(), Some(&acme_sig)).await;
     assert_eq!(admitted.status, StatusCode::CREATED, "{:?}", admitted.body);
-    let raw_sig = base64::Engine::decode(
-        &base64::engine::general_purpose::STANDARD,
-        acme_sig.trim(),
-    )
-    .expect("base64");
+    let raw_sig =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, acme_sig.trim())
+            .expect("base64");
     let digest = hex::encode(sha2::Sha256::digest(&raw_sig));
     assert_eq!(admitted.body["publisher"], "acme");
     assert_eq!(admitted.body["signature_sha256"], digest.as_str());
@@ -664,14 +674,21 @@ async fn only_components_signed_by_a_trusted_publisher_are_admitted_when_signatu
         .iter()
         .find(|p| p["id"] == id.as_str())
         .expect("listed");
-    assert_eq!((row["publisher"].as_str(), row["signature_sha256"].as_str()), (Some("acme"), Some(digest.as_str())));
+    assert_eq!(
+        (row["publisher"].as_str(), row["signature_sha256"].as_str()),
+        (Some("acme"), Some(digest.as_str()))
+    );
     let unsigned = listed["items"]
         .as_array()
         .expect("items")
         .iter()
         .find(|p| p["name"] == "ecdsa-p256")
         .expect("default plugin");
-    assert_eq!(unsigned["publisher"], Value::Null, "the plugin directory's are unsigned");
+    assert_eq!(
+        unsigned["publisher"],
+        Value::Null,
+        "the plugin directory's are unsigned"
+    );
 
     // Who activated what: the upload's activation is audited with its
     // publisher and signature.
@@ -685,7 +702,11 @@ async fn only_components_signed_by_a_trusted_publisher_are_admitted_when_signatu
     .expect("activation audited");
     assert_eq!(actor, Some(admin_id));
     assert_eq!(
-        (details["publisher"].as_str(), details["signature_sha256"].as_str(), details["name"].as_str()),
+        (
+            details["publisher"].as_str(),
+            details["signature_sha256"].as_str(),
+            details["name"].as_str()
+        ),
         (Some("acme"), Some(digest.as_str()), Some("ecdsa-p384"))
     );
     let refusals: i64 = sqlx::query_scalar(

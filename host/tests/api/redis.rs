@@ -685,14 +685,18 @@ async fn a_tampered_blacklist_is_not_honoured() {
     let mut conn = raw_redis().await;
     let prefix = app.redis_prefix.clone();
     let ready = format!("{prefix}blacklist:ready");
-    let marker = eventually("the revocation list is loaded", Duration::from_secs(5), async || {
-        redis::cmd("EXISTS")
-            .arg(&ready)
-            .query_async::<i64>(&mut conn)
-            .await
-            .unwrap_or(0)
-            == 1
-    })
+    let marker = eventually(
+        "the revocation list is loaded",
+        Duration::from_secs(5),
+        async || {
+            redis::cmd("EXISTS")
+                .arg(&ready)
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap_or(0)
+                == 1
+        },
+    )
     .await;
     eprintln!("revocation list loaded in {marker:?}");
     let old_marker: Vec<u8> = redis::cmd("GET")
@@ -720,7 +724,10 @@ async fn a_tampered_blacklist_is_not_honoured() {
 
     // Deleting the entries and replaying the marker from before the
     // revocation, or forging one, does not make Redis say "not revoked".
-    for (what, marker) in [("replayed marker", old_marker.clone()), ("forged marker", b"1".to_vec())] {
+    for (what, marker) in [
+        ("replayed marker", old_marker.clone()),
+        ("forged marker", b"1".to_vec()),
+    ] {
         let _: () = redis::pipe()
             .cmd("DEL")
             .arg(&entries[..])
@@ -755,14 +762,18 @@ async fn a_tampered_blacklist_is_not_honoured() {
     );
     // The genuine entries (sealed) are written again by the reload the
     // mismatch started, and they are believed.
-    let reloaded = eventually("the revocation list is reloaded", Duration::from_secs(5), async || {
-        redis::cmd("EXISTS")
-            .arg(&entries[1])
-            .query_async::<i64>(&mut conn)
-            .await
-            .unwrap_or(0)
-            == 1
-    })
+    let reloaded = eventually(
+        "the revocation list is reloaded",
+        Duration::from_secs(5),
+        async || {
+            redis::cmd("EXISTS")
+                .arg(&entries[1])
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap_or(0)
+                == 1
+        },
+    )
     .await;
     eprintln!("reloaded in {reloaded:?}");
 }
@@ -774,10 +785,12 @@ async fn the_redis_sealing_key_is_sealed_in_postgresql_and_old_rows_are_rewrappe
     let a = TestApp::spawn().await;
     let db = a.superuser().await;
     let stored = || async {
-        sqlx::query_scalar::<_, Vec<u8>>("SELECT value FROM deployment_secrets WHERE name = 'cache_mac'")
-            .fetch_one(&db)
-            .await
-            .expect("cache_mac")
+        sqlx::query_scalar::<_, Vec<u8>>(
+            "SELECT value FROM deployment_secrets WHERE name = 'cache_mac'",
+        )
+        .fetch_one(&db)
+        .await
+        .expect("cache_mac")
     };
     let clear = stored().await;
     assert_eq!(clear.len(), 32, "without a secret: the key in the clear");
@@ -800,7 +813,10 @@ async fn the_redis_sealing_key_is_sealed_in_postgresql_and_old_rows_are_rewrappe
     // ...and it is the same key: B opens what A sealed in Redis.
     let cached = b.verify(&token, body.clone()).await;
     assert_eq!(
-        (cached.body["valid"].as_bool(), cached.body["cached"].as_bool()),
+        (
+            cached.body["valid"].as_bool(),
+            cached.body["cached"].as_bool()
+        ),
         (Some(true), Some(true)),
         "{:?}",
         cached.body
@@ -820,9 +836,14 @@ async fn the_redis_sealing_key_is_sealed_in_postgresql_and_old_rows_are_rewrappe
         c.auth.signing_key_secret = sigil::config::Secret::new(SECRET.into());
     })
     .await;
-    let row: Vec<u8> = sqlx::query_scalar("SELECT value FROM deployment_secrets WHERE name = 'cache_mac'")
-        .fetch_one(&fresh.superuser().await)
-        .await
-        .expect("cache_mac");
-    assert!(row.starts_with(b"SDS1") && row.len() == 4 + 24 + 32 + 16, "{} bytes", row.len());
+    let row: Vec<u8> =
+        sqlx::query_scalar("SELECT value FROM deployment_secrets WHERE name = 'cache_mac'")
+            .fetch_one(&fresh.superuser().await)
+            .await
+            .expect("cache_mac");
+    assert!(
+        row.starts_with(b"SDS1") && row.len() == 4 + 24 + 32 + 16,
+        "{} bytes",
+        row.len()
+    );
 }
