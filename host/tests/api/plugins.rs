@@ -502,7 +502,7 @@ async fn a_scaffolded_plugin_builds_and_passes_the_check() {
 }
 
 /// `sigil plugin …` with `args`: (success, stdout, stderr).
-fn sigil_cli(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
+fn sigil_cli(args: &[&str]) -> (bool, String, String) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_sigil"))
         .arg("plugin")
         .args(args)
@@ -545,16 +545,10 @@ async fn only_components_signed_by_a_trusted_publisher_are_admitted_when_signatu
     let scratch =
         std::env::temp_dir().join(format!("sigil-signing-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&scratch).expect("scratch");
-    let path = |name: &str| scratch.join(name).into_os_string();
+    let path = |name: &str| scratch.join(name).to_str().expect("utf-8").to_owned();
 
     // A publisher key pair and a stranger's, made by the CLI.
-    let (ok, acme_out, err) = sigil_cli(&[
-        "keygen".as_ref(),
-        "--out".as_ref(),
-        &path("acme"),
-        "--name".as_ref(),
-        "acme".as_ref(),
-    ]);
+    let (ok, acme_out, err) = sigil_cli(&["keygen", "--out", &path("acme"), "--name", "acme"]);
     assert!(ok, "keygen: {err}");
     let entry = acme_out
         .lines()
@@ -563,25 +557,20 @@ async fn only_components_signed_by_a_trusted_publisher_are_admitted_when_signatu
         .expect("keygen prints the trusted-publisher entry")
         .to_owned();
     assert!(entry.starts_with("acme:"), "{entry}");
-    let (ok, _, err) = sigil_cli(&["keygen".as_ref(), "--out".as_ref(), &path("stranger")]);
+    let (ok, _, err) = sigil_cli(&["keygen", "--out", &path("stranger")]);
     assert!(ok, "keygen: {err}");
 
     // Sign the P-384 component as acme and as the stranger.
     let component = crate::helpers::component_bytes("ecdsa-p384");
     std::fs::write(scratch.join("p384.wasm"), &component).expect("write");
-    let (ok, _, err) = sigil_cli(&[
-        "sign".as_ref(),
-        "--key".as_ref(),
-        &path("acme.key"),
-        &path("p384.wasm"),
-    ]);
+    let (ok, _, err) = sigil_cli(&["sign", "--key", &path("acme.key"), &path("p384.wasm")]);
     assert!(ok, "sign: {err}");
     let acme_sig = std::fs::read_to_string(scratch.join("p384.wasm.sig")).expect("p384.wasm.sig");
     let (ok, _, err) = sigil_cli(&[
-        "sign".as_ref(),
-        "--key".as_ref(),
+        "sign",
+        "--key",
         &path("stranger.key"),
-        "--out".as_ref(),
+        "--out",
         &path("stranger.sig"),
         &path("p384.wasm"),
     ]);
@@ -590,19 +579,19 @@ async fn only_components_signed_by_a_trusted_publisher_are_admitted_when_signatu
 
     // `plugin check` verifies a signature when given a publisher key.
     let (ok, out, err) = sigil_cli(&[
-        "check".as_ref(),
-        "--describe-only".as_ref(),
-        "--publisher-key".as_ref(),
+        "check",
+        "--describe-only",
+        "--publisher-key",
         &path("acme.pub"),
         &path("p384.wasm"),
     ]);
     assert!(ok && out.contains("signature: VALID"), "{out}\n{err}");
     let (ok, out, _) = sigil_cli(&[
-        "check".as_ref(),
-        "--describe-only".as_ref(),
-        "--signature".as_ref(),
+        "check",
+        "--describe-only",
+        "--signature",
         &path("stranger.sig"),
-        "--publisher-key".as_ref(),
+        "--publisher-key",
         &path("acme.pub"),
         &path("p384.wasm"),
     ]);
@@ -656,7 +645,7 @@ async fn only_components_signed_by_a_trusted_publisher_are_admitted_when_signatu
         "nothing stored"
     );
 
-    let admitted = upload_signed(&app, &admin, component.clone(), Some(&acme_sig)).await;
+    let admitted = upload_signed(&app, &admin, component.clone(), Some(acme_sig.as_str())).await;
     assert_eq!(admitted.status, StatusCode::CREATED, "{:?}", admitted.body);
     let raw_sig =
         base64::Engine::decode(&base64::engine::general_purpose::STANDARD, acme_sig.trim())

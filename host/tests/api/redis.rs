@@ -802,7 +802,7 @@ async fn the_redis_sealing_key_is_sealed_in_postgresql_and_old_rows_are_rewrappe
 
     // A host with the secret re-wraps it: the row no longer holds the key.
     let b = a
-        .another_host(|c| c.auth.signing_key_secret = sigil::config::Secret::new(SECRET.into()))
+        .another_host(|c| c.auth.signing_key_secret = sigil::config::Secret::new(SECRET))
         .await;
     let wrapped = stored().await;
     assert!(wrapped.starts_with(b"SDS1"), "sealed form");
@@ -833,7 +833,7 @@ async fn the_redis_sealing_key_is_sealed_in_postgresql_and_old_rows_are_rewrappe
 
     // A new deployment with the secret never stores the key in the clear.
     let fresh = TestApp::spawn_with(|c| {
-        c.auth.signing_key_secret = sigil::config::Secret::new(SECRET.into());
+        c.auth.signing_key_secret = sigil::config::Secret::new(SECRET);
     })
     .await;
     let row: Vec<u8> =
