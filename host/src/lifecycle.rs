@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use crate::cache::entities::Caches;
 use crate::cache::events::{Events, Invalidation, SystemEvent};
+use crate::plugins::signing::{SigningError, TrustedPublishers, VerifiedSignature};
 use crate::plugins::{LoadedPlugin, PluginEngine, PluginError, PluginRegistry, conformance};
 use crate::store::plugins::{NewPlugin, PluginRow, PluginStatus};
 use crate::store::{Store, StoreError};
@@ -43,6 +44,10 @@ pub struct Lifecycle {
     admissions: Arc<Semaphore>,
     /// Serialises uploads, activations and reconciliations on this host.
     plugin_changes: Mutex<()>,
+    /// Publishers whose signatures admit an upload.
+    publishers: TrustedPublishers,
+    /// Refuse uploads without a trusted signature.
+    require_signature: bool,
 }
 
 /// What a refused upload is told to wait before trying again when every
@@ -69,7 +74,21 @@ impl Lifecycle {
             admission_timeout,
             admissions: Arc::new(Semaphore::new(admission_concurrency.max(1))),
             plugin_changes: Mutex::new(()),
+            publishers: TrustedPublishers::default(),
+            require_signature: false,
         }
+    }
+
+    /// Admit uploads signed by `publishers`; with `require`, only those.
+    pub fn with_signatures(mut self, publishers: TrustedPublishers, require: bool) -> Self {
+        if require && publishers.is_empty() {
+            tracing::warn!(
+                "plugins.require_signature is on and plugins.trusted_publishers is empty: every upload will be refused"
+            );
+        }
+        self.publishers = publishers;
+        self.require_signature = require;
+        self
     }
 
     /// Admit an uploaded component, store it and activate it.
@@ -78,7 +97,19 @@ impl Lifecycle {
         bytes: Vec<u8>,
         uploader: Option<Uuid>,
     ) -> Result<PluginRow, LifecycleError> {
-        upload(self, bytes, uploader).await
+        upload(self, bytes, uploader, None).await
+    }
+
+    /// [`Lifecycle::upload`] with a detached signature (raw or base64),
+    /// which must be a trusted publisher's over `bytes`. Without one, the
+    /// upload is refused while `plugins.require_signature` is on.
+    pub async fn upload_signed(
+        &self,
+        bytes: Vec<u8>,
+        uploader: Option<Uuid>,
+        signature: Option<&[u8]>,
+    ) -> Result<PluginRow, LifecycleError> {
+        upload(self, bytes, uploader, signature).await
     }
 
     /// Activate a stored version (rollback is activating an older one).
@@ -280,6 +311,36 @@ fn check_routes(state: &Lifecycle, plugin: &LoadedPlugin) -> Result<(), Lifecycl
     Ok(())
 }
 
+/// The trusted signature over an upload, if it carries one; refuses a
+/// signature that does not verify, and a missing one when required.
+fn check_signature(
+    state: &Lifecycle,
+    bytes: &[u8],
+    signature: Option<&[u8]>,
+) -> Result<Option<VerifiedSignature>, LifecycleError> {
+    let Some(signature) = signature else {
+        return if state.require_signature {
+            Err(LifecycleError::Refused {
+                code: "signature_required",
+                detail: "this service admits only plugins signed by a trusted publisher: send the detached signature in the Sigil-Plugin-Signature header".into(),
+            })
+        } else {
+            Ok(None)
+        };
+    };
+    state
+        .publishers
+        .verify(bytes, signature)
+        .map(Some)
+        .map_err(|error| LifecycleError::Refused {
+            code: match error {
+                SigningError::MalformedSignature => "malformed_plugin_signature",
+                _ => "untrusted_signature",
+            },
+            detail: error.to_string(),
+        })
+}
+
 /// Refuse a component that is already stored.
 async fn refuse_stored(state: &Lifecycle, sha256: &str) -> Result<(), LifecycleError> {
     match state.store.plugin_by_sha256(sha256).await? {
@@ -298,7 +359,9 @@ async fn upload(
     state: &Lifecycle,
     bytes: Vec<u8>,
     uploader: Option<Uuid>,
+    signature: Option<&[u8]>,
 ) -> Result<PluginRow, LifecycleError> {
+    let signed = check_signature(state, &bytes, signature)?;
     let sha256 = sha256_hex(&bytes);
     refuse_stored(state, &sha256).await?;
     // Admission runs in one of a bounded number of slots, outside the
@@ -318,6 +381,9 @@ async fn upload(
             artifact: &bytes,
             descriptor: &descriptor,
             uploaded_by: uploader,
+            signed_by: signed
+                .as_ref()
+                .map(|s| (s.publisher.as_str(), s.signature_sha256.as_str())),
         })
         .await
         .map_err(|error| match error {
@@ -426,6 +492,7 @@ async fn load_at_start(state: &Lifecycle, from_dir: Vec<LoadedPlugin>) -> Result
                         artifact: &bytes,
                         descriptor: &descriptor,
                         uploaded_by: None,
+                        signed_by: None,
                     })
                     .await
                 {
@@ -540,7 +607,7 @@ fn watch_dir(state: Arc<Lifecycle>, dir: std::path::PathBuf) {
                     continue;
                 }
                 match tokio::fs::read(path).await {
-                    Ok(bytes) => match upload(&state, bytes, None).await {
+                    Ok(bytes) => match upload(&state, bytes, None, None).await {
                         Ok(row) => {
                             tracing::info!(path = %path.display(), plugin = %row.name, version = %row.version, "plugin from the watched directory admitted and activated")
                         }

@@ -24,6 +24,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::plugins::SandboxLimits;
+use crate::plugins::signing::{SigningError, TrustedPublishers};
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +194,12 @@ impl PluginsConfig {
             wide_arithmetic: self.wide_arithmetic,
         }
     }
+
+    /// The publishers whose signatures admit an upload
+    /// (`plugins.trusted_publishers`, checked at start by `validate`).
+    pub fn trusted_publishers(&self) -> Result<TrustedPublishers, SigningError> {
+        TrustedPublishers::parse(&self.trusted_publishers)
+    }
 }
 
 /// PostgreSQL settings.
@@ -301,6 +308,12 @@ pub struct PluginsConfig {
     /// it; turned off, only components built with
     /// `SIGIL_WIDE_ARITHMETIC=0 just plugins` load.
     pub wide_arithmetic: bool,
+    /// Publisher keys whose Ed25519 signatures admit an upload: `name:KEY`
+    /// entries (KEY: base64 SubjectPublicKeyInfo DER, the body of the
+    /// PEM), separated by commas or white space. See PLUGINS.md.
+    pub trusted_publishers: String,
+    /// Refuse an upload without a signature by a trusted publisher.
+    pub require_signature: bool,
 }
 
 impl Default for PluginsConfig {
@@ -316,6 +329,8 @@ impl Default for PluginsConfig {
             admission_concurrency: 2,
             watch_dir: false,
             wide_arithmetic: true,
+            trusted_publishers: String::new(),
+            require_signature: false,
         }
     }
 }

@@ -107,7 +107,10 @@ impl PluginsConfig {
             self.admission_concurrency,
             1..=64,
         )?;
-        within("plugins.memory_mib", self.memory_mib, 1..=4096)
+        within("plugins.memory_mib", self.memory_mib, 1..=4096)?;
+        self.trusted_publishers()
+            .map(|_| ())
+            .map_err(|error| invalid("plugins.trusted_publishers", error.to_string()))
     }
 }
 

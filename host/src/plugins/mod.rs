@@ -32,6 +32,7 @@ pub mod plugin;
 pub mod policy;
 pub mod registry;
 pub mod sandbox;
+pub mod signing;
 
 pub use bindings::CONTRACT_VERSION;
 pub use contract::{
