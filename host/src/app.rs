@@ -54,6 +54,12 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
+    /// The Redis sealing key could not be read or opened.
+    #[error(transparent)]
+    SealKey(#[from] crate::auth::sealing::SecretError),
+    /// `plugins.trusted_publishers` is unusable.
+    #[error("plugins.trusted_publishers: {0}")]
+    TrustedPublishers(#[from] crate::plugins::signing::SigningError),
     /// Reading the plugin directory failed.
     #[error("reading the plugin directory: {0}")]
     PluginDir(std::io::Error),
@@ -135,7 +141,8 @@ impl AppState {
     ) -> Result<Self, StartupError> {
         let tokens = Tokens::new(store.clone(), redis.clone(), config.auth.clone()).await?;
         let passwords = Passwords::new(config.auth.hashing_concurrency)?;
-        let revocations = Revocations::new(store.clone(), redis.clone());
+        let seal_key = crate::auth::sealing::cache_seal_key(&store, tokens.sealer()).await?;
+        let revocations = Revocations::new(store.clone(), redis.clone(), &seal_key);
         let rate_limiter = RateLimiter::new(redis.clone());
         let executor = PluginExecutor::new(config.plugins.workers)?;
         let plugins = Arc::new(PluginRegistry::new());
@@ -148,7 +155,6 @@ impl AppState {
             Duration::from_millis(config.verify.record_batch_linger_ms),
         );
         let events = Events::new(redis.clone());
-        let seal_key = store.deployment_secret("cache_mac").await?;
         let result_redis = Redis::connect_result_cache(&config.redis, &redis)?;
         let caches = Arc::new(Caches::new(
             redis.clone(),
@@ -158,14 +164,21 @@ impl AppState {
             config.verify.result_cache_ttl_secs,
             seal_key,
         ));
-        let lifecycle = Arc::new(Lifecycle::new(
-            store.clone(),
-            plugin_engine.clone(),
-            plugins.clone(),
-            caches.clone(),
-            events.clone(),
-            Duration::from_millis(config.plugins.admission_timeout_ms),
-        ));
+        let lifecycle = Arc::new(
+            Lifecycle::new(
+                store.clone(),
+                plugin_engine.clone(),
+                plugins.clone(),
+                caches.clone(),
+                events.clone(),
+                Duration::from_millis(config.plugins.admission_timeout_ms),
+                config.plugins.admission_concurrency,
+            )
+            .with_signatures(
+                config.plugins.trusted_publishers()?,
+                config.plugins.require_signature,
+            ),
+        );
         let verifier = Verifier::new(
             caches.clone(),
             plugins.clone(),

@@ -16,14 +16,15 @@
 //! do the work, each with the service as `state`.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
 use crate::cache::entities::Caches;
 use crate::cache::events::{Events, Invalidation, SystemEvent};
+use crate::plugins::signing::{SigningError, TrustedPublishers, VerifiedSignature};
 use crate::plugins::{LoadedPlugin, PluginEngine, PluginError, PluginRegistry, conformance};
 use crate::store::plugins::{NewPlugin, PluginRow, PluginStatus};
 use crate::store::{Store, StoreError};
@@ -39,9 +40,19 @@ pub struct Lifecycle {
     events: Events,
     /// How long compiling and self-testing an uploaded component may take.
     admission_timeout: Duration,
+    /// Admission slots: uploads compiled and self-tested at once.
+    admissions: Arc<Semaphore>,
     /// Serialises uploads, activations and reconciliations on this host.
     plugin_changes: Mutex<()>,
+    /// Publishers whose signatures admit an upload.
+    publishers: TrustedPublishers,
+    /// Refuse uploads without a trusted signature.
+    require_signature: bool,
 }
+
+/// What a refused upload is told to wait before trying again when every
+/// admission slot is taken (an admission takes a few seconds).
+pub const ADMISSION_RETRY_AFTER_SECS: u64 = 5;
 
 impl Lifecycle {
     /// The service over these parts.
@@ -52,6 +63,7 @@ impl Lifecycle {
         caches: Arc<Caches>,
         events: Events,
         admission_timeout: Duration,
+        admission_concurrency: usize,
     ) -> Self {
         Self {
             store,
@@ -60,8 +72,23 @@ impl Lifecycle {
             caches,
             events,
             admission_timeout,
+            admissions: Arc::new(Semaphore::new(admission_concurrency.max(1))),
             plugin_changes: Mutex::new(()),
+            publishers: TrustedPublishers::default(),
+            require_signature: false,
         }
+    }
+
+    /// Admit uploads signed by `publishers`; with `require`, only those.
+    pub fn with_signatures(mut self, publishers: TrustedPublishers, require: bool) -> Self {
+        if require && publishers.is_empty() {
+            tracing::warn!(
+                "plugins.require_signature is on and plugins.trusted_publishers is empty: every upload will be refused"
+            );
+        }
+        self.publishers = publishers;
+        self.require_signature = require;
+        self
     }
 
     /// Admit an uploaded component, store it and activate it.
@@ -70,7 +97,19 @@ impl Lifecycle {
         bytes: Vec<u8>,
         uploader: Option<Uuid>,
     ) -> Result<PluginRow, LifecycleError> {
-        upload(self, bytes, uploader).await
+        upload(self, bytes, uploader, None).await
+    }
+
+    /// [`Lifecycle::upload`] with a detached signature (raw or base64),
+    /// which must be a trusted publisher's over `bytes`. Without one, the
+    /// upload is refused while `plugins.require_signature` is on.
+    pub async fn upload_signed(
+        &self,
+        bytes: Vec<u8>,
+        uploader: Option<Uuid>,
+        signature: Option<&[u8]>,
+    ) -> Result<PluginRow, LifecycleError> {
+        upload(self, bytes, uploader, signature).await
     }
 
     /// Activate a stored version (rollback is activating an older one).
@@ -123,6 +162,14 @@ pub enum LifecycleError {
         /// What conflicts.
         detail: String,
     },
+    /// Every admission slot is taken; try again after `retry_after_secs`.
+    #[error("{detail}")]
+    Busy {
+        /// What to tell the uploader.
+        detail: String,
+        /// Seconds to wait before retrying.
+        retry_after_secs: u64,
+    },
     /// No such plugin version.
     #[error("no such plugin")]
     NotFound,
@@ -134,9 +181,10 @@ pub enum LifecycleError {
 impl LifecycleError {
     fn refused(error: PluginError) -> Self {
         let code = match &error {
-            PluginError::Timeout(_) | PluginError::Trap(_) | PluginError::MemoryExhausted(_) => {
-                "describe_failed"
-            }
+            PluginError::Timeout(_)
+            | PluginError::Trap(_)
+            | PluginError::MemoryExhausted(_)
+            | PluginError::ForbiddenCall(_) => "describe_failed",
             PluginError::ContractViolation(_) => "invalid_descriptor",
             other => other.code(),
         };
@@ -152,43 +200,74 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Take an admission slot, or say when to come back.
+fn admission_slot(state: &Lifecycle) -> Result<OwnedSemaphorePermit, LifecycleError> {
+    state
+        .admissions
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| LifecycleError::Busy {
+            detail:
+                "every admission slot of this host is busy with other uploads; try again shortly"
+                    .into(),
+            retry_after_secs: ADMISSION_RETRY_AFTER_SECS,
+        })
+}
+
 /// Compile, check and describe a component off the async threads, within
 /// the admission budget; with `self_test`, also run the known-answer
-/// vectors.
+/// vectors. Every plugin call of the work ends by the budget's end (see
+/// [`LoadedPlugin::load_until`]), so the work stops then, and `slot`, if
+/// any, is held until it has.
 async fn load(
     state: &Lifecycle,
     bytes: Vec<u8>,
     self_test: bool,
+    slot: Option<OwnedSemaphorePermit>,
 ) -> Result<LoadedPlugin, LifecycleError> {
     let engine = state.plugin_engine.clone();
     let budget = state.admission_timeout;
+    let until = Instant::now() + budget;
+    let timed_out = move || LifecycleError::Refused {
+        code: "admission_timeout",
+        detail: format!("compiling and testing the component took longer than {budget:?}"),
+    };
     let catalogue = match self_test {
         true => Some(admission_catalogue(state).await?),
         false => None,
     };
     let work = tokio::task::spawn_blocking(move || {
-        let plugin = LoadedPlugin::load(&engine, &bytes).map_err(LifecycleError::refused)?;
+        let _slot = slot;
+        let plugin = LoadedPlugin::load_until(&engine, &bytes, until).map_err(|error| {
+            if Instant::now() >= until {
+                timed_out()
+            } else {
+                LifecycleError::refused(error)
+            }
+        })?;
         if let Some(catalogue) = catalogue {
-            let admitted = conformance::admission(&plugin, &catalogue).map_err(|refusal| {
-                LifecycleError::Refused {
-                    code: refusal.code(),
-                    detail: refusal.to_string(),
-                }
+            let admitted = conformance::admission(&plugin, &catalogue);
+            if Instant::now() >= until {
+                return Err(timed_out());
+            }
+            let admitted = admitted.map_err(|refusal| LifecycleError::Refused {
+                code: refusal.code(),
+                detail: refusal.to_string(),
             })?;
             tracing::info!(plugin = %plugin.label(), checks = admitted.checks, complete = admitted.complete, took_ms = admitted.took.as_millis(), "admission self-tests passed");
         }
-        Ok(plugin)
+        Ok(plugin.admitted())
     });
+    // The work stops by itself at the deadline, except in compilation,
+    // which cannot be interrupted (it is bounded by the upload size cap):
+    // answer at the deadline regardless.
     match tokio::time::timeout(budget, work).await {
         Ok(Ok(outcome)) => outcome,
         Ok(Err(join)) => Err(LifecycleError::Refused {
             code: "admission_failed",
             detail: join.to_string(),
         }),
-        Err(_) => Err(LifecycleError::Refused {
-            code: "admission_timeout",
-            detail: format!("compiling and testing the component took longer than {budget:?}"),
-        }),
+        Err(_) => Err(timed_out()),
     }
 }
 
@@ -232,23 +311,65 @@ fn check_routes(state: &Lifecycle, plugin: &LoadedPlugin) -> Result<(), Lifecycl
     Ok(())
 }
 
-async fn upload(
+/// The trusted signature over an upload, if it carries one; refuses a
+/// signature that does not verify, and a missing one when required.
+fn check_signature(
     state: &Lifecycle,
-    bytes: Vec<u8>,
-    uploader: Option<Uuid>,
-) -> Result<PluginRow, LifecycleError> {
-    let _changing = state.plugin_changes.lock().await;
-    let sha256 = sha256_hex(&bytes);
-    if let Some(existing) = state.store.plugin_by_sha256(&sha256).await? {
-        return Err(LifecycleError::Conflict {
+    bytes: &[u8],
+    signature: Option<&[u8]>,
+) -> Result<Option<VerifiedSignature>, LifecycleError> {
+    let Some(signature) = signature else {
+        return if state.require_signature {
+            Err(LifecycleError::Refused {
+                code: "signature_required",
+                detail: "this service admits only plugins signed by a trusted publisher: send the detached signature in the Sigil-Plugin-Signature header".into(),
+            })
+        } else {
+            Ok(None)
+        };
+    };
+    state
+        .publishers
+        .verify(bytes, signature)
+        .map(Some)
+        .map_err(|error| LifecycleError::Refused {
+            code: match error {
+                SigningError::MalformedSignature => "malformed_plugin_signature",
+                _ => "untrusted_signature",
+            },
+            detail: error.to_string(),
+        })
+}
+
+/// Refuse a component that is already stored.
+async fn refuse_stored(state: &Lifecycle, sha256: &str) -> Result<(), LifecycleError> {
+    match state.store.plugin_by_sha256(sha256).await? {
+        Some(existing) => Err(LifecycleError::Conflict {
             code: "plugin_exists",
             detail: format!(
                 "this component is already stored as {} {} ({})",
                 existing.name, existing.version, existing.id
             ),
-        });
+        }),
+        None => Ok(()),
     }
-    let plugin = load(state, bytes.clone(), true).await?;
+}
+
+async fn upload(
+    state: &Lifecycle,
+    bytes: Vec<u8>,
+    uploader: Option<Uuid>,
+    signature: Option<&[u8]>,
+) -> Result<PluginRow, LifecycleError> {
+    let signed = check_signature(state, &bytes, signature)?;
+    let sha256 = sha256_hex(&bytes);
+    refuse_stored(state, &sha256).await?;
+    // Admission runs in one of a bounded number of slots, outside the
+    // lock: a slow upload holds up neither other uploads nor activations.
+    let slot = admission_slot(state)?;
+    let plugin = load(state, bytes.clone(), true, Some(slot)).await?;
+    let _changing = state.plugin_changes.lock().await;
+    refuse_stored(state, &sha256).await?;
     check_routes(state, &plugin)?;
     let descriptor = serde_json::to_value(plugin.descriptor()).unwrap_or_default();
     let row = state
@@ -260,6 +381,9 @@ async fn upload(
             artifact: &bytes,
             descriptor: &descriptor,
             uploaded_by: uploader,
+            signed_by: signed
+                .as_ref()
+                .map(|s| (s.publisher.as_str(), s.signature_sha256.as_str())),
         })
         .await
         .map_err(|error| match error {
@@ -290,7 +414,7 @@ async fn activate(state: &Lifecycle, id: Uuid) -> Result<PluginRow, LifecycleErr
             detail: "the stored component does not match its SHA-256".into(),
         });
     }
-    let plugin = load(state, bytes, false).await?;
+    let plugin = load(state, bytes, false, None).await?;
     check_routes(state, &plugin)?;
     // A stored version must still agree with the catalogue's policy.
     conformance::agrees(&plugin, &admission_catalogue(state).await?).map_err(|refusal| {
@@ -368,6 +492,7 @@ async fn load_at_start(state: &Lifecycle, from_dir: Vec<LoadedPlugin>) -> Result
                         artifact: &bytes,
                         descriptor: &descriptor,
                         uploaded_by: None,
+                        signed_by: None,
                     })
                     .await
                 {
@@ -450,7 +575,7 @@ async fn reconcile_locked(
                     tracing::error!(plugin = %row.name, version = %row.version, "stored component does not match its SHA-256; not loaded");
                     continue;
                 }
-                match load(state, bytes, false).await {
+                match load(state, bytes, false, None).await {
                     Ok(plugin) => Arc::new(plugin),
                     Err(error) => {
                         tracing::error!(plugin = %row.name, version = %row.version, %error, "active plugin failed to load");
@@ -482,7 +607,7 @@ fn watch_dir(state: Arc<Lifecycle>, dir: std::path::PathBuf) {
                     continue;
                 }
                 match tokio::fs::read(path).await {
-                    Ok(bytes) => match upload(&state, bytes, None).await {
+                    Ok(bytes) => match upload(&state, bytes, None, None).await {
                         Ok(row) => {
                             tracing::info!(path = %path.display(), plugin = %row.name, version = %row.version, "plugin from the watched directory admitted and activated")
                         }

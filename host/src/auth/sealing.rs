@@ -10,12 +10,25 @@
 //! written while no secret was configured is plain PKCS#8 DER (it starts
 //! with 0x30) and is still read, so a secret can be introduced at any time;
 //! keys rotate out within `auth.signing_key_rotation_secs`.
+//!
+//! The same sealer keeps the deployment secrets (`deployment_secrets`; the
+//! Redis sealing key `cache_mac`) out of the clear: stored form `SDS1` ||
+//! nonce || ciphertext and tag, the associated data naming the secret, so
+//! a sealed signing key and a sealed secret cannot stand in for each
+//! other. [`cache_seal_key`] creates the Redis sealing key, or opens it,
+//! and re-wraps one that an older version stored in the clear.
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
+use crate::store::{Store, StoreError};
+
 /// Marks a sealed key (and its format version).
 const MAGIC: &[u8; 4] = b"SGK1";
+/// Marks a sealed deployment secret.
+const SECRET_MAGIC: &[u8; 4] = b"SDS1";
+/// Length of a deployment secret.
+const SECRET_LEN: usize = 32;
 const NONCE_LEN: usize = 24;
 /// The derivation's salt: fixed, so every host derives the same key, and
 /// specific to this use.
@@ -81,6 +94,57 @@ impl KeySealer {
         Ok([MAGIC.as_slice(), &nonce, &sealed].concat())
     }
 
+    /// The stored form of deployment secret `name` (sealed when a secret
+    /// is configured).
+    pub fn seal_secret(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, SealError> {
+        let Some(cipher) = &self.cipher else {
+            return Ok(value.to_vec());
+        };
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::fill(&mut nonce);
+        let aad = format!("deployment_secret:{name}");
+        let sealed = cipher
+            .encrypt(
+                &XNonce::from(nonce),
+                Payload {
+                    msg: value,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map_err(|e| SealError::Crypto(e.to_string()))?;
+        Ok([SECRET_MAGIC.as_slice(), &nonce, &sealed].concat())
+    }
+
+    /// Deployment secret `name` from its stored form, and whether that form
+    /// was the clear one (written before secrets were sealed, or without a
+    /// configured secret).
+    pub fn open_secret(&self, name: &str, stored: &[u8]) -> Result<(Vec<u8>, bool), SealError> {
+        let Some(rest) = stored.strip_prefix(SECRET_MAGIC.as_slice()) else {
+            return if stored.len() == SECRET_LEN {
+                Ok((stored.to_vec(), true))
+            } else {
+                Err(SealError::UnknownForm)
+            };
+        };
+        let cipher = self.cipher.as_ref().ok_or(SealError::NoSecret)?;
+        if rest.len() < NONCE_LEN {
+            return Err(SealError::DoesNotOpen);
+        }
+        let (nonce, sealed) = rest.split_at(NONCE_LEN);
+        let nonce = XNonce::try_from(nonce).map_err(|_| SealError::DoesNotOpen)?;
+        let aad = format!("deployment_secret:{name}");
+        cipher
+            .decrypt(
+                &nonce,
+                Payload {
+                    msg: sealed,
+                    aad: aad.as_bytes(),
+                },
+            )
+            .map(|value| (value, false))
+            .map_err(|_| SealError::DoesNotOpen)
+    }
+
     /// The PKCS#8 DER of a stored key.
     pub fn open(&self, kid: &str, stored: &[u8]) -> Result<Vec<u8>, SealError> {
         let Some(rest) = stored.strip_prefix(MAGIC.as_slice()) else {
@@ -105,6 +169,51 @@ impl KeySealer {
             )
             .map_err(|_| SealError::DoesNotOpen)
     }
+}
+
+/// Why the Redis sealing key is not available.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// The stored secret does not open.
+    #[error("deployment secret {name}: {source}")]
+    Seal {
+        /// Which secret.
+        name: &'static str,
+        /// Why.
+        source: SealError,
+    },
+    /// PostgreSQL failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The key that seals Redis entries (`deployment_secrets.cache_mac`),
+/// created by the first host that asks. Stored sealed with
+/// `auth.signing_key_secret`; a row an older version wrote in the clear is
+/// re-wrapped in place (compare-and-swap, so hosts starting together agree).
+pub async fn cache_seal_key(store: &Store, sealer: &KeySealer) -> Result<Vec<u8>, SecretError> {
+    const NAME: &str = "cache_mac";
+    let seal_error = |source| SecretError::Seal { name: NAME, source };
+    let mut fresh = [0u8; SECRET_LEN];
+    rand::fill(&mut fresh);
+    let stored = store
+        .deployment_secret_stored(NAME, &sealer.seal_secret(NAME, &fresh).map_err(seal_error)?)
+        .await?;
+    let (key, clear) = sealer.open_secret(NAME, &stored).map_err(seal_error)?;
+    if clear && sealer.seals() {
+        let wrapped = sealer.seal_secret(NAME, &key).map_err(seal_error)?;
+        if store
+            .rewrap_deployment_secret(NAME, &stored, &wrapped)
+            .await?
+        {
+            tracing::info!("the Redis sealing key is now sealed with auth.signing_key_secret");
+        }
+    } else if clear {
+        tracing::warn!(
+            "auth.signing_key_secret is not set: the Redis sealing key is stored in the clear"
+        );
+    }
+    Ok(key)
 }
 
 #[cfg(test)]
@@ -149,6 +258,42 @@ mod tests {
         assert_eq!(
             sealer.open("kid", &stored[..10]),
             Err(SealError::DoesNotOpen)
+        );
+    }
+
+    #[test]
+    fn deployment_secrets_are_sealed_bound_to_their_name_and_read_in_the_clear() {
+        let sealer = KeySealer::new(SECRET).expect("sealer");
+        let value = [9u8; SECRET_LEN];
+        let stored = sealer.seal_secret("cache_mac", &value).expect("seal");
+        assert!(stored.starts_with(SECRET_MAGIC));
+        assert!(
+            !stored.windows(8).any(|w| w == &value[..8]),
+            "not in the clear"
+        );
+        assert_eq!(
+            sealer.open_secret("cache_mac", &stored),
+            Ok((value.to_vec(), false))
+        );
+        assert_eq!(
+            sealer.open_secret("other", &stored),
+            Err(SealError::DoesNotOpen)
+        );
+        assert_eq!(
+            sealer.open("cache_mac", &stored),
+            Err(SealError::UnknownForm),
+            "not a signing key"
+        );
+        assert_eq!(
+            sealer.open_secret("cache_mac", &value),
+            Ok((value.to_vec(), true)),
+            "an old row in the clear still reads"
+        );
+        let plain = KeySealer::new("").expect("sealer");
+        assert_eq!(plain.seal_secret("cache_mac", &value), Ok(value.to_vec()));
+        assert_eq!(
+            plain.open_secret("cache_mac", &stored),
+            Err(SealError::NoSecret)
         );
     }
 

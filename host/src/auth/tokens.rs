@@ -135,6 +135,11 @@ const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 pub const LEEWAY_SECS: u64 = 30;
 
 impl Tokens {
+    /// The sealer of keys and deployment secrets at rest.
+    pub fn sealer(&self) -> &KeySealer {
+        &self.sealer
+    }
+
     /// Load the key ring, creating a signing key if none is current.
     pub async fn new(store: Store, redis: Redis, config: AuthConfig) -> Result<Self, TokenError> {
         let sealer = KeySealer::new(config.signing_key_secret.expose())?;

@@ -7,9 +7,13 @@
 //! front of PostgreSQL.
 //!
 //! Integrity: every value Sigil writes to Redis is sealed with an HMAC
-//! (key `cache_mac`, a deployment secret kept in PostgreSQL) over the Redis
-//! key, the field and the value; an entry that does not open is a miss.
-//! Whoever can write to Redis can make Sigil miss, never make it believe.
+//! (key `cache_mac`, a deployment secret kept in PostgreSQL, itself sealed
+//! there with `auth.signing_key_secret`) over the Redis key, the field and
+//! the value; an entry that does not open is a miss. Whoever can write to
+//! Redis can make Sigil miss, never make it believe. User and public-key
+//! entries also bind the generation of their kind (`super::integrity`):
+//! an entry captured before a revocation, a suspension or a role change
+//! and written back after it does not open.
 //!
 //! Invalidation: writers change PostgreSQL first, then replace the Redis
 //! entry by a short-lived tombstone and publish an invalidation so every
@@ -31,10 +35,12 @@ use uuid::Uuid;
 
 use super::Redis;
 use super::events::{Events, Invalidation};
+use super::integrity::{Generation, bound};
 use super::local::LocalCache;
 use crate::metrics::Sample;
 use crate::plugins::{HashAlgorithm, SignatureEncoding, SignatureScheme};
 use crate::store::catalog::{AlgorithmRow, CurveRow};
+use crate::store::integrity::GenerationOf;
 use crate::store::keys::{self, KeyRow};
 use crate::store::users::Principal;
 use crate::store::verifications::RecordView;
@@ -220,6 +226,10 @@ pub struct Caches {
     /// Invalidations not yet written to Redis.
     unwritten: Mutex<Vec<Invalidation>>,
     seal_key: Vec<u8>,
+    /// Generation user entries bind.
+    user_generation: Generation,
+    /// Generation public-key entries bind.
+    key_generation: Generation,
     fill_string: redis::Script,
     fill_hash: redis::Script,
     result_ttl: u64,
@@ -232,6 +242,19 @@ fn encode<T: Serialize>(value: &T) -> Option<Vec<u8>> {
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     rmp_serde::from_slice(bytes).ok()
+}
+
+/// The hash field naming the generation a hash entry's fields are sealed
+/// under (in the clear: the seals bind it; a stale entry is a quiet miss).
+const GENERATION_FIELD: &str = "\0generation";
+
+/// Remove and read the generation field of a hash entry.
+fn take_generation(fields: &mut Vec<(String, Vec<u8>)>) -> Option<i64> {
+    let at = fields
+        .iter()
+        .position(|(name, _)| name == GENERATION_FIELD)?;
+    let (_, value) = fields.swap_remove(at);
+    std::str::from_utf8(&value).ok()?.parse().ok()
 }
 
 /// A struct as Redis hash fields (each value MessagePack).
@@ -255,6 +278,8 @@ impl Caches {
         seal_key: Vec<u8>,
     ) -> Self {
         let trust_local = !redis.is_configured();
+        let user_generation = Generation::new(GenerationOf::User, store.clone());
+        let key_generation = Generation::new(GenerationOf::PublicKey, store.clone());
         Self {
             redis,
             results,
@@ -268,6 +293,8 @@ impl Caches {
             generation: AtomicU64::new(0),
             unwritten: Mutex::new(Vec::new()),
             seal_key,
+            user_generation,
+            key_generation,
             fill_string: redis::Script::new(FILL_STRING),
             fill_hash: redis::Script::new(FILL_HASH),
             result_ttl: result_ttl_secs,
@@ -314,6 +341,30 @@ impl Caches {
 
     fn open_value<T: DeserializeOwned>(&self, key: &str, field: &str, sealed: &[u8]) -> Option<T> {
         decode(self.open(key, field, sealed)?)
+    }
+
+    /// `value` sealed under `generation`, which prefixes it in the clear
+    /// (8 bytes, big-endian) so that an entry from another generation is
+    /// told from a damaged one: the first is a quiet miss, the second is
+    /// logged.
+    fn seal_bound<T: Serialize>(&self, key: &str, generation: i64, value: &T) -> Option<Vec<u8>> {
+        let sealed = self.seal_value(&bound(key, generation), "", value)?;
+        Some([generation.to_be_bytes().as_slice(), &sealed].concat())
+    }
+
+    /// The value of an entry sealed under `generation` (see
+    /// [`Caches::seal_bound`]).
+    fn open_bound<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        generation: i64,
+        stored: &[u8],
+    ) -> Option<T> {
+        let (written, sealed) = stored.split_at_checked(8)?;
+        if written != generation.to_be_bytes() {
+            return None;
+        }
+        self.open_value(&bound(key, generation), "", sealed)
     }
 
     /// A struct as sealed hash fields.
@@ -373,6 +424,8 @@ impl Caches {
     /// Drop every in-process copy.
     pub fn flush_local(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+        self.user_generation.forget();
+        self.key_generation.forget();
         self.principals.clear();
         self.keys.clear();
         self.curves.clear();
@@ -383,8 +436,14 @@ impl Caches {
     pub fn invalidate_local(&self, what: &Invalidation) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         match what {
-            Invalidation::User(id) => self.principals.remove(id),
-            Invalidation::Key(id) => self.keys.remove(id),
+            Invalidation::User(id) => {
+                self.user_generation.forget();
+                self.principals.remove(id);
+            }
+            Invalidation::Key(id) => {
+                self.key_generation.forget();
+                self.keys.remove(id);
+            }
             Invalidation::Catalogue => {
                 self.curves.clear();
                 self.algorithms.clear();
@@ -515,8 +574,17 @@ impl Caches {
             return Ok(Some(principal));
         }
         let key = self.redis.key(&format!("cache:user:{id}"));
-        if let Some(fields) = self.hash_get_all(key.clone()).await
-            && let Some(principal) = self.open_fields::<Principal>(&key, fields)
+        // Read before the row, so a fill never seals an older row under a
+        // newer generation; unknown (PostgreSQL unreachable): no Redis.
+        let generation = if self.redis.is_configured() {
+            self.user_generation.current().await.ok()
+        } else {
+            None
+        };
+        if let Some(generation) = generation
+            && let Some(mut fields) = self.hash_get_all(key.clone()).await
+            && take_generation(&mut fields) == Some(generation)
+            && let Some(principal) = self.open_fields::<Principal>(&bound(&key, generation), fields)
         {
             self.stats.user.hit();
             self.principals.insert(id, principal.clone());
@@ -526,8 +594,16 @@ impl Caches {
         let seen = self.generation();
         let principal = self.store.principal(id).await?;
         if let Some(principal) = &principal {
-            self.fill_hash(key.clone(), self.seal_fields(&key, principal), USER_TTL)
-                .await;
+            if let Some(generation) = generation {
+                let mut fields = self.seal_fields(&bound(&key, generation), principal);
+                if !fields.is_empty() {
+                    fields.push((
+                        GENERATION_FIELD.to_owned(),
+                        generation.to_string().into_bytes(),
+                    ));
+                }
+                self.fill_hash(key.clone(), fields, USER_TTL).await;
+            }
             if self.unchanged_since(seen) {
                 self.principals.insert(id, principal.clone());
             }
@@ -574,7 +650,15 @@ impl Caches {
                 None => missing.push(*id),
             }
         }
-        if !missing.is_empty() && self.redis.is_configured() {
+        // Read before the rows (see `principal`).
+        let generation = if missing.is_empty() || !self.redis.is_configured() {
+            None
+        } else {
+            self.key_generation.current().await.ok()
+        };
+        if !missing.is_empty()
+            && let Some(generation) = generation
+        {
             let redis_keys: Vec<String> = missing
                 .iter()
                 .map(|id| self.redis.key(&format!("cache:public_key:{id}")))
@@ -590,7 +674,8 @@ impl Caches {
                 .unwrap_or_else(|_| vec![None; count]);
             let mut still = Vec::new();
             for ((id, key), value) in missing.into_iter().zip(redis_keys).zip(values) {
-                match value.and_then(|sealed| self.open_value::<KeyRow>(&key, "", &sealed)) {
+                match value.and_then(|stored| self.open_bound::<KeyRow>(&key, generation, &stored))
+                {
                     Some(row) if row.id == id => {
                         self.stats.public_key.hit();
                         self.keys.insert(id, row.clone());
@@ -611,7 +696,9 @@ impl Caches {
             tx.commit().await?;
             for row in rows {
                 let key = self.redis.key(&format!("cache:public_key:{}", row.id));
-                if let Some(sealed) = self.seal_value(&key, "", &row) {
+                if let Some(generation) = generation
+                    && let Some(sealed) = self.seal_bound(&key, generation, &row)
+                {
                     self.fill_string(key, sealed, KEY_TTL).await;
                 }
                 if self.unchanged_since(seen) {
@@ -627,7 +714,10 @@ impl Caches {
     /// Write-through: store a new key's row in both levels.
     pub async fn write_key(&self, row: &KeyRow) {
         let key = self.redis.key(&format!("cache:public_key:{}", row.id));
-        if let Some(sealed) = self.seal_value(&key, "", row) {
+        if self.redis.is_configured()
+            && let Ok(generation) = self.key_generation.current().await
+            && let Some(sealed) = self.seal_bound(&key, generation, row)
+        {
             self.fill_string(key, sealed, KEY_TTL).await;
         }
         self.keys.insert(row.id, row.clone());

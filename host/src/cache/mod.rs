@@ -11,6 +11,7 @@
 pub mod breaker;
 pub mod entities;
 pub mod events;
+pub mod integrity;
 pub mod local;
 pub mod ratelimit;
 

@@ -407,6 +407,36 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn unusable_trusted_publishers_are_refused_by_name() {
+        let refused = Config::from_sources(
+            None,
+            env(&[DB, ("SIGIL_PLUGINS__TRUSTED_PUBLISHERS", "acme:not-a-key")]),
+        )
+        .expect_err("refused");
+        assert!(
+            refused
+                .to_string()
+                .contains("SIGIL_PLUGINS__TRUSTED_PUBLISHERS"),
+            "{refused}"
+        );
+        let key = "MCowBQYDK2VwAyEA11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+        let config = Config::from_sources(
+            None,
+            env(&[
+                DB,
+                ("SIGIL_PLUGINS__TRUSTED_PUBLISHERS", &format!("acme:{key}")),
+                ("SIGIL_PLUGINS__REQUIRE_SIGNATURE", "true"),
+            ]),
+        )
+        .expect("valid");
+        assert!(config.plugins.require_signature);
+        assert_eq!(
+            config.plugins.trusted_publishers().expect("parses").names(),
+            ["acme"]
+        );
+    }
+
+    #[test]
     fn a_short_signing_key_secret_is_refused() {
         let short =
             Config::from_sources(None, env(&[DB, ("SIGIL_SIGNING_KEY_SECRET", "too short")]))

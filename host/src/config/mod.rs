@@ -24,6 +24,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::plugins::SandboxLimits;
+use crate::plugins::signing::{SigningError, TrustedPublishers};
 
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +194,12 @@ impl PluginsConfig {
             wide_arithmetic: self.wide_arithmetic,
         }
     }
+
+    /// The publishers whose signatures admit an upload
+    /// (`plugins.trusted_publishers`, checked at start by `validate`).
+    pub fn trusted_publishers(&self) -> Result<TrustedPublishers, SigningError> {
+        TrustedPublishers::parse(&self.trusted_publishers)
+    }
 }
 
 /// PostgreSQL settings.
@@ -287,8 +294,12 @@ pub struct PluginsConfig {
     pub workers: usize,
     /// Largest component accepted by upload, in bytes.
     pub max_upload_bytes: usize,
-    /// Compile-and-admit budget for an upload, in ms.
+    /// Compile-and-admit budget for an upload, in ms: describe and the
+    /// self-tests are stopped when it runs out.
     pub admission_timeout_ms: u64,
+    /// Uploads admitted at once on a host; more are refused with 503 and
+    /// `Retry-After`.
+    pub admission_concurrency: usize,
     /// Watch `dir` for new components (development).
     pub watch_dir: bool,
     /// Accept components that use the WebAssembly wide-arithmetic proposal
@@ -297,6 +308,12 @@ pub struct PluginsConfig {
     /// it; turned off, only components built with
     /// `SIGIL_WIDE_ARITHMETIC=0 just plugins` load.
     pub wide_arithmetic: bool,
+    /// Publisher keys whose Ed25519 signatures admit an upload: `name:KEY`
+    /// entries (KEY: base64 SubjectPublicKeyInfo DER, the body of the
+    /// PEM), separated by commas or white space. See PLUGINS.md.
+    pub trusted_publishers: String,
+    /// Refuse an upload without a signature by a trusted publisher.
+    pub require_signature: bool,
 }
 
 impl Default for PluginsConfig {
@@ -309,8 +326,11 @@ impl Default for PluginsConfig {
             workers: 0,
             max_upload_bytes: 10 << 20,
             admission_timeout_ms: 30_000,
+            admission_concurrency: 2,
             watch_dir: false,
             wide_arithmetic: true,
+            trusted_publishers: String::new(),
+            require_signature: false,
         }
     }
 }

@@ -102,7 +102,15 @@ impl PluginsConfig {
             ));
         }
         within("plugins.deadline_ms", self.deadline_ms, 1..=60_000)?;
-        within("plugins.memory_mib", self.memory_mib, 1..=4096)
+        within(
+            "plugins.admission_concurrency",
+            self.admission_concurrency,
+            1..=64,
+        )?;
+        within("plugins.memory_mib", self.memory_mib, 1..=4096)?;
+        self.trusted_publishers()
+            .map(|_| ())
+            .map_err(|error| invalid("plugins.trusted_publishers", error.to_string()))
     }
 }
 

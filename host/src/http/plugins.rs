@@ -57,25 +57,53 @@ fn view(state: &AppState, row: PluginRow) -> PluginView {
     }
 }
 
+/// What an activation's audit event records: the version, its bytes and
+/// who signed them.
+fn activation_facts(row: &PluginRow) -> serde_json::Value {
+    json!({
+        "name": row.name, "version": row.version, "sha256": row.sha256,
+        "publisher": row.publisher, "signature_sha256": row.signature_sha256,
+    })
+}
+
 impl From<LifecycleError> for ApiError {
     fn from(error: LifecycleError) -> Self {
         match error {
             LifecycleError::Refused { code, detail } => ApiError::unprocessable(code, detail),
             LifecycleError::Conflict { code, detail } => ApiError::conflict(code, detail),
+            LifecycleError::Busy {
+                detail,
+                retry_after_secs,
+            } => ApiError::unavailable("admission_busy", detail)
+                .with_header(header::RETRY_AFTER, retry_after_secs.to_string()),
             LifecycleError::NotFound => ApiError::not_found("plugin"),
             LifecycleError::Store(e) => e.into(),
         }
     }
 }
 
+/// The header carrying an upload's detached signature.
+pub const SIGNATURE_HEADER: &str = "sigil-plugin-signature";
+
 /// Upload a component (`Content-Type: application/wasm`): it is compiled,
 /// checked against the contract, described, self-tested on known-answer
 /// vectors, stored and activated on every host. A refusal names the check
 /// that failed and changes nothing.
+///
+/// Signed plugins: the `Sigil-Plugin-Signature` header carries a detached
+/// Ed25519 signature over the body, base64 (`sigil plugin sign` writes
+/// it). It must verify with one of `plugins.trusted_publishers`
+/// (`untrusted_signature` otherwise, also for an altered component); the
+/// stored version then names its `publisher` and `signature_sha256`.
+/// With `plugins.require_signature` on, an upload without the header is
+/// refused (`signature_required`).
 #[utoipa::path(post, path = "/v1/plugins", tag = "plugins", security(("bearer" = ["manage_curves"])),
+    params(("Sigil-Plugin-Signature" = Option<String>, Header,
+            description = "Detached Ed25519 signature over the component by a trusted publisher, base64 (64 bytes). Required when the service requires signed plugins.")),
     request_body(content = Vec<u8>, content_type = "application/wasm"),
     responses((status = 201, body = PluginView), (status = 401, body = Problem), (status = 403, body = Problem),
-               (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+               (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem),
+               (status = 503, body = Problem)))]
 async fn upload_plugin(
     State(state): State<AppState>,
     caller: Authorized<ManageCurves>,
@@ -109,20 +137,33 @@ async fn upload_plugin(
         }
     })?;
     let sha256 = lifecycle::sha256_hex(&bytes);
+    let signature = headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes());
     let outcome = state
         .lifecycle
-        .upload(bytes.to_vec(), Some(caller.id()))
+        .upload_signed(bytes.to_vec(), Some(caller.id()), signature)
         .await;
-    let event = Audit::by(caller.id(), ip, Action::PluginUpload).on(sha256);
+    let event = Audit::by(caller.id(), ip, Action::PluginUpload).on(&sha256);
     state
         .audit(match &outcome {
-            Ok(row) => event.details(
-                json!({"id": row.id, "name": row.name, "version": row.version, "activated": true}),
-            ),
-            Err(error) => event.failed(json!({"refused": error.to_string()})),
+            Ok(row) => event.details(json!({
+                "id": row.id, "name": row.name, "version": row.version, "activated": true,
+                "publisher": row.publisher, "signature_sha256": row.signature_sha256,
+            })),
+            Err(error) => event.failed(json!({
+                "refused": error.to_string(), "signed": signature.is_some(),
+            })),
         })
         .await;
-    Ok((StatusCode::CREATED, ApiJson(view(&state, outcome?))))
+    let row = outcome?;
+    // The upload activated it: who activated what, like an activation.
+    state
+        .audit(
+            Audit::by(caller.id(), ip, Action::PluginActivate)
+                .on(row.id)
+                .details(activation_facts(&row)),
+        )
+        .await;
+    Ok((StatusCode::CREATED, ApiJson(view(&state, row))))
 }
 
 /// Every stored version, newest first.
@@ -167,8 +208,7 @@ async fn activate_plugin(
 ) -> Result<ApiJson<PluginView>, ApiError> {
     let row = state.lifecycle.activate(id).await?;
     let event = Audit::by(caller.id(), ip, Action::PluginActivate).on(id);
-    let facts = json!({"name": row.name, "version": row.version, "sha256": row.sha256});
-    state.audit(event.details(facts)).await;
+    state.audit(event.details(activation_facts(&row))).await;
     Ok(ApiJson(view(&state, row)))
 }
 

@@ -1,11 +1,12 @@
 //! The one wasmtime [`Engine`] of the process, configured for untrusted
 //! plugins: component model, pooling allocator, epoch interruption, a
-//! memory cap per store, and a linker that grants WASI nothing (see
-//! [`super::sandbox`]).
+//! memory cap per store, a linker that provides only the allow-listed
+//! imports (see [`super::imports`]) and grants nothing through them (see
+//! [`super::sandbox`]), and a bounded cache of compiled components.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 use wasmtime::component::{Component, Linker};
@@ -40,6 +41,13 @@ const KEEP_RESIDENT_TABLE_BYTES: usize = 64 << 10;
 /// How often the epoch advances; deadlines are whole numbers of ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
 
+/// Compiled components kept for reuse (the most recently used). Plugins
+/// in service hold their own; the cache only spares recompiling a
+/// component loaded again (by another host in the same process, on
+/// reconciliation, on a repeated upload), so a handful is plenty, and a
+/// stream of distinct uploads cannot grow it.
+pub const COMPILED_CACHE_ENTRIES: usize = 32;
+
 /// The shared engine: compile components, make sandboxed stores.
 #[derive(Clone)]
 pub struct PluginEngine {
@@ -51,9 +59,9 @@ struct Inner {
     linker: Linker<SandboxState>,
     limits: SandboxLimits,
     deadline_ticks: u64,
-    /// Compiled components by SHA-256 of their bytes, so a component is
-    /// compiled once per process however often it is loaded.
-    compiled: Mutex<HashMap<[u8; 32], Component>>,
+    /// Compiled components by SHA-256 of their bytes, most recently used
+    /// first, at most [`COMPILED_CACHE_ENTRIES`].
+    compiled: Mutex<VecDeque<([u8; 32], Component)>>,
 }
 
 impl PluginEngine {
@@ -89,9 +97,7 @@ impl PluginEngine {
             .parallel_compilation(true);
         let engine = Engine::new(&config).map_err(|e| PluginError::Engine(format!("{e:#}")))?;
 
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-            .and_then(|()| linker.instance(super::bindings::TYPES_IMPORT).map(|_| ()))
+        let linker = super::imports::linker(&engine, super::bindings::TYPES_IMPORT)
             .map_err(|e| PluginError::Engine(format!("{e:#}")))?;
 
         let tick_ms = EPOCH_TICK.as_millis().max(1);
@@ -106,7 +112,7 @@ impl PluginEngine {
                 linker,
                 limits,
                 deadline_ticks,
-                compiled: Mutex::new(HashMap::new()),
+                compiled: Mutex::new(VecDeque::with_capacity(COMPILED_CACHE_ENTRIES)),
             }),
         })
     }
@@ -133,7 +139,7 @@ impl PluginEngine {
         &self.inner.engine
     }
 
-    /// The linker that provides the empty WASI context.
+    /// The linker that provides the allow-listed imports.
     pub fn linker(&self) -> &Linker<SandboxState> {
         &self.inner.linker
     }
@@ -154,29 +160,46 @@ impl PluginEngine {
         let component = Component::new(&self.inner.engine, bytes)
             .map_err(|e| PluginError::Compile(format!("{e:#}")))?;
         if let Ok(mut cache) = self.inner.compiled.lock() {
-            cache.insert(key, component.clone());
+            cache.retain(|(k, _)| k != &key);
+            cache.push_front((key, component.clone()));
+            cache.truncate(COMPILED_CACHE_ENTRIES);
         }
         Ok(component)
     }
 
+    /// The cached component for `key`, moved to the front.
     fn cached(&self, key: &[u8; 32]) -> Option<Component> {
-        self.inner
-            .compiled
-            .lock()
-            .ok()
-            .and_then(|cache| cache.get(key).cloned())
+        let mut cache = self.inner.compiled.lock().ok()?;
+        let at = cache.iter().position(|(k, _)| k == key)?;
+        let entry = cache.remove(at)?;
+        let component = entry.1.clone();
+        cache.push_front(entry);
+        Some(component)
+    }
+
+    /// How many compiled components the cache holds.
+    pub fn cached_components(&self) -> usize {
+        self.inner.compiled.lock().map_or(0, |cache| cache.len())
     }
 
     /// A fresh store with the sandbox's limits and a deadline armed for
-    /// `items` verifications (a batch gets the per-call deadline per item).
-    pub fn new_store(&self, items: usize) -> Store<SandboxState> {
+    /// `items` verifications (a batch gets the per-call deadline per item),
+    /// or until `until` if that comes first (admission's overall budget).
+    pub fn new_store(&self, items: usize, until: Option<Instant>) -> Store<SandboxState> {
         let mut store = Store::new(
             &self.inner.engine,
             SandboxState::new(self.inner.limits.memory_bytes),
         );
         store.limiter(|state| state.limiter());
         let items = u64::try_from(items.max(1)).unwrap_or(u64::MAX);
-        store.set_epoch_deadline(self.inner.deadline_ticks.saturating_mul(items));
+        let mut ticks = self.inner.deadline_ticks.saturating_mul(items);
+        if let Some(until) = until {
+            let left = until.saturating_duration_since(Instant::now());
+            let tick_ms = EPOCH_TICK.as_millis().max(1);
+            let left = u64::try_from(left.as_millis().div_ceil(tick_ms)).unwrap_or(u64::MAX);
+            ticks = ticks.min(left.max(1));
+        }
+        store.set_epoch_deadline(ticks);
         store
     }
 
@@ -186,6 +209,9 @@ impl PluginEngine {
         let state = store.data();
         if state.memory_cap_exceeded() {
             return PluginError::MemoryExhausted(self.inner.limits.memory_bytes >> 20);
+        }
+        if let Some(call) = error.downcast_ref::<super::imports::ForbiddenCall>() {
+            return PluginError::ForbiddenCall(call.to_string());
         }
         match error.downcast_ref::<wasmtime::Trap>() {
             Some(wasmtime::Trap::Interrupt) => PluginError::Timeout(
@@ -289,7 +315,7 @@ mod tests {
             .expect("compiles");
         let linker = Linker::<SandboxState>::new(engine.engine());
         for call in 0..50 {
-            let mut store = engine.new_store(1);
+            let mut store = engine.new_store(1, None);
             let instance = linker
                 .instantiate(&mut store, &component)
                 .expect("instantiates");
@@ -304,6 +330,31 @@ mod tests {
                 "call {call}"
             );
         }
+    }
+
+    /// A stream of distinct components cannot grow the cache past its
+    /// bound, and a recently used component stays in it.
+    #[test]
+    fn the_compiled_component_cache_is_bounded() {
+        let engine = PluginEngine::new(limits()).expect("engine");
+        let component = |n: usize| {
+            wat::parse_str(format!(
+                r#"(component (core module (func (export "f") (result i32) i32.const {n})))"#
+            ))
+            .expect("valid text")
+        };
+        let kept = component(0);
+        engine.compile(&kept).expect("compiles");
+        for n in 1..COMPILED_CACHE_ENTRIES * 2 {
+            engine.compile(&component(n)).expect("compiles");
+            // Used again all along: never the least recently used.
+            engine.compile(&kept).expect("compiles");
+        }
+        assert_eq!(engine.cached_components(), COMPILED_CACHE_ENTRIES);
+        let key: [u8; 32] = Sha256::digest(&kept).into();
+        assert!(engine.cached(&key).is_some(), "the recently used one stays");
+        let first: [u8; 32] = Sha256::digest(component(1)).into();
+        assert!(engine.cached(&first).is_none(), "the oldest went");
     }
 
     #[test]

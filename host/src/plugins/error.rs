@@ -37,9 +37,16 @@ pub enum PluginError {
         /// What this host requires.
         expected: &'static str,
     },
-    /// The component imports something this host does not provide.
-    #[error("the component imports {0}, which Sigil does not provide to plugins")]
-    ForbiddenImport(String),
+    /// The component imports something this host does not provide to
+    /// plugins (see `imports::ALLOWED`).
+    #[error("the component imports {import}, which Sigil does not provide to plugins: {reason}")]
+    ForbiddenImport {
+        /// The import (`wasi:sockets/tcp@0.2.6`), or the function of an
+        /// allowed interface (`wasi:filesystem/types@0.2.6#[method]descriptor.open-at`).
+        import: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
     /// Exports have the right name but not the contract's types.
     #[error("the component's exports do not match the contract: {0}")]
     Link(String),
@@ -49,6 +56,10 @@ pub enum PluginError {
     /// The plugin tried to grow its memory past the cap.
     #[error("the plugin exceeded its memory cap of {0} MiB")]
     MemoryExhausted(usize),
+    /// The plugin called a function the host links only as a trap (one
+    /// that would wait or sleep): the call ends at once.
+    #[error("{0}")]
+    ForbiddenCall(String),
     /// The plugin trapped (a panic, an out-of-bounds access, a stack
     /// overflow...).
     #[error("the plugin trapped: {0}")]
@@ -71,7 +82,8 @@ impl PluginError {
             PluginError::Compile(_) => "compile_failed",
             PluginError::IncompatibleContract { .. } => "incompatible_contract",
             PluginError::WrongWorld { .. } => "wrong_world",
-            PluginError::ForbiddenImport(_) => "forbidden_import",
+            PluginError::ForbiddenImport { .. } => "forbidden_import",
+            PluginError::ForbiddenCall(_) => "plugin_forbidden_call",
             PluginError::Link(_) => "link_failed",
             PluginError::Timeout(_) => "plugin_timeout",
             PluginError::MemoryExhausted(_) => "plugin_memory_exhausted",

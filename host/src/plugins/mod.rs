@@ -5,6 +5,8 @@
 //! - [`engine`] — the wasmtime engine, configured once (pooling allocator,
 //!   epoch deadlines, memory cap) and a compile cache;
 //! - [`sandbox`] — what a plugin may touch (nothing);
+//! - [`imports`] — what a plugin may import (an allow-list), and the
+//!   linker that provides it;
 //! - [`plugin`] — a loaded component and the contract's calls;
 //! - [`registry`] — (algorithm, curve) to plugin, swapped atomically;
 //! - [`executor`] — the threads plugin calls run on;
@@ -24,11 +26,13 @@ pub mod contract;
 pub mod engine;
 pub mod error;
 pub mod executor;
+pub mod imports;
 pub mod loader;
 pub mod plugin;
 pub mod policy;
 pub mod registry;
 pub mod sandbox;
+pub mod signing;
 
 pub use bindings::CONTRACT_VERSION;
 pub use contract::{

@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Instant;
 
 use sha2::{Digest as _, Sha256};
 use wasmtime::Store;
@@ -29,6 +30,9 @@ pub struct LoadedPlugin {
     descriptor: Descriptor,
     sha256: String,
     bytes: Arc<[u8]>,
+    /// During admission: when every call must have ended (see
+    /// [`LoadedPlugin::load_until`]).
+    until: Option<Instant>,
 }
 
 impl fmt::Debug for LoadedPlugin {
@@ -44,9 +48,37 @@ impl fmt::Debug for LoadedPlugin {
 impl LoadedPlugin {
     /// Compile, check and link a component, then ask it to describe itself.
     /// Refuses anything that is not a component exporting this host's
-    /// version of the `verifier` interface, or that imports anything but
-    /// WASI.
+    /// version of the `verifier` interface, or that imports anything
+    /// outside the allow-list ([`super::imports::ALLOWED`]).
     pub fn load(engine: &PluginEngine, bytes: &[u8]) -> Result<Self, PluginError> {
+        Self::load_inner(engine, bytes, None)
+    }
+
+    /// [`LoadedPlugin::load`] for admission: this call and every later call
+    /// on the plugin end by `until` (a call running then is interrupted, a
+    /// call after it fails at once with [`PluginError::Timeout`]), until
+    /// [`LoadedPlugin::admitted`] lifts the limit. Compilation itself cannot
+    /// be interrupted; it is bounded by the size of the component.
+    pub fn load_until(
+        engine: &PluginEngine,
+        bytes: &[u8],
+        until: Instant,
+    ) -> Result<Self, PluginError> {
+        Self::load_inner(engine, bytes, Some(until))
+    }
+
+    /// The plugin without the admission deadline, to serve.
+    #[must_use]
+    pub fn admitted(mut self) -> Self {
+        self.until = None;
+        self
+    }
+
+    fn load_inner(
+        engine: &PluginEngine,
+        bytes: &[u8],
+        until: Option<Instant>,
+    ) -> Result<Self, PluginError> {
         let component = engine.compile(bytes)?;
         check_world(engine, &component)?;
         let instance_pre = engine
@@ -54,7 +86,7 @@ impl LoadedPlugin {
             .instantiate_pre(&component)
             .map_err(|e| PluginError::Link(format!("{e:#}")))?;
         let pre = PluginPre::new(instance_pre).map_err(|e| PluginError::Link(format!("{e:#}")))?;
-        let raw = call(engine, &pre, 1, |plugin, store| {
+        let raw = call(engine, &pre, 1, until, |plugin, store| {
             plugin.sigil_plugin_verifier().call_describe(store)
         })?;
         let descriptor = Descriptor::from_wit(raw).map_err(PluginError::ContractViolation)?;
@@ -64,6 +96,7 @@ impl LoadedPlugin {
             descriptor,
             sha256: hex::encode(Sha256::digest(bytes)),
             bytes: Arc::from(bytes),
+            until,
         })
     }
 
@@ -148,19 +181,25 @@ impl LoadedPlugin {
         items: usize,
         f: impl FnOnce(&bindings::Plugin, &mut Store<SandboxState>) -> wasmtime::Result<R>,
     ) -> Result<R, PluginError> {
-        call(&self.engine, &self.pre, items, f)
+        call(&self.engine, &self.pre, items, self.until, f)
     }
 }
 
 /// Run one call in a fresh instance under the sandbox's limits, with the
-/// deadline of `items` verifications.
+/// deadline of `items` verifications, or `until` if that comes first.
 fn call<R>(
     engine: &PluginEngine,
     pre: &PluginPre<SandboxState>,
     items: usize,
+    until: Option<Instant>,
     f: impl FnOnce(&bindings::Plugin, &mut Store<SandboxState>) -> wasmtime::Result<R>,
 ) -> Result<R, PluginError> {
-    let mut store = engine.new_store(items);
+    if until.is_some_and(|until| Instant::now() >= until) {
+        return Err(PluginError::Timeout(
+            u64::try_from(engine.limits().deadline.as_millis()).unwrap_or(u64::MAX),
+        ));
+    }
+    let mut store = engine.new_store(items, until);
     let outcome = pre
         .instantiate(&mut store)
         .and_then(|plugin| f(&plugin, &mut store));
@@ -187,9 +226,5 @@ fn check_world(engine: &PluginEngine, component: &Component) -> Result<(), Plugi
             expected: bindings::VERIFIER_EXPORT,
         });
     }
-    let allowed = |name: &str| name.starts_with("wasi:") || name == bindings::TYPES_IMPORT;
-    if let Some((name, _)) = ty.imports(engine.engine()).find(|(name, _)| !allowed(name)) {
-        return Err(PluginError::ForbiddenImport(name.to_owned()));
-    }
-    Ok(())
+    super::imports::check(engine.engine(), component, bindings::TYPES_IMPORT)
 }

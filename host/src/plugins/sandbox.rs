@@ -2,12 +2,13 @@
 //! the memory cap.
 //!
 //! Components built for wasm32-wasip2 with the standard library import WASI
-//! interfaces even when they never use them, so the host links WASI but
-//! grants nothing through it: no preopened directories, no environment or
-//! arguments, no network (TCP, UDP and name lookup off), stdin closed,
+//! interfaces even when they never use them, so the host links the few
+//! that std needs ([`super::imports`]) but grants nothing through them: no
+//! preopened directories, no environment or arguments, stdin closed,
 //! stdout discarded, stderr kept in a small buffer for diagnostics, clocks
-//! frozen at zero and "randomness" from a fixed seed. A plugin is therefore
-//! a pure function of its inputs.
+//! frozen at zero and "randomness" from a fixed seed. (The network is not
+//! even linked; TCP, UDP and name lookup are off here as well.) A plugin is
+//! therefore a pure function of its inputs.
 
 use std::time::Duration;
 

@@ -10,6 +10,7 @@ mod status;
 pub mod audit;
 pub mod catalog;
 pub mod history;
+pub mod integrity;
 pub mod keys;
 pub mod migrations;
 pub mod plugins;

@@ -39,6 +39,11 @@ pub struct PluginRow {
     pub status: PluginStatus,
     /// Who uploaded it (none for components from the plugin directory).
     pub uploaded_by: Option<Uuid>,
+    /// The trusted publisher whose signature admitted it (none: admitted
+    /// unsigned).
+    pub publisher: Option<String>,
+    /// Hex SHA-256 of that detached signature.
+    pub signature_sha256: Option<String>,
     /// Upload time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -62,6 +67,9 @@ pub struct NewPlugin<'a> {
     pub descriptor: &'a serde_json::Value,
     /// Uploader.
     pub uploaded_by: Option<Uuid>,
+    /// The trusted publisher that signed it, and the signature's hex
+    /// SHA-256.
+    pub signed_by: Option<(&'a str, &'a str)>,
 }
 
 impl Store {
@@ -70,9 +78,10 @@ impl Store {
         let size = i32::try_from(plugin.artifact.len()).unwrap_or(i32::MAX);
         Ok(sqlx::query_as!(
             PluginRow,
-            r#"INSERT INTO plugins (name, version, sha256, size_bytes, artifact, descriptor, uploaded_by)
-               VALUES ($1, $2, $3, $4, $5, $6, $7)
+            r#"INSERT INTO plugins (name, version, sha256, size_bytes, artifact, descriptor, uploaded_by, publisher, signature_sha256)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
                RETURNING id, name, version, sha256 AS "sha256!", size_bytes, descriptor, status AS "status: PluginStatus", uploaded_by,
+                          publisher, signature_sha256 AS "signature_sha256?",
                          created_at, updated_at, activated_at"#,
             plugin.name,
             plugin.version,
@@ -80,7 +89,9 @@ impl Store {
             size,
             plugin.artifact,
             plugin.descriptor,
-            plugin.uploaded_by
+            plugin.uploaded_by,
+            plugin.signed_by.map(|(publisher, _)| publisher),
+            plugin.signed_by.map(|(_, digest)| digest)
         )
         .fetch_one(self.pool())
         .await?)
@@ -92,6 +103,7 @@ impl Store {
             Ok(sqlx::query_as!(
                 PluginRow,
                 r#"SELECT id, name, version, sha256 AS "sha256!", size_bytes, descriptor, status AS "status: PluginStatus", uploaded_by,
+                          publisher, signature_sha256 AS "signature_sha256?",
                           created_at, updated_at, activated_at
                    FROM plugins ORDER BY created_at DESC, id DESC"#
             )
@@ -106,6 +118,7 @@ impl Store {
         Ok(sqlx::query_as!(
             PluginRow,
             r#"SELECT id, name, version, sha256 AS "sha256!", size_bytes, descriptor, status AS "status: PluginStatus", uploaded_by,
+                          publisher, signature_sha256 AS "signature_sha256?",
                       created_at, updated_at, activated_at
                FROM plugins WHERE id = $1"#,
             id
@@ -119,6 +132,7 @@ impl Store {
         Ok(sqlx::query_as!(
             PluginRow,
             r#"SELECT id, name, version, sha256 AS "sha256!", size_bytes, descriptor, status AS "status: PluginStatus", uploaded_by,
+                          publisher, signature_sha256 AS "signature_sha256?",
                       created_at, updated_at, activated_at
                FROM plugins WHERE sha256 = $1"#,
             sha256

@@ -314,24 +314,3 @@ impl Store {
         Ok(purged)
     }
 }
-
-impl Store {
-    /// The deployment secret `name`, created (32 random bytes) by the first
-    /// host that asks.
-    pub async fn deployment_secret(&self, name: &str) -> Result<Vec<u8>, StoreError> {
-        let mut fresh = [0u8; 32];
-        rand::fill(&mut fresh);
-        sqlx::query!(
-            "INSERT INTO deployment_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-            name,
-            &fresh[..]
-        )
-        .execute(self.pool())
-        .await?;
-        Ok(
-            sqlx::query_scalar!("SELECT value FROM deployment_secrets WHERE name = $1", name)
-                .fetch_one(self.pool())
-                .await?,
-        )
-    }
-}

@@ -48,6 +48,9 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
         ("accepts tampered signatures", crate::helpers::component_bytes("test-lenient"), StatusCode::UNPROCESSABLE_ENTITY, "self_test_failed", "expected Reject"),
         ("loops in describe", crate::helpers::component_bytes("test-hostile-describe-loop"), StatusCode::UNPROCESSABLE_ENTITY, "describe_failed", "deadline"),
         ("traps in describe", crate::helpers::component_bytes("test-hostile-describe-trap"), StatusCode::UNPROCESSABLE_ENTITY, "describe_failed", "trapped"),
+        ("sleeps in describe", crate::helpers::component_bytes("test-hostile-describe-sleep"), StatusCode::UNPROCESSABLE_ENTITY, "describe_failed", "wasi:clocks/monotonic-clock#subscribe-duration"),
+        ("imports the filesystem", crate::helpers::component_bytes("test-hostile-fs"), StatusCode::UNPROCESSABLE_ENTITY, "forbidden_import", "wasi:filesystem/types@0.2.6#[method]descriptor."),
+        ("imports sockets", crate::helpers::component_bytes("test-hostile-net"), StatusCode::UNPROCESSABLE_ENTITY, "forbidden_import", "wasi:sockets/"),
         ("cannot be tested", hostile, StatusCode::UNPROCESSABLE_ENTITY, "untestable", "no known-answer vectors"),
         ("over the size cap", crate::helpers::component_bytes("ecdsa-p384"), StatusCode::PAYLOAD_TOO_LARGE, "plugin_too_large", "at most 180000 bytes"),
     ];
@@ -92,7 +95,79 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
     .fetch_one(&db)
     .await
     .expect("count");
-    assert_eq!(refused, 8);
+    assert_eq!(refused, 11);
+}
+
+/// Admissions are bounded: with one slot, uploads that arrive together
+/// are admitted one at a time and the others are told to come back
+/// (503 with `Retry-After`), and nothing is left holding the slot: each
+/// refused upload goes through when retried.
+#[tokio::test]
+async fn concurrent_uploads_beyond_the_admission_slots_are_told_to_retry() {
+    let app = TestApp::spawn_with(|c| c.plugins.admission_concurrency = 1).await;
+    let (_, admin) = app.admin().await;
+    let components = ["ecdsa-p384", "ecdsa-p256-0.1.1", "test-lenient"];
+    let uploads =
+        components.map(|name| app.upload_plugin(&admin, crate::helpers::component_bytes(name)));
+    let answers = futures::future::join_all(uploads).await;
+    let mut busy = Vec::new();
+    for (name, answer) in components.iter().zip(&answers) {
+        match (answer.status, answer.code()) {
+            (StatusCode::SERVICE_UNAVAILABLE, "admission_busy") => {
+                assert_eq!(answer.headers["retry-after"], "5", "{name}");
+                busy.push(*name);
+            }
+            (StatusCode::CREATED, _) => assert_ne!(*name, "test-lenient"),
+            (StatusCode::UNPROCESSABLE_ENTITY, "self_test_failed") => {
+                assert_eq!(*name, "test-lenient")
+            }
+            other => panic!("{name}: {other:?} {:?}", answer.body),
+        }
+    }
+    assert!(
+        !busy.is_empty(),
+        "three uploads at once all took the one slot: {answers:?}"
+    );
+    for name in busy {
+        let answer = app
+            .upload_plugin(&admin, crate::helpers::component_bytes(name))
+            .await;
+        let expected = if name == "test-lenient" {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::CREATED
+        };
+        assert_eq!(answer.status, expected, "{name} retried: {:?}", answer.body);
+    }
+}
+
+/// A plugin that sleeps in `describe` is refused at once and leaves no
+/// admission behind: with a single admission slot, upload after upload of
+/// it is answered promptly, and a good plugin is then admitted.
+#[tokio::test]
+async fn sleeping_in_describe_is_refused_promptly_and_frees_its_slot() {
+    let app = TestApp::spawn_with(|c| c.plugins.admission_concurrency = 1).await;
+    let (_, admin) = app.admin().await;
+    let sleeper = crate::helpers::component_bytes("test-hostile-describe-sleep");
+    for attempt in 0..3 {
+        let started = Instant::now();
+        let answer = app.upload_plugin(&admin, sleeper.clone()).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "describe_failed"),
+            "attempt {attempt}: {:?}",
+            answer.body
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "attempt {attempt} took {:?}",
+            started.elapsed()
+        );
+    }
+    let good = app
+        .upload_plugin(&admin, crate::helpers::component_bytes("ecdsa-p384"))
+        .await;
+    assert_eq!(good.status, StatusCode::CREATED, "{:?}", good.body);
 }
 
 /// Continuous verification load against hosts; counts failures.
@@ -498,5 +573,212 @@ async fn a_scaffolded_plugin_builds_and_passes_the_check() {
         stdout.contains("\"name\": \"demo\"") && stdout.contains("conformance: PASS"),
         "{stdout}"
     );
+    let _ = std::fs::remove_dir_all(&scratch);
+}
+
+/// `sigil plugin …` with `args`: (success, stdout, stderr).
+fn sigil_cli(args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sigil"))
+        .arg("plugin")
+        .args(args)
+        .output()
+        .expect("sigil runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Upload with an optional `Sigil-Plugin-Signature` header.
+async fn upload_signed(
+    app: &TestApp,
+    token: &str,
+    bytes: Vec<u8>,
+    signature: Option<&str>,
+) -> crate::helpers::app::Answer {
+    let mut request = app
+        .client
+        .post(format!("{}/v1/plugins", app.base))
+        .bearer_auth(token)
+        .header("content-type", "application/wasm")
+        .body(bytes);
+    if let Some(signature) = signature {
+        request = request.header("sigil-plugin-signature", signature.trim());
+    }
+    let response = request.send().await.expect("sent");
+    crate::helpers::app::Answer {
+        status: response.status(),
+        headers: response.headers().clone(),
+        body: response.json::<Value>().await.unwrap_or(Value::Null),
+    }
+}
+
+#[tokio::test]
+async fn only_components_signed_by_a_trusted_publisher_are_admitted_when_signatures_are_required() {
+    use sha2::Digest as _;
+    let scratch =
+        std::env::temp_dir().join(format!("sigil-signing-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&scratch).expect("scratch");
+    let path = |name: &str| scratch.join(name).to_str().expect("utf-8").to_owned();
+
+    // A publisher key pair and a stranger's, made by the CLI.
+    let (ok, acme_out, err) = sigil_cli(&["keygen", "--out", &path("acme"), "--name", "acme"]);
+    assert!(ok, "keygen: {err}");
+    let entry = acme_out
+        .lines()
+        .find_map(|line| line.split("TRUSTED_PUBLISHERS='").nth(1))
+        .and_then(|rest| rest.strip_suffix('\''))
+        .expect("keygen prints the trusted-publisher entry")
+        .to_owned();
+    assert!(entry.starts_with("acme:"), "{entry}");
+    let (ok, _, err) = sigil_cli(&["keygen", "--out", &path("stranger")]);
+    assert!(ok, "keygen: {err}");
+
+    // Sign the P-384 component as acme and as the stranger.
+    let component = crate::helpers::component_bytes("ecdsa-p384");
+    std::fs::write(scratch.join("p384.wasm"), &component).expect("write");
+    let (ok, _, err) = sigil_cli(&["sign", "--key", &path("acme.key"), &path("p384.wasm")]);
+    assert!(ok, "sign: {err}");
+    let acme_sig = std::fs::read_to_string(scratch.join("p384.wasm.sig")).expect("p384.wasm.sig");
+    let (ok, _, err) = sigil_cli(&[
+        "sign",
+        "--key",
+        &path("stranger.key"),
+        "--out",
+        &path("stranger.sig"),
+        &path("p384.wasm"),
+    ]);
+    assert!(ok, "sign: {err}");
+    let stranger_sig = std::fs::read_to_string(scratch.join("stranger.sig")).expect("sig");
+
+    // `plugin check` verifies a signature when given a publisher key.
+    let (ok, out, err) = sigil_cli(&[
+        "check",
+        "--describe-only",
+        "--publisher-key",
+        &path("acme.pub"),
+        &path("p384.wasm"),
+    ]);
+    assert!(ok && out.contains("signature: VALID"), "{out}\n{err}");
+    let (ok, out, _) = sigil_cli(&[
+        "check",
+        "--describe-only",
+        "--signature",
+        &path("stranger.sig"),
+        "--publisher-key",
+        &path("acme.pub"),
+        &path("p384.wasm"),
+    ]);
+    assert!(!ok && out.contains("signature: INVALID"), "{out}");
+
+    let app = TestApp::spawn_with(|c| {
+        c.plugins.trusted_publishers = entry.clone();
+        c.plugins.require_signature = true;
+    })
+    .await;
+    let (admin_id, admin) = app.admin().await;
+    let before = app.get("/v1/plugins", Some(&admin)).await.body;
+
+    let mut tampered = component.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let refused = [
+        ("unsigned", component.clone(), None, "signature_required"),
+        (
+            "signed by an untrusted key",
+            component.clone(),
+            Some(stranger_sig.as_str()),
+            "untrusted_signature",
+        ),
+        (
+            "tampered after signing",
+            tampered,
+            Some(acme_sig.as_str()),
+            "untrusted_signature",
+        ),
+        (
+            "not a signature",
+            component.clone(),
+            Some("bm90IGEgc2lnbmF0dXJl"),
+            "malformed_plugin_signature",
+        ),
+    ];
+    for (what, bytes, signature, code) in refused {
+        let answer = upload_signed(&app, &admin, bytes, signature).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, code),
+            "{what}: {:?}",
+            answer.body
+        );
+        assert_eq!(answer.headers["content-type"], "application/problem+json");
+    }
+    assert_eq!(
+        app.get("/v1/plugins", Some(&admin)).await.body,
+        before,
+        "nothing stored"
+    );
+
+    let admitted = upload_signed(&app, &admin, component.clone(), Some(acme_sig.as_str())).await;
+    assert_eq!(admitted.status, StatusCode::CREATED, "{:?}", admitted.body);
+    let raw_sig =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, acme_sig.trim())
+            .expect("base64");
+    let digest = hex::encode(sha2::Sha256::digest(&raw_sig));
+    assert_eq!(admitted.body["publisher"], "acme");
+    assert_eq!(admitted.body["signature_sha256"], digest.as_str());
+    assert_eq!(admitted.body["status"], "active");
+    let id = admitted.body["id"].as_str().expect("id").to_owned();
+
+    let listed = app.get("/v1/plugins", Some(&admin)).await.body;
+    let row = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|p| p["id"] == id.as_str())
+        .expect("listed");
+    assert_eq!(
+        (row["publisher"].as_str(), row["signature_sha256"].as_str()),
+        (Some("acme"), Some(digest.as_str()))
+    );
+    let unsigned = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|p| p["name"] == "ecdsa-p256")
+        .expect("default plugin");
+    assert_eq!(
+        unsigned["publisher"],
+        Value::Null,
+        "the plugin directory's are unsigned"
+    );
+
+    // Who activated what: the upload's activation is audited with its
+    // publisher and signature.
+    let db = app.superuser().await;
+    let (actor, details): (Option<uuid::Uuid>, Value) = sqlx::query_as(
+        "SELECT actor_id, details FROM audit_log WHERE action = 'plugin.activate' AND target_id = $1",
+    )
+    .bind(&id)
+    .fetch_one(&db)
+    .await
+    .expect("activation audited");
+    assert_eq!(actor, Some(admin_id));
+    assert_eq!(
+        (
+            details["publisher"].as_str(),
+            details["signature_sha256"].as_str(),
+            details["name"].as_str()
+        ),
+        (Some("acme"), Some(digest.as_str()), Some("ecdsa-p384"))
+    );
+    let refusals: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM audit_log WHERE action = 'plugin.upload' AND outcome = 'failure'",
+    )
+    .fetch_one(&db)
+    .await
+    .expect("count");
+    assert_eq!(refusals, 4, "every refused upload is audited");
     let _ = std::fs::remove_dir_all(&scratch);
 }

@@ -597,3 +597,256 @@ async fn entries_forged_in_redis_are_ignored() {
         StatusCode::FORBIDDEN
     );
 }
+
+async fn raw_redis() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(crate::helpers::app::redis_url())
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis")
+}
+
+#[tokio::test]
+async fn a_key_entry_replayed_after_its_revocation_is_not_honoured() {
+    let a = TestApp::spawn().await;
+    let (_, token) = a.user(&["user"]).await;
+    let signer = TestKey::generate(Kind::P256);
+    let id = a.register_key(&token, &signer).await;
+    let body = json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&signer.sign(DOCUMENT))});
+    assert_eq!(a.verify(&token, body.clone()).await.body["valid"], true);
+
+    // Someone with access to Redis keeps the sealed entry of the active key.
+    let mut conn = raw_redis().await;
+    let key = format!("{}cache:public_key:{id}", a.redis_prefix);
+    let captured: Vec<u8> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .expect("the key is cached in Redis");
+    // A host that starts now reads the key from that entry and honours it.
+    let b = a.another_host(|_| {}).await;
+    assert_eq!(b.verify(&token, body.clone()).await.body["valid"], true);
+
+    assert_eq!(
+        a.post(&format!("/v1/keys/{id}/revoke"), Some(&token), json!({}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // ...and writes it back after the revocation (and removes the tombstone).
+    let _: () = redis::pipe()
+        .cmd("SET")
+        .arg(&key)
+        .arg(&captured)
+        .ignore()
+        .cmd("DEL")
+        .arg(format!("{key}:tomb"))
+        .ignore()
+        .query_async(&mut conn)
+        .await
+        .expect("replayed");
+    // A third host has no in-process copy: it reads Redis, finds the
+    // replayed entry sealed under the key generation before the
+    // revocation, and takes it for a miss.
+    let c = a.another_host(|_| {}).await;
+    for (host, name) in [(&a, "the revoking host"), (&c, "a fresh host")] {
+        let answer = host.verify(&token, body.clone()).await;
+        assert_eq!(
+            answer.code(),
+            "key_revoked",
+            "{name} honoured a replayed entry: {:?}",
+            answer.body
+        );
+    }
+    // The host that had it cached drops its copy when the invalidation
+    // arrives, and then refuses the replayed entry too.
+    eventually(
+        "B refuses the revoked key",
+        Duration::from_secs(1),
+        async || b.verify(&token, body.clone()).await.code() == "key_revoked",
+    )
+    .await;
+}
+
+/// The `jti` and `sid` of an access token.
+fn token_ids(token: &str) -> (String, String) {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .expect("base64url"),
+    )
+    .expect("claims");
+    (
+        claims["jti"].as_str().expect("jti").to_owned(),
+        claims["sid"].as_str().expect("sid").to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_tampered_blacklist_is_not_honoured() {
+    let app = TestApp::spawn().await;
+    let mut conn = raw_redis().await;
+    let prefix = app.redis_prefix.clone();
+    let ready = format!("{prefix}blacklist:ready");
+    let marker = eventually(
+        "the revocation list is loaded",
+        Duration::from_secs(5),
+        async || {
+            redis::cmd("EXISTS")
+                .arg(&ready)
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap_or(0)
+                == 1
+        },
+    )
+    .await;
+    eprintln!("revocation list loaded in {marker:?}");
+    let old_marker: Vec<u8> = redis::cmd("GET")
+        .arg(&ready)
+        .query_async(&mut conn)
+        .await
+        .expect("marker");
+
+    let (_, revoked) = app.user(&["user"]).await;
+    assert_eq!(
+        app.post("/v1/auth/logout", Some(&revoked), json!({}))
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&revoked)).await.code(),
+        "token_revoked"
+    );
+    let (jti, sid) = token_ids(&revoked);
+    let entries = [
+        format!("{prefix}blacklist:token:{jti}"),
+        format!("{prefix}blacklist:session:{sid}"),
+    ];
+
+    // Deleting the entries and replaying the marker from before the
+    // revocation, or forging one, does not make Redis say "not revoked".
+    for (what, marker) in [
+        ("replayed marker", old_marker.clone()),
+        ("forged marker", b"1".to_vec()),
+    ] {
+        let _: () = redis::pipe()
+            .cmd("DEL")
+            .arg(&entries[..])
+            .ignore()
+            .cmd("SET")
+            .arg(&ready)
+            .arg(&marker)
+            .ignore()
+            .query_async(&mut conn)
+            .await
+            .expect("tampered");
+        assert_eq!(
+            app.get("/v1/auth/me", Some(&revoked)).await.code(),
+            "token_revoked",
+            "{what}"
+        );
+    }
+
+    // A revocation entry forged for a live token is not believed either:
+    // PostgreSQL answers, and the token works.
+    let (_, live) = app.user(&["user"]).await;
+    let (live_jti, _) = token_ids(&live);
+    let _: () = redis::cmd("SET")
+        .arg(format!("{prefix}blacklist:token:{live_jti}"))
+        .arg("1")
+        .query_async(&mut conn)
+        .await
+        .expect("forged entry");
+    assert_eq!(
+        app.get("/v1/auth/me", Some(&live)).await.status,
+        StatusCode::OK
+    );
+    // The genuine entries (sealed) are written again by the reload the
+    // mismatch started, and they are believed.
+    let reloaded = eventually(
+        "the revocation list is reloaded",
+        Duration::from_secs(5),
+        async || {
+            redis::cmd("EXISTS")
+                .arg(&entries[1])
+                .query_async::<i64>(&mut conn)
+                .await
+                .unwrap_or(0)
+                == 1
+        },
+    )
+    .await;
+    eprintln!("reloaded in {reloaded:?}");
+}
+
+#[tokio::test]
+async fn the_redis_sealing_key_is_sealed_in_postgresql_and_old_rows_are_rewrapped() {
+    const SECRET: &str = "a test signing-key secret of 32+ characters";
+    // A deployment from before: no secret, the key stored in the clear.
+    let a = TestApp::spawn().await;
+    let db = a.superuser().await;
+    let stored = || async {
+        sqlx::query_scalar::<_, Vec<u8>>(
+            "SELECT value FROM deployment_secrets WHERE name = 'cache_mac'",
+        )
+        .fetch_one(&db)
+        .await
+        .expect("cache_mac")
+    };
+    let clear = stored().await;
+    assert_eq!(clear.len(), 32, "without a secret: the key in the clear");
+    let (_, token) = a.user(&["user"]).await;
+    let signer = TestKey::generate(Kind::P256);
+    let id = a.register_key(&token, &signer).await;
+    let body = json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(&signer.sign(DOCUMENT))});
+    assert_eq!(a.verify(&token, body.clone()).await.body["cached"], false);
+
+    // A host with the secret re-wraps it: the row no longer holds the key.
+    let b = a
+        .another_host(|c| c.auth.signing_key_secret = sigil::config::Secret::new(SECRET))
+        .await;
+    let wrapped = stored().await;
+    assert!(wrapped.starts_with(b"SDS1"), "sealed form");
+    assert!(
+        !wrapped.windows(clear.len()).any(|w| w == clear.as_slice()),
+        "the key is not in the row any more"
+    );
+    // ...and it is the same key: B opens what A sealed in Redis.
+    let cached = b.verify(&token, body.clone()).await;
+    assert_eq!(
+        (
+            cached.body["valid"].as_bool(),
+            cached.body["cached"].as_bool()
+        ),
+        (Some(true), Some(true)),
+        "{:?}",
+        cached.body
+    );
+    // A host without the secret cannot open it and does not start.
+    let config = crate::helpers::app::test_config(&a.database, &a.redis_prefix);
+    match sigil::app::Application::build(config).await {
+        Err(error) => assert!(
+            error.to_string().contains("cache_mac") || error.to_string().contains("sealed"),
+            "{error}"
+        ),
+        Ok(_) => panic!("a host without the secret started"),
+    }
+
+    // A new deployment with the secret never stores the key in the clear.
+    let fresh = TestApp::spawn_with(|c| {
+        c.auth.signing_key_secret = sigil::config::Secret::new(SECRET);
+    })
+    .await;
+    let row: Vec<u8> =
+        sqlx::query_scalar("SELECT value FROM deployment_secrets WHERE name = 'cache_mac'")
+            .fetch_one(&fresh.superuser().await)
+            .await
+            .expect("cache_mac");
+    assert!(
+        row.starts_with(b"SDS1") && row.len() == 4 + 24 + 32 + 16,
+        "{} bytes",
+        row.len()
+    );
+}

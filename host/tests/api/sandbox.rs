@@ -10,6 +10,11 @@ use sigil::plugins::{
     SignatureScheme, VerifyInput,
 };
 
+/// How long a contained call may take at most: the 100 ms deadline plus
+/// generous slack for a loaded machine (the misbehaviours tested here
+/// would otherwise last an hour, or forever).
+const CONTAINED: Duration = Duration::from_secs(2);
+
 /// A request for the hostile plugin whose signature's first byte picks a
 /// misbehaviour (see plugins/test-hostile).
 fn hostile_input(behaviour: u8) -> VerifyInput {
@@ -110,9 +115,174 @@ fn stack_overflow_is_a_trap() {
 }
 
 #[test]
-fn sandbox_grants_no_clock_environment_or_files() {
+fn sandbox_grants_no_clock_or_environment() {
     let hostile = crate::helpers::plugin("test-hostile");
     assert_eq!(hostile.verify(hostile_input(6)).expect("call"), Ok(false));
+}
+
+/// `std::thread::sleep` (monotonic-clock `subscribe-duration`, then
+/// `wasi:io/poll`) would block the worker thread inside the host, where
+/// the epoch deadline cannot reach: the host links those functions as
+/// traps, so the call ends at once with a typed error naming the call.
+#[test]
+fn sleeping_in_verify_ends_at_once_with_a_forbidden_call() {
+    let hostile = crate::helpers::plugin("test-hostile");
+    let started = Instant::now();
+    let error = hostile
+        .verify(hostile_input(7))
+        .expect_err("must not answer");
+    let elapsed = started.elapsed();
+    match error {
+        PluginError::ForbiddenCall(message) => assert!(
+            message.contains("wasi:clocks/monotonic-clock#subscribe-duration")
+                && message.contains("may not sleep"),
+            "{message}"
+        ),
+        other => panic!("expected a forbidden call, got {other:?}"),
+    }
+    assert!(elapsed < CONTAINED, "contained after {elapsed:?}");
+}
+
+/// `workers` + 1 sleeping verifications at once on a pool of `workers`
+/// threads: each ends within the deadline, and then an honest
+/// verification on another plugin is answered promptly, because no worker
+/// is left asleep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sleeping_plugins_leave_every_worker_free() {
+    let workers = 2;
+    let executor = PluginExecutor::new(workers).expect("executor");
+    let hostile = crate::helpers::plugin("test-hostile");
+    let ed25519 = crate::helpers::plugin("ed25519");
+
+    let started = Instant::now();
+    let mut sleeping = Vec::new();
+    for _ in 0..=workers {
+        let hostile = hostile.clone();
+        sleeping.push(executor.run(move || {
+            let started = Instant::now();
+            (hostile.verify(hostile_input(7)), started.elapsed())
+        }));
+    }
+    for (outcome, took) in futures_join(sleeping).await {
+        let (answer, took) = (outcome.expect("executor"), took);
+        assert!(
+            matches!(answer, Err(PluginError::ForbiddenCall(_))),
+            "got {answer:?}"
+        );
+        assert!(took < CONTAINED, "a sleeping call lasted {took:?}");
+    }
+    assert!(
+        started.elapsed() < CONTAINED,
+        "{} sleeping calls on {workers} workers took {:?}",
+        workers + 1,
+        started.elapsed()
+    );
+
+    let honest = Instant::now();
+    let answer = executor
+        .run(move || ed25519.verify(ed25519_input(&ed25519, b"after the sleepers")))
+        .await
+        .expect("executor")
+        .expect("call");
+    assert_eq!(answer, Ok(true));
+    assert!(
+        honest.elapsed() < CONTAINED,
+        "an honest verification after the sleepers took {:?}",
+        honest.elapsed()
+    );
+}
+
+/// The same in `describe`: loading (hence admission) fails at once
+/// instead of parking a thread for an hour.
+#[test]
+fn sleeping_in_describe_fails_the_load_at_once() {
+    let started = Instant::now();
+    let error = LoadedPlugin::load(
+        crate::helpers::engine(),
+        &crate::helpers::component_bytes("test-hostile-describe-sleep"),
+    )
+    .expect_err("refused");
+    assert!(
+        matches!(&error, PluginError::ForbiddenCall(m) if m.contains("subscribe-duration")),
+        "got {error:?}"
+    );
+    assert!(
+        started.elapsed() < CONTAINED,
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// Components that import the filesystem (beyond the inert part std's
+/// stdio imports) or sockets are refused before anything runs, with the
+/// import named.
+#[test]
+fn filesystem_and_socket_imports_are_refused() {
+    for (component, import, reason) in [
+        (
+            "test-hostile-fs",
+            "wasi:filesystem/types@0.2.6#[method]descriptor.",
+            "no filesystem",
+        ),
+        ("test-hostile-net", "wasi:sockets/", "no network"),
+    ] {
+        let error = LoadedPlugin::load(
+            crate::helpers::engine(),
+            &crate::helpers::component_bytes(component),
+        )
+        .expect_err("refused");
+        match error {
+            PluginError::ForbiddenImport {
+                import: found,
+                reason: why,
+            } => {
+                assert!(found.starts_with(import), "{component}: {found}");
+                assert!(why.contains(reason), "{component}: {why}");
+            }
+            other => panic!("{component}: expected a forbidden import, got {other:?}"),
+        }
+    }
+}
+
+/// Admission's deadline stops the work for good: a call running at the
+/// deadline is interrupted there even when the per-call deadline is far
+/// longer (the conformance engine's 5 s), and every later call fails at
+/// once, until the plugin is admitted.
+#[test]
+fn admission_deadline_stops_every_call() {
+    let engine = crate::helpers::conformance_engine();
+    let bytes = crate::helpers::component_bytes("test-hostile");
+    // Compiled beforehand (the engine caches it): the window below is for
+    // describe and the loop only.
+    LoadedPlugin::load(engine, &bytes).expect("loads");
+    let until = Instant::now() + Duration::from_secs(1);
+    let hostile = LoadedPlugin::load_until(engine, &bytes, until).expect("describes in time");
+
+    let looping = Instant::now();
+    let error = hostile.verify(hostile_input(2)).expect_err("interrupted");
+    assert!(matches!(error, PluginError::Timeout(_)), "got {error:?}");
+    assert!(
+        looping.elapsed() < Duration::from_secs(4),
+        "a loop under a 5 s per-call deadline ran {:?} past admission's",
+        looping.elapsed()
+    );
+    assert!(Instant::now() >= until);
+
+    let after = Instant::now();
+    for _ in 0..100 {
+        let error = hostile
+            .verify(hostile_input(1))
+            .expect_err("past the deadline");
+        assert!(matches!(error, PluginError::Timeout(_)), "got {error:?}");
+    }
+    assert!(
+        after.elapsed() < Duration::from_millis(500),
+        "calls past the deadline still ran: {:?}",
+        after.elapsed()
+    );
+
+    let admitted = hostile.admitted();
+    assert_eq!(admitted.verify(hostile_input(1)).expect("call"), Ok(true));
 }
 
 #[test]
