@@ -13,7 +13,7 @@ use crate::app::{Application, shutdown_signal};
 use crate::auth::identity::{Email, Username};
 use crate::auth::passwords::{Password, Passwords};
 use crate::config::{Config, PluginsConfig};
-use crate::plugins::{LoadedPlugin, PluginEngine, conformance, signing};
+use crate::plugins::signing;
 use crate::store::users::{NewUser, UserChanges};
 use crate::store::{Store, migrations};
 

@@ -21,8 +21,9 @@
 //! [`PluginError::ForbiddenImport`], naming the import.
 
 use wasmtime::Engine;
+use wasmtime::component::types::ComponentItem;
 use wasmtime::component::{
-    ComponentItem, HasData, Linker, LinkerInstance, Resource, ResourceTable, ResourceType, Val,
+    HasData, Linker, LinkerInstance, Resource, ResourceTable, ResourceType, Val,
 };
 use wasmtime_wasi::WasiView as _;
 use wasmtime_wasi::cli::{WasiCli, WasiCliView};
@@ -205,12 +206,13 @@ pub fn check(
                 "Sigil provides WASI 0.2 to plugins; build for wasm32-wasip2",
             ));
         }
-        let ComponentItem::ComponentInstance(instance) = item else {
+        let ComponentItem::ComponentInstance(instance) = item.ty else {
             return Err(forbidden(name, "it is not an interface"));
         };
         if let Functions::Only(functions) = allowed.functions {
             for (function, item) in instance.exports(engine) {
-                if matches!(item, ComponentItem::ComponentFunc(_)) && !functions.contains(&function)
+                if matches!(item.ty, ComponentItem::ComponentFunc(_))
+                    && !functions.contains(&function)
                 {
                     return Err(forbidden(&format!("{name}#{function}"), reason(interface)));
                 }
@@ -391,7 +393,7 @@ fn table(state: &mut SandboxState) -> &mut ResourceTable {
 }
 
 fn random_ctx(state: &mut SandboxState) -> &mut wasmtime_wasi::random::WasiRandomCtx {
-    &mut state.ctx().ctx.random
+    state.ctx().ctx.random()
 }
 
 #[cfg(test)]

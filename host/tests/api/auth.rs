@@ -657,7 +657,7 @@ async fn jwks_publishes_the_key_that_verifies_tokens() {
 }
 
 #[tokio::test]
-async fn signing_keys_are_sealed_at_rest_and_other_secrets_only_verify() {
+async fn signing_keys_are_sealed_at_rest_and_other_secrets_do_not_start() {
     use ed25519_dalek::pkcs8::DecodePrivateKey as _;
     use sigil::auth::sealing::KeySealer;
     use sigil::config::Secret;
@@ -692,29 +692,19 @@ async fn signing_keys_are_sealed_at_rest_and_other_secrets_only_verify() {
     let key = ed25519_dalek::SigningKey::from_pkcs8_der(&der).expect("PKCS#8");
     assert_eq!(key.verifying_key().to_bytes().as_slice(), public.as_slice());
 
-    // A host with another secret cannot sign with that key but still
-    // verifies its tokens; it signs with a key of its own, which the first
-    // host verifies in turn.
-    let b = a
-        .another_host(|c| {
-            c.auth.signing_key_secret = Secret::new("a different secret, also 32+ characters");
-        })
-        .await;
+    // A host with another secret does not start: the deployment's Redis
+    // sealing key is sealed with the secret too, and every host must open
+    // it (a host sealing Redis entries with a key of its own would make
+    // every other host's entries misses). The error names the sealed key.
+    let mut config = crate::helpers::app::test_config(&a.database, &a.redis_prefix);
+    config.auth.signing_key_secret = Secret::new("a different secret, also 32+ characters");
+    match sigil::app::Application::build(config).await {
+        Err(error) => assert!(error.to_string().contains("cache_mac"), "{error}"),
+        Ok(_) => panic!("a host with another secret started"),
+    }
+    // The first host still serves its tokens.
     assert_eq!(
-        b.get("/v1/auth/me", Some(&token_a)).await.status,
-        StatusCode::OK
-    );
-    let token_b = b.login("sealed", "correct horse battery staple").await["access_token"]
-        .as_str()
-        .expect("token")
-        .to_owned();
-    assert_ne!(
-        parts(&token_b).0["kid"],
-        kid_a.as_str(),
-        "b signs with its own key"
-    );
-    assert_eq!(
-        a.get("/v1/auth/me", Some(&token_b)).await.status,
+        a.get("/v1/auth/me", Some(&token_a)).await.status,
         StatusCode::OK
     );
 }

@@ -13,7 +13,12 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
-    let app = TestApp::spawn_with(|c| c.plugins.max_upload_bytes = 180_000).await;
+    let app = TestApp::spawn_with(|c| {
+        c.plugins.max_upload_bytes = 180_000;
+        // More bad uploads than one administrator may make a minute.
+        c.rate_limits.plugin_uploads_per_user = 100;
+    })
+    .await;
     let (_, admin) = app.admin().await;
     let (_, user) = app.user(&["user"]).await;
     let before = app.get("/v1/plugins", Some(&admin)).await.body;

@@ -163,8 +163,8 @@ async fn sleeping_plugins_leave_every_worker_free() {
             (hostile.verify(hostile_input(7)), started.elapsed())
         }));
     }
-    for (outcome, took) in futures_join(sleeping).await {
-        let (answer, took) = (outcome.expect("executor"), took);
+    for outcome in futures_join(sleeping).await {
+        let (answer, took) = outcome.expect("executor");
         assert!(
             matches!(answer, Err(PluginError::ForbiddenCall(_))),
             "got {answer:?}"
