@@ -133,7 +133,8 @@ fn learnt_something() -> bool {
         .map(|d| d.as_secs() > 0)
         .unwrap_or(false);
     let started = std::time::Instant::now();
-    let moving = (0..100_000u64).map(black_box).sum::<u64>() > 0 && started.elapsed().as_nanos() > 0;
+    let moving =
+        (0..100_000u64).map(black_box).sum::<u64>() > 0 && started.elapsed().as_nanos() > 0;
     let env = std::env::vars().next().is_some() || std::env::args().next().is_some();
     clock || moving || env
 }
