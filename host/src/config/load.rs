@@ -16,6 +16,7 @@ use super::{Config, ConfigError};
 pub(super) const ALIASES: &[(&str, &str)] = &[
     ("DATABASE_URL", "database.url"),
     ("SIGIL_MIGRATE_DATABASE_URL", "database.migrate_url"),
+    ("DATABASE_READ_URL", "database.read_url"),
     ("REDIS_URL", "redis.url"),
     ("SIGIL_LISTEN", "listen"),
     ("SIGIL_PLUGIN_DIR", "plugins.dir"),

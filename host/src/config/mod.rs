@@ -211,6 +211,12 @@ pub struct DatabaseConfig {
     /// Connection URL of the schema owner, for `sigil migrate`
     /// (`SIGIL_MIGRATE_DATABASE_URL`; empty: `url`).
     pub migrate_url: Secret,
+    /// Connection URL of a read replica, as the application role
+    /// (`DATABASE_READ_URL`; empty: none). History listings and catalogue
+    /// reads go there while its replay lag is within `read_max_lag_ms`.
+    pub read_url: Secret,
+    /// The replica's replay lag past which reads go to the primary, in ms.
+    pub read_max_lag_ms: u64,
     /// Pool size.
     pub max_connections: u32,
     /// How long a request may wait for a pooled connection, in ms.
@@ -229,6 +235,8 @@ impl Default for DatabaseConfig {
         Self {
             url: Secret::default(),
             migrate_url: Secret::default(),
+            read_url: Secret::default(),
+            read_max_lag_ms: 2_000,
             max_connections: 16,
             acquire_timeout_ms: 5_000,
             ssl_mode: None,

@@ -70,7 +70,9 @@ async fn list_verifications(
     };
     let records =
         pagination::fetch_page(&state, query.cursor.as_deref(), query.limit, async |page| {
-            let mut tx = state.store.acting_for(caller.id()).await?;
+            // A listing may lag by the replica's bound (DATABASE_READ_URL);
+            // a record by id (below) is read from the primary.
+            let mut tx = state.store.reading_for(caller.id()).await?;
             let records = verifications::list_records(&mut tx, &filter, page).await?;
             tx.commit().await?;
             Ok(records)
@@ -134,7 +136,7 @@ async fn list_batches(
 ) -> Result<ApiJson<Paged<BatchView>>, ApiError> {
     let batches =
         pagination::fetch_page(&state, query.cursor.as_deref(), query.limit, async |page| {
-            let mut tx = state.store.acting_for(caller.id()).await?;
+            let mut tx = state.store.reading_for(caller.id()).await?;
             let batches = verifications::list_batches(&mut tx, page).await?;
             tx.commit().await?;
             Ok(batches)

@@ -39,7 +39,7 @@ pub struct KeyPatch {
     #[schema(value_type = Option<String>, min_length = 1, max_length = 64)]
     pub name: Option<KeyName>,
     /// New metadata (replaces the old; the same rules as at registration).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<StoredJson>,
     /// New expiry (RFC 3339, years 1-9999).
     #[schema(value_type = Option<DateTime<Utc>>)]

@@ -1,8 +1,9 @@
 //! The HTTP API: one module per resource, each exporting `router()`; what
 //! handlers extract besides the body ([`extract`]: caller, permission,
 //! client address); every rate limit ([`ratelimit`]); the middleware
-//! stack, with its bound on requests in flight (`shed_load`); the OpenAPI document generated from the handlers' annotations
-//! (`/openapi.json`).
+//! stack, with its bound on requests in flight (`shed_load`); the OpenAPI
+//! document generated from the handlers' annotations and completed by
+//! [`openapi`] (`/openapi.json`).
 
 pub mod audit;
 pub mod auth;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod history;
 pub mod keys;
+pub mod openapi;
 pub mod ops;
 pub mod pagination;
 pub mod plugins;
@@ -69,7 +71,7 @@ impl Modify for BearerAuth {
 
 /// The API's routes and their OpenAPI description.
 pub fn api(config: &crate::config::Config) -> (axum::Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (routes, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(auth::router())
         .merge(users::router())
         .merge(catalog::router())
@@ -79,7 +81,9 @@ pub fn api(config: &crate::config::Config) -> (axum::Router<AppState>, utoipa::o
         .merge(plugins::router(config.plugins.max_upload_bytes))
         .merge(audit::router())
         .merge(ops::router())
-        .split_for_parts()
+        .split_for_parts();
+    openapi::make_truthful(&mut openapi);
+    (routes, openapi)
 }
 
 /// The complete router with its middleware.

@@ -41,7 +41,7 @@ pub type KeyName = StoredText<MAX_NAME>;
 #[serde(deny_unknown_fields)]
 pub struct NewKeyRequest {
     /// PEM text; base64 for DER and raw; a JSON object for JWK.
-    #[schema(value_type = Object)]
+    #[schema(value_type = serde_json::Value)]
     pub key_data: serde_json::Value,
     /// `PEM`, `DER`, `raw` or `JWK`.
     pub format: String,

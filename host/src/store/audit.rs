@@ -28,7 +28,7 @@ pub struct AuditEvent {
     /// `success` or `failure`.
     pub outcome: String,
     /// Anything else worth keeping (never secrets).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
 }
 

@@ -146,10 +146,66 @@ fn is_transient(error: &sqlx::Error) -> bool {
     }
 }
 
-/// The pooled connection to PostgreSQL.
+/// The pooled connection to PostgreSQL, and to a read replica if one is
+/// configured.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: PgPool,
+    replica: Option<Replica>,
+}
+
+/// A read replica (`DATABASE_READ_URL`) and what this host last learnt of
+/// its replay lag. Reads that may be a little behind (listings, the
+/// catalogue) go there; reads of something just answered (a record by the
+/// id a verification returned) and every write stay on the primary.
+#[derive(Clone, Debug)]
+struct Replica {
+    pool: PgPool,
+    max_lag: Duration,
+    /// (when measured, usable): measured at most once a second, so a
+    /// listing costs no extra round trip in the common case.
+    state: std::sync::Arc<std::sync::Mutex<Option<(std::time::Instant, bool)>>>,
+}
+
+impl Replica {
+    /// How often the replica's lag is measured.
+    const RECHECK: Duration = Duration::from_secs(1);
+
+    /// Whether reads may go to the replica now: it answers and its replay
+    /// lag is within the bound (a primary given as a "replica" has none).
+    async fn usable(&self) -> bool {
+        let cached = *self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((at, usable)) = cached
+            && at.elapsed() < Self::RECHECK
+        {
+            return usable;
+        }
+        let lag_ms = sqlx::query_scalar!(
+            r#"SELECT (CASE
+                 WHEN NOT pg_is_in_recovery() THEN 0
+                 WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                 ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) * 1000, 1e12)
+               END)::float8 AS "lag_ms!""#
+        )
+        .fetch_one(&self.pool)
+        .await;
+        let usable = match lag_ms {
+            Ok(lag) => lag <= self.max_lag.as_millis() as f64,
+            Err(error) => {
+                tracing::warn!(%error, "the read replica does not answer; reading from the primary");
+                false
+            }
+        };
+        *self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((std::time::Instant::now(), usable));
+        usable
+    }
 }
 
 /// How many times a transient failure is tried in all.
@@ -165,12 +221,54 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        Ok(Self { pool })
+        let replica = if config.read_url.expose().is_empty() {
+            None
+        } else {
+            // Lazily connected: a replica that is down at start delays
+            // nothing; reads go to the primary until it answers.
+            let options = connect_options(config.read_url.expose(), config)?;
+            Some(Replica {
+                pool: PgPoolOptions::new()
+                    .max_connections(config.max_connections)
+                    .acquire_timeout(Duration::from_millis(config.acquire_timeout_ms))
+                    .connect_lazy_with(options),
+                max_lag: Duration::from_millis(config.read_max_lag_ms),
+                state: Default::default(),
+            })
+        };
+        Ok(Self { pool, replica })
     }
 
     /// Wrap an existing pool.
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            replica: None,
+        }
+    }
+
+    /// The pool for reads that may lag a little (the catalogue): the
+    /// replica while it is usable, else the primary.
+    pub async fn read_pool(&self) -> &PgPool {
+        match &self.replica {
+            Some(replica) if replica.usable().await => &replica.pool,
+            _ => &self.pool,
+        }
+    }
+
+    /// A read-only transaction acting for `user` on the replica while it is
+    /// usable, else on the primary: for listings, which may lag the
+    /// primary by at most `database.read_max_lag_ms`.
+    pub async fn reading_for(&self, user: Uuid) -> Result<ActingTx, StoreError> {
+        let pool = self.read_pool().await;
+        let mut tx = pool.begin().await?;
+        sqlx::query_scalar!(
+            "SELECT set_config('sigil.user_id', $1, true)",
+            user.to_string()
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        Ok(ActingTx(tx))
     }
 
     /// The pool, for queries on tables without row-level security.

@@ -135,7 +135,7 @@ pub struct RecordView {
     /// When.
     pub verified_at: DateTime<Utc>,
     /// Plugin, hash, encoding...
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
 }
 
@@ -219,7 +219,7 @@ pub struct BatchView {
     /// When.
     pub verified_at: DateTime<Utc>,
     /// Errors of failed items.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
 }
 

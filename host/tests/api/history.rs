@@ -604,3 +604,70 @@ async fn export_streams_the_period_as_jsonl_and_csv() {
         .expect("count");
     assert_eq!(outside, 0, "row-level security still applies to the owner");
 }
+
+/// One verified document: the answer's verification id.
+async fn verified(app: &TestApp, token: &str) -> String {
+    use crate::helpers::signers::{Kind, TestKey, b64};
+    let signer = TestKey::generate(Kind::Ed25519);
+    let key = app.register_key(token, &signer).await;
+    let answer = app
+        .verify(
+            token,
+            serde_json::json!({"public_key_id": key, "document": b64(b"replica"), "signature": b64(&signer.sign(b"replica"))}),
+        )
+        .await;
+    assert_eq!(answer.body["valid"], true, "{:?}", answer.body);
+    answer.body["verification_id"]
+        .as_str()
+        .expect("verification id")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn listings_read_the_replica_and_a_record_by_id_the_primary() {
+    // The "replica" is another migrated database that never receives the
+    // primary's rows: a replica infinitely behind yet reporting no lag
+    // (it is not in recovery). What reads where is then visible.
+    let replica = crate::helpers::app::fresh_database().await;
+    let url = crate::helpers::app::role_url("sigil_app", &replica);
+    let app = TestApp::spawn_with(|c| c.database.read_url = sigil::config::Secret::new(url)).await;
+    let (_, token) = app.user(&["user"]).await;
+    let id = verified(&app, &token).await;
+
+    // Read-your-writes: the id a verification answered reads the primary.
+    let record = app.record(&token, &id).await;
+    assert_eq!(record.body["id"], id.as_str(), "{:?}", record.body);
+    // Listings read the replica, which has none of it.
+    for path in ["/v1/verifications", "/v1/batches"] {
+        let listed = app.get(path, Some(&token)).await;
+        assert_eq!(listed.status, reqwest::StatusCode::OK, "{:?}", listed.body);
+        assert_eq!(
+            listed.body["items"],
+            serde_json::json!([]),
+            "{path} read the primary"
+        );
+    }
+    drop(app);
+    crate::helpers::app::drop_database(&replica).await;
+}
+
+#[tokio::test]
+async fn listings_fall_back_to_the_primary_while_the_replica_is_down() {
+    // Nothing listens on port 1.
+    let url = "postgres://sigil_app:sigil_app@127.0.0.1:1/sigil".to_owned();
+    let app = TestApp::spawn_with(|c| {
+        c.database.read_url = sigil::config::Secret::new(url);
+        c.database.acquire_timeout_ms = 500;
+    })
+    .await;
+    let (_, token) = app.user(&["user"]).await;
+    let id = verified(&app, &token).await;
+    let listed = app.get("/v1/verifications", Some(&token)).await;
+    assert_eq!(listed.status, reqwest::StatusCode::OK, "{:?}", listed.body);
+    assert_eq!(
+        listed.body["items"][0]["id"],
+        id.as_str(),
+        "{:?}",
+        listed.body
+    );
+}

@@ -21,6 +21,7 @@ mod quotas;
 mod redis;
 mod rls;
 mod sandbox;
+mod scale;
 mod schema;
 mod users;
 mod verify;

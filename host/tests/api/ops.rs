@@ -415,29 +415,38 @@ async fn sigterm_under_load_finishes_in_flight_requests_and_loses_no_record() {
 
 #[test]
 fn the_compose_file_is_valid() {
+    // The default services, and with the `scale` profile (replicas behind
+    // HAProxy).
+    for profile in [&[][..], &["--profile", "scale"][..]] {
+        compose_accepts(profile);
+    }
+}
+
+fn compose_accepts(profile: &[&str]) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let attempts: [&[&str]; 2] = [
-        &["docker", "compose", "config", "--quiet"],
-        &["docker-compose", "config", "--quiet"],
-    ];
+    let attempts: [&[&str]; 2] = [&["docker", "compose"], &["docker-compose"]];
     let mut tried = Vec::new();
     for command in attempts {
+        let mut args: Vec<&str> = command[1..].to_vec();
+        args.extend(profile);
+        args.extend(["config", "--quiet"]);
         match Command::new(command[0])
-            .args(&command[1..])
+            .args(&args)
             .current_dir(&root)
             .output()
         {
             Ok(output) if output.status.success() => return,
             Ok(output) => tried.push(format!(
-                "{}: {}",
-                command.join(" "),
+                "{} {}: {}",
+                command[0],
+                args.join(" "),
                 String::from_utf8_lossy(&output.stderr)
             )),
             Err(error) => tried.push(format!("{}: {error}", command.join(" "))),
         }
     }
     panic!(
-        "no compose implementation accepted docker-compose.yml:\n{}",
+        "no compose implementation accepted docker-compose.yml ({profile:?}):\n{}",
         tried.join("\n")
     );
 }

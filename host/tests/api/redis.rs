@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::helpers::app::TestApp;
+use crate::helpers::eventually;
 use crate::helpers::signers::{Kind, TestKey, b64};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -136,17 +137,6 @@ async fn recent_verifications_are_served_newest_first() {
         .map(|r| r["id"].clone())
         .collect();
     assert_eq!(got, expected);
-}
-
-async fn eventually(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    loop {
-        if check().await {
-            return started.elapsed();
-        }
-        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

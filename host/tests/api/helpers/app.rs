@@ -23,7 +23,7 @@ pub fn admin_url(database: &str) -> String {
     format!("{base}/{database}")
 }
 
-fn role_url(role: &str, database: &str) -> String {
+pub fn role_url(role: &str, database: &str) -> String {
     let base = std::env::var("SIGIL_TEST_PG_HOST").unwrap_or_else(|_| "127.0.0.1:5432".into());
     format!("postgres://{role}:{role}@{base}/{database}")
 }
@@ -122,6 +122,19 @@ pub async fn fresh_database() -> String {
     .await
     .expect("create test database");
     name
+}
+
+/// Drop a database made by [`fresh_database`] that no [`TestApp`] owns.
+pub async fn drop_database(name: &str) {
+    let mut admin = PgConnection::connect(&admin_url("postgres"))
+        .await
+        .expect("superuser connection");
+    exec(
+        &mut admin,
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await
+    .expect("drop test database");
 }
 
 /// Configuration for a test server on `database`.

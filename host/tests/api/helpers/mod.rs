@@ -6,6 +6,7 @@ pub mod signers;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use sigil::config::PluginsConfig;
 use sigil::plugins::{LoadedPlugin, PluginEngine, conformance};
@@ -53,4 +54,21 @@ pub fn conformance_engine() -> &'static PluginEngine {
 /// A loaded plugin (compiled once per process).
 pub fn plugin(name: &str) -> Arc<LoadedPlugin> {
     Arc::new(LoadedPlugin::load(engine(), &component_bytes(name)).expect("plugin loads"))
+}
+
+/// Poll `check` every 20 ms until it holds; fail the test if it does not
+/// within `limit`. Returns how long it took.
+pub async fn eventually(
+    what: &str,
+    limit: Duration,
+    mut check: impl AsyncFnMut() -> bool,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        if check().await {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
