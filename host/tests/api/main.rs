@@ -2,13 +2,14 @@
 //! service, tested black-box over HTTP against a real server on PostgreSQL
 //! and Redis (`helpers::app::TestApp`), except `sandbox`, `conformance`,
 //! `rls` and `schema`, which test the plugin engine and the database
-//! directly. One binary links wasmtime, sqlx and the rest once, not once
-//! per area.
+//! directly; `cli` runs the `sigil` binary's client against such a server.
+//! One binary links wasmtime, sqlx and the rest once, not once per area.
 
 mod helpers;
 
 mod auth;
 mod batch;
+mod cli;
 mod conformance;
 mod history;
 mod hostile;
