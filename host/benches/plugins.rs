@@ -153,12 +153,15 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// (label, component, SPKI DER, document, signature).
+type SecondRound = (String, &'static str, Vec<u8>, Vec<u8>, Vec<u8>);
+
 /// The plugins of the second round (issue 16), wasm only: their native
 /// crates are not host dependencies, so BENCHMARKS.md takes the native
 /// figures from a separate build of the same crates. (label, component,
 /// SPKI DER, document, signature): P-521 and Ed448 signed by OpenSSL,
 /// ML-DSA by Python `cryptography` (the test fixture).
-fn second_round() -> Vec<(String, &'static str, Vec<u8>, Vec<u8>, Vec<u8>)> {
+fn second_round() -> Vec<SecondRound> {
     use base64::Engine as _;
     let mut cases = Vec::new();
     let p521 = ec_key(Nid::SECP521R1);

@@ -292,15 +292,17 @@ fn verification_cost_of_the_new_plugins_is_printed() {
         .expect("signer");
         signer.sign_oneshot_to_vec(MESSAGE).expect("sign")
     };
-    let mut cases: Vec<(
+    // (label, component, SPKI DER, document, signature, hash, encoding)
+    type CostCase = (
         String,
-        &str,
+        &'static str,
         Vec<u8>,
         Vec<u8>,
         Vec<u8>,
         Option<HashAlgorithm>,
         SignatureEncoding,
-    )> = Vec::new();
+    );
+    let mut cases: Vec<CostCase> = Vec::new();
     let p256 = ec(Nid::X9_62_PRIME256V1);
     cases.push((
         "ecdsa-p256 (sha256)".into(),

@@ -453,13 +453,11 @@ async fn http_conformance(
                     if let Some(hash) = group.hash {
                         item["hash_algorithm"] = json!(hash.to_string());
                     }
-                    match group.encoding {
-                        sigil::plugins::SignatureEncoding::Raw => {}
-                        other => item["signature_encoding"] = json!(other.to_string()),
+                    if group.encoding != sigil::plugins::SignatureEncoding::Raw {
+                        item["signature_encoding"] = json!(group.encoding.to_string());
                     }
-                    match group.scheme {
-                        sigil::plugins::SignatureScheme::Plain => {}
-                        other => item["signature_algorithm"] = json!(other.to_string()),
+                    if group.scheme != sigil::plugins::SignatureScheme::Plain {
+                        item["signature_algorithm"] = json!(group.scheme.to_string());
                     }
                     item
                 })
