@@ -2,8 +2,9 @@
 //! instance per call, as the service runs it), by the same component over a
 //! 64-item `verify-batch` (per item), and natively in the host with the
 //! same RustCrypto crate; plus the bare per-call overhead (instantiate and a
-//! trivial call). Signatures are made with OpenSSL. `just bench`; results
-//! in BENCHMARKS.md.
+//! trivial call). Signatures are made with OpenSSL (ML-DSA's by Python
+//! `cryptography`, from the test fixture). `just bench`; results in
+//! BENCHMARKS.md.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -152,6 +153,65 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// (label, component, SPKI DER, document, signature).
+type SecondRound = (String, &'static str, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// The plugins of the second round (issue 16), wasm only: their native
+/// crates are not host dependencies, so BENCHMARKS.md takes the native
+/// figures from a separate build of the same crates. (label, component,
+/// SPKI DER, document, signature): P-521 and Ed448 signed by OpenSSL,
+/// ML-DSA by Python `cryptography` (the test fixture).
+fn second_round() -> Vec<SecondRound> {
+    use base64::Engine as _;
+    let mut cases = Vec::new();
+    let p521 = ec_key(Nid::SECP521R1);
+    let mut signer = Signer::new(MessageDigest::sha512(), &p521).expect("signer");
+    cases.push((
+        "ecdsa-p521".to_owned(),
+        "ecdsa-p521",
+        p521.public_key_to_der().expect("spki"),
+        MESSAGE.to_vec(),
+        signer.sign_oneshot_to_vec(MESSAGE).expect("sign"),
+    ));
+    let ed448 = PKey::generate_ed448().expect("key");
+    let mut signer = Signer::new_without_digest(&ed448).expect("signer");
+    cases.push((
+        "ed448".to_owned(),
+        "ed448",
+        ed448.public_key_to_der().expect("spki"),
+        MESSAGE.to_vec(),
+        signer.sign_oneshot_to_vec(MESSAGE).expect("sign"),
+    ));
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("../tests/api/fixtures/ml-dsa.json")).expect("fixture");
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().expect("base64"))
+            .expect("base64")
+    };
+    let document = b64(&fixture["document"]);
+    for key in fixture["keys"].as_array().expect("keys") {
+        let spki = pem_body(key["pem"].as_str().expect("pem"));
+        cases.push((
+            key["parameter_set"].as_str().expect("set").to_lowercase(),
+            "ml-dsa",
+            spki,
+            document.clone(),
+            b64(&key["signature"]),
+        ));
+    }
+    cases
+}
+
+/// The DER inside a PEM (OpenSSL 3.0 does not parse ML-DSA keys).
+fn pem_body(pem: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .expect("PEM body")
+}
+
 fn bench_plugins(c: &mut Criterion) {
     let engine = PluginEngine::new(SandboxLimits {
         // Components built with SIGIL_WIDE_ARITHMETIC=0 run either way.
@@ -209,6 +269,38 @@ fn bench_plugins(c: &mut Criterion) {
         group.throughput(Throughput::Elements(64));
         group.bench_with_input(BenchmarkId::new("wasm-batch", 64), &batch, |b, batch| {
             b.iter(|| plugin.verify_batch(black_box(batch)).expect("call"))
+        });
+        group.finish();
+    }
+
+    for (label, name, spki, message, signature) in second_round() {
+        let plugin = LoadedPlugin::load(&engine, &component(name)).expect("plugin loads");
+        let key = plugin
+            .parse_key(&spki, KeyFormat::Der, None)
+            .expect("call")
+            .expect("key accepted");
+        let hash = (name == "ecdsa-p521").then_some(HashAlgorithm::Sha512);
+        let input = VerifyInput {
+            key: key.spki_der,
+            message: hash.map_or_else(|| message.clone(), |h| h.digest(&message)),
+            hash,
+            signature,
+            encoding: if hash.is_some() {
+                SignatureEncoding::Der
+            } else {
+                SignatureEncoding::Raw
+            },
+            scheme: SignatureScheme::Plain,
+        };
+        assert_eq!(
+            plugin.verify(input.clone()).expect("call"),
+            Ok(true),
+            "{label}"
+        );
+        let mut group = c.benchmark_group(label);
+        group.throughput(Throughput::Elements(1));
+        group.bench_function("wasm-verify", |b| {
+            b.iter(|| plugin.verify(black_box(input.clone())).expect("call"))
         });
         group.finish();
     }

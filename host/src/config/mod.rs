@@ -440,7 +440,7 @@ impl Default for VerifyConfig {
             max_batch_items: 1000,
             max_document_bytes: 1 << 20,
             max_batch_document_bytes: 32 << 20,
-            max_signature_bytes: 2048,
+            max_signature_bytes: 8192,
             record_batch_max: 512,
             record_batch_linger_ms: 0,
             result_cache_ttl_secs: 3600,

@@ -211,7 +211,7 @@ fn applicable_sets(plugin: &LoadedPlugin, policies: &Policies) -> Vec<(String, V
         }
         AlgorithmType::EdDsa => {
             let mut sets = eddsa_sets(plugin);
-            if !sets.is_empty()
+            if sets.iter().any(|(name, _)| name == "Ed25519")
                 && eddsa_curve(plugin)
                     .is_some_and(|c| policy_of(policies, c).is_some_and(CurvePolicy::is_strict))
             {
@@ -227,6 +227,7 @@ fn applicable_sets(plugin: &LoadedPlugin, policies: &Policies) -> Vec<(String, V
             sets.extend(rsa_pss_sets(plugin));
             sets
         }
+        AlgorithmType::Other if is_ml_dsa(&plugin.descriptor().algorithm) => mldsa_sets(plugin),
         AlgorithmType::Other => Vec::new(),
     }
 }
@@ -240,6 +241,74 @@ pub fn run(plugin: &LoadedPlugin) -> Report {
             .map(|(name, groups)| run_set(plugin, name, groups))
             .collect(),
     }
+}
+
+/// One group of known-answer vectors as plain data: what [`run`] hands a
+/// plugin, for running the same vectors through another path (the HTTP
+/// API, in the integration tests).
+#[derive(Debug, Clone)]
+pub struct VectorGroup {
+    /// The test set (`EcdsaSecp256r1Sha256`, `Sigil high-S twins of ...`).
+    pub set: String,
+    /// The group's public key, in `format`.
+    pub key: Vec<u8>,
+    /// How `key` is encoded.
+    pub format: KeyFormat,
+    /// The hash that makes the digest, for digest-taking plugins.
+    pub hash: Option<HashAlgorithm>,
+    /// The signatures' encoding.
+    pub encoding: SignatureEncoding,
+    /// The signature scheme.
+    pub scheme: SignatureScheme,
+    /// Every vector must be refused, and refusing the key refuses them.
+    pub negative: bool,
+    /// The vectors.
+    pub vectors: Vec<Vector>,
+}
+
+/// One known-answer vector.
+#[derive(Debug, Clone)]
+pub struct Vector {
+    /// Wycheproof's tcId (or Sigil's own number).
+    pub tc_id: usize,
+    /// What the vector tests.
+    pub comment: String,
+    /// Whether it must verify (Wycheproof `valid`); everything else must
+    /// be refused.
+    pub valid: bool,
+    /// The message (the document, before any hashing).
+    pub message: Vec<u8>,
+    /// The signature bytes.
+    pub signature: Vec<u8>,
+}
+
+/// Every vector [`run`] would run against `plugin`, as data.
+pub fn vector_groups(plugin: &LoadedPlugin) -> Vec<VectorGroup> {
+    applicable_sets(plugin, &proposed_policies(plugin))
+        .into_iter()
+        .flat_map(|(set, groups)| {
+            groups.into_iter().map(move |group| VectorGroup {
+                set: set.clone(),
+                key: group.key,
+                format: group.format,
+                hash: group.hash,
+                encoding: group.encoding,
+                scheme: group.scheme,
+                negative: group.negative,
+                vectors: group
+                    .cases
+                    .into_iter()
+                    .map(|case| Vector {
+                        tc_id: case.tc_id,
+                        comment: case.comment,
+                        valid: case.expect == Expect::Accept,
+                        message: case.message,
+                        signature: case.signature,
+                    })
+                    .collect(),
+            })
+        })
+        .collect()
 }
 
 /// What admission needs to know of the deployment: the catalogue's
@@ -664,7 +733,7 @@ pub fn testable_hint() -> String {
     .filter_map(|c| Some(format!("{} (oid {})", curve_name(c)?, curve_oid(c)?)))
     .collect();
     format!(
-        "Testable: ECDSA (digest input) on {} with sha256, sha384, sha512 or sha3-256 as Wycheproof has them; EdDSA on Ed25519 (raw message); RSA with PKCS #1 v1.5 or PSS",
+        "Testable: ECDSA (digest input) on {} with sha256, sha384, sha512 or sha3-256 as Wycheproof has them; EdDSA on Ed25519 or Ed448 (raw message); ML-DSA-44, -65, -87 (raw message, empty context); RSA with PKCS #1 v1.5 or PSS",
         curves.join(", ")
     )
 }
@@ -746,27 +815,128 @@ fn ecdsa_sets(plugin: &LoadedPlugin, policies: &Policies) -> Vec<(String, Vec<Gr
 fn eddsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
     use wycheproof::eddsa::{TestName, TestSet};
     let descriptor = plugin.descriptor();
-    if eddsa_curve(plugin).is_none() || descriptor.input != MessageInput::RawMessage {
+    if descriptor.input != MessageInput::RawMessage {
         return Vec::new();
     }
     let format = key_source(plugin);
-    let Ok(set) = TestSet::load(TestName::Ed25519) else {
+    let mut sets = Vec::new();
+    for (served, name, label) in [
+        (eddsa_curve(plugin).is_some(), TestName::Ed25519, "Ed25519"),
+        (ed448_curve(plugin).is_some(), TestName::Ed448, "Ed448"),
+    ] {
+        if !served {
+            continue;
+        }
+        let Ok(set) = TestSet::load(name) else {
+            continue;
+        };
+        let groups = set
+            .test_groups
+            .into_iter()
+            .map(|group| Group {
+                key: key_bytes(format, &group.der, &group.pem),
+                format,
+                hash: None,
+                encoding: SignatureEncoding::Raw,
+                scheme: SignatureScheme::Plain,
+                cases: cases!(group.tests),
+                negative: false,
+            })
+            .collect();
+        sets.push((label.to_owned(), groups));
+    }
+    sets
+}
+
+/// Whether an algorithm name is ML-DSA (FIPS 204).
+fn is_ml_dsa(algorithm: &str) -> bool {
+    ["ML-DSA", "MLDSA", "Dilithium"]
+        .iter()
+        .any(|n| algorithm.eq_ignore_ascii_case(n))
+}
+
+/// Wycheproof's ML-DSA verification sets for the parameter sets `plugin`
+/// serves (its curves, by FIPS 204 name or the parameter set's OID). Pure
+/// ML-DSA with the empty context only: contract 0.1.0 carries no context,
+/// so vectors with a context string are left out. A group whose key the
+/// plugin may refuse (wrong length) holds only vectors to refuse, and
+/// refusing its key refuses them.
+fn mldsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
+    use wycheproof::mldsa_verify::{TestName, TestSet};
+    let descriptor = plugin.descriptor();
+    if descriptor.input != MessageInput::RawMessage
+        || !descriptor
+            .signature_encodings
+            .contains(&SignatureEncoding::Raw)
+    {
         return Vec::new();
-    };
-    let groups = set
-        .test_groups
-        .into_iter()
-        .map(|group| Group {
-            key: key_bytes(format, &group.der, &group.pem),
-            format,
-            hash: None,
-            encoding: SignatureEncoding::Raw,
-            scheme: SignatureScheme::Plain,
-            cases: cases!(group.tests),
-            negative: false,
-        })
-        .collect();
-    vec![("Ed25519".to_owned(), groups)]
+    }
+    let raw_keys = descriptor.key_formats.contains(&KeyFormat::Raw);
+    let der_keys = descriptor.key_formats.contains(&KeyFormat::Der);
+    let mut sets = Vec::new();
+    for (name, set_name, oid) in [
+        (
+            TestName::MlDsa44Verify,
+            "ML-DSA-44",
+            "2.16.840.1.101.3.4.3.17",
+        ),
+        (
+            TestName::MlDsa65Verify,
+            "ML-DSA-65",
+            "2.16.840.1.101.3.4.3.18",
+        ),
+        (
+            TestName::MlDsa87Verify,
+            "ML-DSA-87",
+            "2.16.840.1.101.3.4.3.19",
+        ),
+    ] {
+        let served = descriptor.curves.iter().any(|c| {
+            c.name.eq_ignore_ascii_case(set_name)
+                || c.parameters.get("oid").and_then(|v| v.as_str()) == Some(oid)
+        });
+        if !served {
+            continue;
+        }
+        let Ok(set) = TestSet::load(name) else {
+            continue;
+        };
+        let mut groups = Vec::new();
+        for group in set.test_groups {
+            let tests: Vec<_> = group
+                .tests
+                .into_iter()
+                .filter(|t| t.ctx.as_ref().is_none_or(|c| c.is_empty()))
+                .collect();
+            if tests.is_empty() {
+                continue;
+            }
+            // The raw key where the plugin takes it (a malformed key has no
+            // valid SPKI), else the SPKI.
+            let (key, format) = if raw_keys {
+                (group.pubkey.to_vec(), KeyFormat::Raw)
+            } else if der_keys {
+                (group.der.to_vec(), KeyFormat::Der)
+            } else {
+                (pem_armour(&group.der).into_bytes(), KeyFormat::Pem)
+            };
+            let cases: Vec<Case> = cases!(tests);
+            let negative = cases.iter().all(|c| c.expect == Expect::Reject);
+            groups.push(Group {
+                key,
+                format,
+                hash: None,
+                encoding: SignatureEncoding::Raw,
+                scheme: SignatureScheme::Plain,
+                cases,
+                negative,
+            });
+        }
+        if !groups.is_empty() {
+            sets.push((format!("{name:?}"), groups));
+        }
+    }
+    sets
 }
 
 /// RSA keys are handed over as PKCS #1 (`raw`) where the plugin takes it:
@@ -866,6 +1036,21 @@ fn eddsa_curve(plugin: &LoadedPlugin) -> Option<&str> {
                 .iter()
                 .any(|n| name.eq_ignore_ascii_case(n))
         })
+}
+
+/// The Ed448 curve `plugin` serves, as it names it.
+fn ed448_curve(plugin: &LoadedPlugin) -> Option<&str> {
+    plugin
+        .descriptor()
+        .curves
+        .iter()
+        .find(|c| {
+            ["Ed448", "edwards448", "Curve448"]
+                .iter()
+                .any(|n| c.name.eq_ignore_ascii_case(n))
+                || c.parameters.get("oid").and_then(|v| v.as_str()) == Some("1.3.101.113")
+        })
+        .map(|c| c.name.as_str())
 }
 
 /// Sigil's high-S vectors for every low-S curve: the twin (r, n - s) of

@@ -27,7 +27,8 @@ pub struct VerifyItem {
     pub signature: String,
     /// `sha256`, `sha384`, `sha512`, `sha3-256` or `keccak256`; default
     /// from the key's plugin (P-256, secp256k1 and RSA: sha256; P-384:
-    /// sha384).
+    /// sha384; P-521: sha512). Plugins that sign the document itself
+    /// (EdDSA, ML-DSA) take none.
     pub hash_algorithm: Option<String>,
     /// ECDSA: `der` (default) or `p1363` (r||s).
     pub signature_encoding: Option<String>,

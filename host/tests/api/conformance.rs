@@ -49,6 +49,30 @@ fn rsa_conforms() {
 }
 
 #[test]
+fn ecdsa_p521_conforms() {
+    check("ecdsa-p521", 800);
+}
+
+#[test]
+fn ed448_conforms() {
+    check("ed448", 80);
+}
+
+#[test]
+fn ml_dsa_conforms_to_every_parameter_set() {
+    check("ml-dsa", 150);
+    let plugin = conformance_plugin("ml-dsa");
+    let report = conformance::run(&plugin);
+    for set in ["MlDsa44Verify", "MlDsa65Verify", "MlDsa87Verify"] {
+        assert!(
+            report.sets.iter().any(|s| s.name == set && s.vectors > 0),
+            "{set} did not run:\n{}",
+            report.render()
+        );
+    }
+}
+
+#[test]
 fn template_conforms() {
     check("template", 400);
 }
@@ -97,6 +121,9 @@ fn complete_admission_of_every_shipped_plugin_is_timed() {
         "ed25519",
         "rsa",
         "ecdsa-p384",
+        "ecdsa-p521",
+        "ed448",
+        "ml-dsa",
     ] {
         let plugin = conformance_plugin(name);
         let complete = conformance::admission(&plugin, &catalogue_for(&plugin, true))
@@ -219,7 +246,7 @@ async fn lax_new_versions_of_active_plugins_are_refused_with_their_reason() {
     let plugins = app.get("/v1/plugins", Some(&admin)).await.body;
     assert_eq!(
         plugins["items"].as_array().map(Vec::len),
-        Some(4),
+        Some(5),
         "nothing was stored: {plugins}"
     );
 }
@@ -355,5 +382,187 @@ async fn a_high_s_signature_never_verifies_on_a_low_s_curve_whatever_plugin_is_a
     for item in &results[1..] {
         assert_ne!(item["valid"], true, "{item}");
         assert_eq!(item["error"]["code"], "non_canonical_signature", "{item}");
+    }
+}
+
+/// What the HTTP conformance run of one plugin found.
+#[derive(Debug, Default)]
+struct HttpReport {
+    vectors: usize,
+    passed: usize,
+    skipped: usize,
+    failures: Vec<String>,
+}
+
+/// The API's names for the contract's vocabulary.
+fn api_format(format: sigil::plugins::KeyFormat) -> &'static str {
+    match format {
+        sigil::plugins::KeyFormat::Pem => "PEM",
+        sigil::plugins::KeyFormat::Der => "DER",
+        sigil::plugins::KeyFormat::Raw => "raw",
+    }
+}
+
+/// Run every vector `sigil plugin check` runs for plugin `name` through
+/// the HTTP API of `app`, where that plugin serves: register each group's
+/// key (`POST /v1/keys`), send its vectors through `/v1/verify/batch` and
+/// compare each item's `valid` with the expectation (Wycheproof `valid`
+/// must verify; `invalid` and `acceptable` must not, as `valid: false` or
+/// an item error). A group whose key the service refuses is skipped, as
+/// the offline check skips it, unless every vector in it must be refused.
+async fn http_conformance(
+    app: &crate::helpers::app::TestApp,
+    token: &str,
+    name: &str,
+) -> HttpReport {
+    use crate::helpers::signers::b64;
+    use serde_json::json;
+    let plugin = crate::helpers::plugin(name);
+    let descriptor = plugin.descriptor();
+    let only_curve = match descriptor.curves.as_slice() {
+        [curve] => Some(curve.name.clone()),
+        _ => None,
+    };
+    let mut report = HttpReport::default();
+    for group in conformance::vector_groups(&plugin) {
+        let key_data = match group.format {
+            sigil::plugins::KeyFormat::Pem => json!(String::from_utf8_lossy(&group.key)),
+            _ => json!(b64(&group.key)),
+        };
+        let mut registration = json!({"key_data": key_data, "format": api_format(group.format), "algorithm": descriptor.algorithm});
+        if group.format == sigil::plugins::KeyFormat::Raw
+            && let Some(curve) = &only_curve
+        {
+            registration["curve"] = json!(curve);
+        }
+        let created = app.post("/v1/keys", Some(token), registration).await;
+        let Some(key) = created.body["id"].as_str().map(str::to_owned) else {
+            if group.negative {
+                report.vectors += group.vectors.len();
+                report.passed += group.vectors.len();
+            } else {
+                report.skipped += group.vectors.len();
+            }
+            continue;
+        };
+        for chunk in group.vectors.chunks(500) {
+            let items: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|vector| {
+                    let mut item = json!({"public_key_id": key, "document": b64(&vector.message), "signature": b64(&vector.signature)});
+                    if let Some(hash) = group.hash {
+                        item["hash_algorithm"] = json!(hash.to_string());
+                    }
+                    if group.encoding != sigil::plugins::SignatureEncoding::Raw {
+                        item["signature_encoding"] = json!(group.encoding.to_string());
+                    }
+                    if group.scheme != sigil::plugins::SignatureScheme::Plain {
+                        item["signature_algorithm"] = json!(group.scheme.to_string());
+                    }
+                    item
+                })
+                .collect();
+            let batch = app
+                .post("/v1/verify/batch", Some(token), json!({"items": items}))
+                .await;
+            assert_eq!(
+                batch.status,
+                reqwest::StatusCode::OK,
+                "{name} {}: {:?}",
+                group.set,
+                batch.body
+            );
+            let results = batch.body["results"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(results.len(), chunk.len(), "{name}: one result per item");
+            for (vector, result) in chunk.iter().zip(results) {
+                report.vectors += 1;
+                let accepted = result["valid"] == true;
+                if accepted == vector.valid {
+                    report.passed += 1;
+                } else {
+                    report.failures.push(format!(
+                        "{} tcId {} ({}): expected valid={}, answered {result}",
+                        group.set, vector.tc_id, vector.comment, vector.valid
+                    ));
+                }
+            }
+        }
+    }
+    report
+}
+
+/// A server for HTTP conformance runs: one user registers a key per
+/// Wycheproof group and sends thousands of vectors, so the per-user
+/// quotas and rate limits are raised.
+async fn conformance_app(with_plugin_dir: bool) -> (crate::helpers::app::TestApp, String) {
+    let app = crate::helpers::app::TestApp::spawn_with(|c| {
+        c.quotas.keys_per_user = 100_000;
+        c.rate_limits.key_writes_per_user = 100_000;
+        c.rate_limits.per_user = 1_000_000;
+        c.rate_limits.verify_items_per_minute = 1_000_000;
+        if !with_plugin_dir {
+            c.plugins.dir = None;
+        }
+    })
+    .await;
+    let (_, admin) = app.admin().await;
+    (app, admin)
+}
+
+fn assert_http_conformance(name: &str, report: &HttpReport, minimum_vectors: usize) {
+    assert!(
+        report.failures.is_empty(),
+        "{name}: {} of {} vectors answered otherwise through HTTP:\n{}",
+        report.failures.len(),
+        report.vectors,
+        report.failures.join("\n")
+    );
+    assert_eq!(report.vectors, report.passed, "{name}");
+    assert!(
+        report.vectors >= minimum_vectors,
+        "{name}: only {} vectors ran through HTTP ({} skipped)",
+        report.vectors,
+        report.skipped
+    );
+}
+
+/// Every shipped plugin of the default set answers its Wycheproof (and
+/// Sigil) vectors through the HTTP API as `sigil plugin check` expects:
+/// the host's hashing, policy checks and batch path included.
+#[tokio::test]
+async fn the_default_set_conforms_through_http() {
+    let (app, admin) = conformance_app(true).await;
+    for (name, minimum) in [
+        ("ecdsa-p256", 1500),
+        ("ecdsa-secp256k1", 450),
+        ("ed25519", 150),
+        ("ml-dsa", 150),
+        ("rsa", 4000),
+    ] {
+        let report = http_conformance(&app, &admin, name).await;
+        assert_http_conformance(name, &report, minimum);
+    }
+}
+
+/// The plugins hot-loaded by upload answer theirs through HTTP too, each
+/// uploaded into a host that starts without them.
+#[tokio::test]
+async fn the_hot_loaded_plugins_conform_through_http() {
+    let (app, admin) = conformance_app(false).await;
+    for (name, minimum) in [("ecdsa-p384", 2000), ("ecdsa-p521", 800), ("ed448", 80)] {
+        let uploaded = app
+            .upload_plugin(&admin, crate::helpers::component_bytes(name))
+            .await;
+        assert_eq!(
+            uploaded.status,
+            reqwest::StatusCode::CREATED,
+            "{name}: {:?}",
+            uploaded.body
+        );
+        let report = http_conformance(&app, &admin, name).await;
+        assert_http_conformance(name, &report, minimum);
     }
 }

@@ -7,6 +7,7 @@
 
 mod helpers;
 
+mod algorithms;
 mod auth;
 mod batch;
 mod cli;

@@ -25,7 +25,7 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
     assert_eq!(before["next_cursor"], Value::Null, "one page: {before}");
     assert_eq!(
         before["items"].as_array().map(Vec::len),
-        Some(4),
+        Some(5),
         "the default set is recorded"
     );
 

@@ -1,0 +1,420 @@
+//! The algorithms of the second round (issue 16): each new plugin is
+//! hot-loaded by upload and answers genuine signatures made by an
+//! independent implementation: OpenSSL (the `openssl` crate over the
+//! system's libcrypto) for P-521, Ed448 and P-256 over SHA3-256; Python
+//! `cryptography` for ML-DSA, which the system's OpenSSL 3.0 lacks
+//! (`fixtures/ml-dsa.json`, made by `fixtures/ml-dsa.py`).
+
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::sign::Signer;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::app::TestApp;
+use crate::helpers::signers::b64;
+
+const DOCUMENT: &[u8] = b"Pay Bob 10 euros";
+
+fn pem(key: &PKey<Private>) -> String {
+    String::from_utf8(key.public_key_to_pem().expect("pem")).expect("utf-8")
+}
+
+/// Register a key; its id and the curve the service recorded.
+async fn register(app: &TestApp, token: &str, body: Value) -> (Value, Value) {
+    let view = app.add_key(token, body).await;
+    (view["id"].clone(), view["curve"].clone())
+}
+
+/// `valid` for `signature` over `document`, with `extra` request fields.
+async fn verdict(
+    app: &TestApp,
+    token: &str,
+    key: &Value,
+    document: &[u8],
+    signature: &[u8],
+    extra: Value,
+) -> Value {
+    let mut body =
+        json!({"public_key_id": key, "document": b64(document), "signature": b64(signature)});
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let answer = app.verify(token, body).await;
+    assert_eq!(answer.status, StatusCode::OK, "{:?}", answer.body);
+    answer.body
+}
+
+/// Upload a component from target/plugins; it is admitted and serves.
+async fn upload(app: &TestApp, token: &str, name: &str) {
+    let uploaded = app
+        .upload_plugin(token, crate::helpers::component_bytes(name))
+        .await;
+    assert_eq!(
+        uploaded.status,
+        StatusCode::CREATED,
+        "{name}: {:?}",
+        uploaded.body
+    );
+    assert_eq!(uploaded.body["name"], name);
+    assert_eq!(uploaded.body["status"], "active");
+}
+
+#[tokio::test]
+async fn p521_is_hot_loaded_and_verifies_openssl_signatures_over_sha512() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    let group = EcGroup::from_curve_name(Nid::SECP521R1).expect("group");
+    let key = PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("pkey");
+    let registration = json!({"key_data": pem(&key), "format": "PEM", "algorithm": "ECDSA"});
+    let before = app
+        .post("/v1/keys", Some(&admin), registration.clone())
+        .await;
+    assert_ne!(
+        before.status,
+        StatusCode::CREATED,
+        "P-521 is not served yet"
+    );
+
+    upload(&app, &admin, "ecdsa-p521").await;
+    let (id, curve) = register(&app, &admin, registration).await;
+    assert_eq!(curve, "P-521");
+    let mut signer = Signer::new(MessageDigest::sha512(), &key).expect("signer");
+    let signature = signer.sign_oneshot_to_vec(DOCUMENT).expect("sign");
+    let answer = verdict(&app, &admin, &id, DOCUMENT, &signature, json!({})).await;
+    assert_eq!(answer["valid"], true, "{answer}");
+    assert!(
+        answer["plugin"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("ecdsa-p521@"))
+    );
+    let forged = verdict(
+        &app,
+        &admin,
+        &id,
+        b"Pay Bob 1000 euros",
+        &signature,
+        json!({}),
+    )
+    .await;
+    assert_eq!(forged["valid"], false, "{forged}");
+}
+
+#[tokio::test]
+async fn ed448_is_hot_loaded_beside_ed25519_and_verifies_openssl_signatures() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    upload(&app, &admin, "ed448").await;
+    let key = PKey::generate_ed448().expect("ed448");
+    let mut signer = Signer::new_without_digest(&key).expect("signer");
+    let signature = signer.sign_oneshot_to_vec(DOCUMENT).expect("sign");
+    assert_eq!(signature.len(), 114);
+
+    // As PEM (the SPKI names Ed448), and raw with the curve named.
+    let (pem_id, curve) = register(
+        &app,
+        &admin,
+        json!({"key_data": pem(&key), "format": "PEM", "algorithm": "EdDSA"}),
+    )
+    .await;
+    assert_eq!(curve, "Ed448");
+    let raw = key.raw_public_key().expect("raw");
+    let (raw_id, _) = register(
+        &app,
+        &admin,
+        json!({"key_data": b64(&raw), "format": "raw", "algorithm": "EdDSA", "curve": "Ed448", "name": "raw ed448"}),
+    )
+    .await;
+    for id in [&pem_id, &raw_id] {
+        let answer = verdict(&app, &admin, id, DOCUMENT, &signature, json!({})).await;
+        assert_eq!(answer["valid"], true, "{answer}");
+        assert!(
+            answer["plugin"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("ed448@"))
+        );
+        let forged = verdict(
+            &app,
+            &admin,
+            id,
+            b"Pay Bob 1000 euros",
+            &signature,
+            json!({}),
+        )
+        .await;
+        assert_eq!(forged["valid"], false, "{forged}");
+    }
+    // Ed25519 keeps working beside it.
+    let ed25519 = PKey::generate_ed25519().expect("ed25519");
+    let (id, curve) = register(
+        &app,
+        &admin,
+        json!({"key_data": pem(&ed25519), "format": "PEM", "algorithm": "EdDSA", "name": "ed25519"}),
+    )
+    .await;
+    assert_eq!(curve, "Curve25519");
+    let mut signer = Signer::new_without_digest(&ed25519).expect("signer");
+    let signature = signer.sign_oneshot_to_vec(DOCUMENT).expect("sign");
+    let answer = verdict(&app, &admin, &id, DOCUMENT, &signature, json!({})).await;
+    assert_eq!(answer["valid"], true, "{answer}");
+}
+
+#[tokio::test]
+async fn p256_verifies_openssl_signatures_over_sha3_256() {
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("group");
+    let key = PKey::from_ec_key(EcKey::generate(&group).expect("key")).expect("pkey");
+    let (id, _) = register(
+        &app,
+        &admin,
+        json!({"key_data": pem(&key), "format": "PEM", "algorithm": "ECDSA"}),
+    )
+    .await;
+    let mut signer = Signer::new(MessageDigest::sha3_256(), &key).expect("signer");
+    let signature = signer.sign_oneshot_to_vec(DOCUMENT).expect("sign");
+    let sha3 = json!({"hash_algorithm": "sha3-256"});
+    let answer = verdict(&app, &admin, &id, DOCUMENT, &signature, sha3.clone()).await;
+    assert_eq!(answer["valid"], true, "{answer}");
+    // The same signature read as one over SHA-256 (the default) is wrong.
+    let answer = verdict(&app, &admin, &id, DOCUMENT, &signature, json!({})).await;
+    assert_eq!(answer["valid"], false, "{answer}");
+    let forged = verdict(&app, &admin, &id, b"Pay Bob 1000 euros", &signature, sha3).await;
+    assert_eq!(forged["valid"], false, "{forged}");
+}
+
+/// ML-DSA ships in the default set; this host starts without a plugin
+/// directory, so the upload is what brings it.
+#[tokio::test]
+async fn ml_dsa_is_hot_loaded_and_verifies_python_cryptography_signatures() {
+    use base64::Engine as _;
+    let app = TestApp::spawn_with(|c| c.plugins.dir = None).await;
+    let (_, admin) = app.admin().await;
+    upload(&app, &admin, "ml-dsa").await;
+    let fixture: Value =
+        serde_json::from_str(include_str!("fixtures/ml-dsa.json")).expect("fixture");
+    let decode = |v: &Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().expect("base64"))
+            .expect("base64")
+    };
+    let document = decode(&fixture["document"]);
+    let keys = fixture["keys"].as_array().expect("keys");
+    assert_eq!(keys.len(), 3);
+    for entry in keys {
+        let set = entry["parameter_set"].as_str().expect("set");
+        let signature = decode(&entry["signature"]);
+        let (pem_id, curve) = register(
+            &app,
+            &admin,
+            json!({"key_data": entry["pem"], "format": "PEM", "algorithm": "ML-DSA", "name": format!("{set} pem")}),
+        )
+        .await;
+        assert_eq!(curve, set);
+        let (raw_id, curve) = register(
+            &app,
+            &admin,
+            json!({"key_data": entry["raw"], "format": "raw", "algorithm": "ML-DSA", "curve": set, "name": format!("{set} raw")}),
+        )
+        .await;
+        assert_eq!(curve, set);
+        for id in [&pem_id, &raw_id] {
+            let answer = verdict(&app, &admin, id, &document, &signature, json!({})).await;
+            assert_eq!(answer["valid"], true, "{set}: {answer}");
+            assert!(
+                answer["plugin"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("ml-dsa@"))
+            );
+            let forged = verdict(
+                &app,
+                &admin,
+                id,
+                b"Pay Bob 1000 euros",
+                &signature,
+                json!({}),
+            )
+            .await;
+            assert_eq!(forged["valid"], false, "{set}: {forged}");
+        }
+        // In a batch too, beside a tampered signature.
+        let mut tampered = signature.clone();
+        tampered[10] ^= 1;
+        let batch = app
+            .post(
+                "/v1/verify/batch",
+                Some(&admin),
+                json!({"items": [
+                    {"public_key_id": pem_id, "document": b64(&document), "signature": b64(&signature)},
+                    {"public_key_id": pem_id, "document": b64(&document), "signature": b64(&tampered)},
+                ]}),
+            )
+            .await;
+        assert_eq!(batch.status, StatusCode::OK, "{:?}", batch.body);
+        assert_eq!(batch.body["results"][0]["valid"], true, "{:?}", batch.body);
+        assert_ne!(batch.body["results"][1]["valid"], true, "{:?}", batch.body);
+    }
+    let algorithms = app.get("/v1/algorithms", Some(&admin)).await.body;
+    assert!(
+        algorithms.to_string().contains("ML-DSA"),
+        "ML-DSA is catalogued: {algorithms}"
+    );
+}
+
+/// What one verification costs in each new plugin, printed for
+/// BENCHMARKS.md (`cargo test --test api algorithms::verification_cost --
+/// --nocapture`), beside the ECDSA P-256 and Ed25519 plugins whose cost
+/// under the release-built benchmark is known, and the bare per-call
+/// overhead: the test host is a debug build, so its per-call overhead is
+/// larger than a release host's while the compiled WebAssembly is the
+/// same. Only correctness is asserted.
+#[test]
+fn verification_cost_of_the_new_plugins_is_printed() {
+    use base64::Engine as _;
+    use sigil::plugins::{
+        HashAlgorithm, KeyFormat, SignatureEncoding, SignatureScheme, VerifyInput,
+    };
+    use std::time::Instant;
+    const MESSAGE: &[u8] = b"Sigil benchmark document: the quick brown fox jumps over the lazy dog";
+    let ec = |nid: Nid| {
+        PKey::from_ec_key(
+            EcKey::generate(&EcGroup::from_curve_name(nid).expect("group")).expect("key"),
+        )
+        .expect("pkey")
+    };
+    let signed = |key: &PKey<Private>, md: Option<MessageDigest>| {
+        let mut signer = match md {
+            Some(md) => Signer::new(md, key),
+            None => Signer::new_without_digest(key),
+        }
+        .expect("signer");
+        signer.sign_oneshot_to_vec(MESSAGE).expect("sign")
+    };
+    // (label, component, SPKI DER, document, signature, hash, encoding)
+    type CostCase = (
+        String,
+        &'static str,
+        Vec<u8>,
+        Vec<u8>,
+        Vec<u8>,
+        Option<HashAlgorithm>,
+        SignatureEncoding,
+    );
+    let mut cases: Vec<CostCase> = Vec::new();
+    let p256 = ec(Nid::X9_62_PRIME256V1);
+    cases.push((
+        "ecdsa-p256 (sha256)".into(),
+        "ecdsa-p256",
+        p256.public_key_to_der().expect("der"),
+        MESSAGE.to_vec(),
+        signed(&p256, Some(MessageDigest::sha256())),
+        Some(HashAlgorithm::Sha256),
+        SignatureEncoding::Der,
+    ));
+    let ed25519 = PKey::generate_ed25519().expect("key");
+    cases.push((
+        "ed25519".into(),
+        "ed25519",
+        ed25519.public_key_to_der().expect("der"),
+        MESSAGE.to_vec(),
+        signed(&ed25519, None),
+        None,
+        SignatureEncoding::Raw,
+    ));
+    let p521 = ec(Nid::SECP521R1);
+    cases.push((
+        "ecdsa-p521 (sha512)".into(),
+        "ecdsa-p521",
+        p521.public_key_to_der().expect("der"),
+        MESSAGE.to_vec(),
+        signed(&p521, Some(MessageDigest::sha512())),
+        Some(HashAlgorithm::Sha512),
+        SignatureEncoding::Der,
+    ));
+    let ed448 = PKey::generate_ed448().expect("key");
+    cases.push((
+        "ed448".into(),
+        "ed448",
+        ed448.public_key_to_der().expect("der"),
+        MESSAGE.to_vec(),
+        signed(&ed448, None),
+        None,
+        SignatureEncoding::Raw,
+    ));
+    let fixture: Value =
+        serde_json::from_str(include_str!("fixtures/ml-dsa.json")).expect("fixture");
+    let b64d = |v: &Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().expect("b64"))
+            .expect("b64")
+    };
+    for key in fixture["keys"].as_array().expect("keys") {
+        let body: String = key["pem"]
+            .as_str()
+            .expect("pem")
+            .lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect();
+        cases.push((
+            key["parameter_set"].as_str().expect("set").to_owned(),
+            "ml-dsa",
+            base64::engine::general_purpose::STANDARD
+                .decode(body)
+                .expect("pem"),
+            b64d(&fixture["document"]),
+            b64d(&key["signature"]),
+            None,
+            SignatureEncoding::Raw,
+        ));
+    }
+    let mut lines = Vec::new();
+    for (label, component, spki, message, signature, hash, encoding) in cases {
+        let plugin = crate::helpers::plugin(component);
+        let key = plugin
+            .parse_key(&spki, KeyFormat::Der, None)
+            .expect("call")
+            .expect("key");
+        let input = VerifyInput {
+            key: key.spki_der,
+            message: hash.map_or_else(|| message.clone(), |h| h.digest(&message)),
+            hash,
+            signature,
+            encoding,
+            scheme: SignatureScheme::Plain,
+        };
+        assert_eq!(
+            plugin.verify(input.clone()).expect("call"),
+            Ok(true),
+            "{label}"
+        );
+        let empty = VerifyInput {
+            key: Vec::new(),
+            message: Vec::new(),
+            hash: None,
+            signature: Vec::new(),
+            encoding: SignatureEncoding::Raw,
+            scheme: SignatureScheme::Plain,
+        };
+        let per_call = |input: &VerifyInput, n: u32| {
+            let mut rounds: Vec<f64> = (0..5)
+                .map(|_| {
+                    let start = Instant::now();
+                    for _ in 0..n {
+                        let _ = plugin.verify(input.clone());
+                    }
+                    start.elapsed().as_secs_f64() * 1e6 / f64::from(n)
+                })
+                .collect();
+            rounds.sort_by(f64::total_cmp);
+            rounds[2]
+        };
+        let verify = per_call(&input, 40);
+        let overhead = per_call(&empty, 40);
+        lines.push(format!(
+            "{label:<22} wasm verify {verify:>9.1} us   empty call {overhead:>7.1} us"
+        ));
+    }
+    eprintln!("verification cost (debug host):\n{}", lines.join("\n"));
+}
