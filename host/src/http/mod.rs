@@ -63,7 +63,9 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("A login session's access token (`POST /v1/auth/login`)."))
+                    .description(Some(
+                        "A login session's access token (`POST /v1/auth/login`).",
+                    ))
                     .build(),
             ),
         );

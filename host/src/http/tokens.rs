@@ -143,7 +143,14 @@ async fn create_token(
     caller: Caller,
     ClientIp(ip): ClientIp,
     ApiJson(request): ApiJson<NewTokenRequest>,
-) -> Result<(StatusCode, [(header::HeaderName, &'static str); 1], ApiJson<CreatedToken>), ApiError> {
+) -> Result<
+    (
+        StatusCode,
+        [(header::HeaderName, &'static str); 1],
+        ApiJson<CreatedToken>,
+    ),
+    ApiError,
+> {
     let request = TokenRequest {
         name: request.name.into_inner(),
         expires_at: request.expires_at.get(),

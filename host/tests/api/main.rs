@@ -22,5 +22,6 @@ mod redis;
 mod rls;
 mod sandbox;
 mod schema;
+mod tokens;
 mod users;
 mod verify;
