@@ -133,9 +133,8 @@ impl<K: std::hash::Hash + Eq> UseThrottle<K> {
         let Ok(last) = self.last.lock() else {
             return true;
         };
-        !last
-            .get(key)
-            .is_some_and(|at| at.elapsed() < USE_RECORD_INTERVAL)
+        last.get(key)
+            .is_none_or(|at| at.elapsed() >= USE_RECORD_INTERVAL)
     }
 
     /// Start a new interval for `key`.
