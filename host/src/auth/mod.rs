@@ -3,12 +3,15 @@
 //! authenticated [`Caller`] with its permission check. Nothing here knows
 //! HTTP: `http::extract` turns a request into a [`Caller`].
 //!
-//! A request is authenticated by its bearer token ([`authenticate`]): the
-//! signature and claims are checked, then revocation (Redis, PostgreSQL
-//! behind it), then the user is loaded with roles and permissions (cached
-//! briefly and dropped on every change, see `cache::entities`), so a
-//! suspension or a role change takes effect on the next request.
+//! A request is authenticated by its bearer token ([`authenticate`]): an
+//! access JWT's signature and claims are checked, then revocation (Redis,
+//! PostgreSQL behind it); an API token (`sigil_pat_...`, see
+//! [`api_tokens`]) is looked up by hash in PostgreSQL. Then the user is
+//! loaded with roles and permissions (cached briefly and dropped on every
+//! change, see `cache::entities`), so a suspension or a role change takes
+//! effect on the next request.
 
+pub mod api_tokens;
 pub mod identity;
 pub mod passwords;
 pub mod revocation;
@@ -16,6 +19,8 @@ pub mod sealing;
 pub mod sessions;
 pub mod tokens;
 pub mod verified;
+
+use std::net::IpAddr;
 
 use uuid::Uuid;
 
@@ -46,6 +51,12 @@ impl Permission {
         Permission::ManagePublicKeys,
     ];
 
+    /// The permission named `name` (as in the `permissions` table, and as
+    /// API token scopes).
+    pub fn parse(name: &str) -> Option<Permission> {
+        Self::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+
     /// The name in the `permissions` table.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -62,14 +73,30 @@ impl Permission {
 #[error("this requires the {} permission", .0.as_str())]
 pub struct MissingPermission(pub Permission);
 
+/// What a request authenticated with.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// An access JWT of a login session: its verified claims.
+    Session(Claims),
+    /// An API token.
+    ApiToken {
+        /// The token's id (never its value).
+        id: Uuid,
+        /// Its scopes, as stored.
+        scopes: Vec<String>,
+    },
+}
+
 /// The authenticated user making the request (extracted from a request
 /// by `http::extract`).
 #[derive(Debug, Clone)]
 pub struct Caller {
-    /// The user, roles and permissions, as of this request.
+    /// The user, roles and permissions, as of this request. With an API
+    /// token, the permissions are the token's scopes intersected with the
+    /// user's own.
     pub principal: Principal,
-    /// The verified token's claims.
-    pub claims: Claims,
+    /// The credential presented.
+    pub credential: Credential,
 }
 
 impl Caller {
@@ -86,13 +113,21 @@ impl Caller {
             .any(|p| p == permission.as_str())
     }
 
-    /// Whether the user is an administrator (sees every user's rows).
+    /// Whether the user is an administrator (sees every user's rows). An
+    /// administrator's API token has that reach only if it carries the
+    /// `manage_users` scope, so a token scoped to verification cannot act
+    /// on other users' tokens.
     pub fn is_admin(&self) -> bool {
-        self.principal
+        let admin = self
+            .principal
             .user
             .roles
             .iter()
-            .any(|r| r == crate::store::users::ADMIN_ROLE)
+            .any(|r| r == crate::store::users::ADMIN_ROLE);
+        match &self.credential {
+            Credential::Session(_) => admin,
+            Credential::ApiToken { .. } => admin && self.can(Permission::ManageUsers),
+        }
     }
 
     /// Refuse unless the user holds `permission`; the reason is logged,
@@ -132,10 +167,15 @@ pub enum AuthError {
     Store(#[from] StoreError),
 }
 
-/// The caller a bearer token stands for: signature and claims, then
-/// revocation (Redis, PostgreSQL behind it), then the user as of now
-/// (through `Caches::principal`), who must be active.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AuthError> {
+/// The caller a bearer token stands for: an API token by its row (see
+/// [`api_tokens::authenticate`]; `ip` is for the audit log of a refused
+/// use); an access JWT by signature and claims, then revocation (Redis,
+/// PostgreSQL behind it), then the user as of now (through
+/// `Caches::principal`), who must be active.
+pub async fn authenticate(state: &AppState, token: &str, ip: IpAddr) -> Result<Caller, AuthError> {
+    if api_tokens::is_api_token(token) {
+        return api_tokens::authenticate(state, token, ip).await;
+    }
     let claims = state.tokens.verify(token).await?;
     if state.revocations.is_revoked(claims.jti, claims.sid).await? {
         return Err(AuthError::Revoked);
@@ -149,7 +189,10 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Caller, AuthE
         tracing::info!(user = %principal.user.id, status = %principal.user.status, "access denied: account not active");
         return Err(AuthError::AccountDisabled(principal.user.status));
     }
-    Ok(Caller { principal, claims })
+    Ok(Caller {
+        principal,
+        credential: Credential::Session(claims),
+    })
 }
 
 /// A permission as a type, so that a route's permission is checked by an

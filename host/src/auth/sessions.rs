@@ -58,6 +58,9 @@ pub enum SessionError {
     /// Signing failed.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// Logout was asked with an API token, which belongs to no session.
+    #[error("an API token belongs to no session; revoke it with DELETE /v1/tokens/{{id}}")]
+    NotASession,
 }
 
 fn hash_refresh_token(token: &str) -> String {
@@ -262,7 +265,9 @@ fn session_revocation_end(state: &AppState) -> chrono::DateTime<Utc> {
 
 /// Log out: the presented access token and its whole session stop working.
 pub async fn logout(state: &AppState, caller: &Caller, ip: IpAddr) -> Result<(), SessionError> {
-    let claims = &caller.claims;
+    let crate::auth::Credential::Session(claims) = &caller.credential else {
+        return Err(SessionError::NotASession);
+    };
     // Accepted until `exp` plus the verification leeway: revoked as long.
     let token_end = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_else(Utc::now)
         + chrono::Duration::seconds(LEEWAY_SECS as i64 + 60);

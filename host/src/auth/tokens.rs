@@ -27,6 +27,7 @@ use crate::config::AuthConfig;
 use crate::store::tokens::SigningKeyRow;
 use crate::store::{Store, StoreError};
 
+use super::api_tokens::ApiTokenThrottles;
 use super::sealing::{KeySealer, SealError};
 use super::verified::VerifiedTokens;
 
@@ -126,6 +127,7 @@ pub struct Tokens {
     last_reload: std::sync::Mutex<Option<std::time::Instant>>,
     verified: VerifiedTokens,
     sealer: KeySealer,
+    api_throttles: ApiTokenThrottles,
 }
 
 /// Least time between two reloads caused by unknown key ids.
@@ -135,6 +137,11 @@ const RELOAD_INTERVAL: Duration = Duration::from_secs(5);
 pub const LEEWAY_SECS: u64 = 30;
 
 impl Tokens {
+    /// This host's throttles of API-token use records.
+    pub fn api_throttles(&self) -> &ApiTokenThrottles {
+        &self.api_throttles
+    }
+
     /// The sealer of keys and deployment secrets at rest.
     pub fn sealer(&self) -> &KeySealer {
         &self.sealer
@@ -157,6 +164,7 @@ impl Tokens {
             ring: ArcSwap::from_pointee(Vec::new()),
             reload: tokio::sync::Mutex::new(()),
             last_reload: std::sync::Mutex::new(None),
+            api_throttles: ApiTokenThrottles::default(),
         };
         tokens.rotate_if_due().await?;
         Ok(tokens)

@@ -368,6 +368,9 @@ pub struct AuthConfig {
     /// Verified access tokens remembered per host, so a repeated token
     /// skips the signature check (revocation is still checked); 0 disables.
     pub verified_token_cache: usize,
+    /// The longest lifetime an API token may be created with, in seconds
+    /// (`POST /v1/tokens` refuses a later `expires_at`).
+    pub api_token_max_ttl_secs: u64,
 }
 
 impl Default for AuthConfig {
@@ -381,6 +384,7 @@ impl Default for AuthConfig {
             open_registration: true,
             hashing_concurrency: 0,
             verified_token_cache: 16_384,
+            api_token_max_ttl_secs: 366 * 24 * 3600,
             signing_key_secret: Secret::default(),
         }
     }
@@ -463,6 +467,9 @@ pub struct QuotasConfig {
     /// login beyond it ends the session used longest ago (its refresh token
     /// and access tokens stop working).
     pub sessions_per_user: u32,
+    /// Live (unrevoked, unexpired) API tokens one user may hold; creating
+    /// one more answers 409 `token_quota_exceeded` and stores nothing.
+    pub tokens_per_user: u32,
 }
 
 impl Default for QuotasConfig {
@@ -470,6 +477,7 @@ impl Default for QuotasConfig {
         Self {
             keys_per_user: 100,
             sessions_per_user: 10,
+            tokens_per_user: 20,
         }
     }
 }

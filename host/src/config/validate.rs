@@ -128,6 +128,11 @@ impl AuthConfig {
             self.access_token_ttl_secs,
             60..=24 * 3600,
         )?;
+        within(
+            "auth.api_token_max_ttl_secs",
+            self.api_token_max_ttl_secs,
+            60..=10 * 366 * 24 * 3600,
+        )?;
         not_empty("auth.issuer", &self.issuer)?;
         not_empty("auth.audience", &self.audience)
     }
@@ -164,7 +169,8 @@ impl HistoryConfig {
 impl QuotasConfig {
     fn validate(&self) -> Result<(), ConfigError> {
         at_least_one("quotas.keys_per_user", self.keys_per_user.into())?;
-        at_least_one("quotas.sessions_per_user", self.sessions_per_user.into())
+        at_least_one("quotas.sessions_per_user", self.sessions_per_user.into())?;
+        at_least_one("quotas.tokens_per_user", self.tokens_per_user.into())
     }
 }
 
@@ -232,7 +238,7 @@ mod tests {
     #[test]
     fn each_refusal_names_its_setting_and_variable() {
         type Spoil = fn(&mut Config);
-        let cases: [(Spoil, &str, &str); 11] = [
+        let cases: [(Spoil, &str, &str); 13] = [
             (
                 |c| c.database.url = Default::default(),
                 "database.url",
@@ -265,6 +271,16 @@ mod tests {
                 |c| c.quotas.sessions_per_user = 0,
                 "quotas.sessions_per_user",
                 "SIGIL_QUOTAS__SESSIONS_PER_USER",
+            ),
+            (
+                |c| c.quotas.tokens_per_user = 0,
+                "quotas.tokens_per_user",
+                "SIGIL_QUOTAS__TOKENS_PER_USER",
+            ),
+            (
+                |c| c.auth.api_token_max_ttl_secs = 59,
+                "auth.api_token_max_ttl_secs",
+                "SIGIL_AUTH__API_TOKEN_MAX_TTL_SECS",
             ),
             (
                 |c| c.plugins.deadline_ms = 0,

@@ -57,7 +57,8 @@ pub struct Me {
     /// The user.
     #[serde(flatten)]
     pub user: User,
-    /// Permissions through the user's roles.
+    /// Permissions through the user's roles (with an API token: those of
+    /// them the token's scopes name).
     pub permissions: Vec<String>,
 }
 
@@ -80,6 +81,10 @@ impl From<SessionError> for ApiError {
             SessionError::Store(e) => e.into(),
             SessionError::Hash(e) => e.into(),
             SessionError::Token(e) => ApiError::internal(e),
+            SessionError::NotASession => ApiError::bad_request(
+                "not_a_session",
+                "an API token belongs to no session; revoke it with DELETE /v1/tokens/{id}",
+            ),
         }
     }
 }
@@ -191,7 +196,7 @@ async fn refresh(
 
 /// Revoke the presented access token and its session.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = super::error::Problem)))]
+    responses((status = 204), (status = 400, body = super::error::Problem, description = "not_a_session: the request used an API token"), (status = 401, body = super::error::Problem)))]
 async fn logout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

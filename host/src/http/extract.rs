@@ -30,7 +30,8 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(outcome?);
         }
         let token = bearer_token(parts)?;
-        Ok(authenticate(state, token).await?)
+        let ip = client_ip(parts, state.config.http.trust_forwarded_for);
+        Ok(authenticate(state, token, ip).await?)
     }
 }
 

@@ -17,6 +17,7 @@ pub mod ops;
 pub mod pagination;
 pub mod plugins;
 pub mod ratelimit;
+pub mod tokens;
 pub mod users;
 pub mod verify;
 
@@ -50,8 +51,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 )]
 struct ApiDoc;
 
-/// Declares the bearer scheme; operations list the permission they need as
-/// the scheme's scope.
+/// Declares the bearer schemes: `bearer` (a login session's access JWT)
+/// and `api_token` (`sigil_pat_...`, see `/v1/tokens`); operations list the
+/// permission they need as the scheme's scope.
 struct BearerAuth;
 
 impl Modify for BearerAuth {
@@ -63,9 +65,69 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .description(Some(
+                        "A login session's access token (`POST /v1/auth/login`).",
+                    ))
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            API_TOKEN_SCHEME,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("sigil_pat")
+                    .description(Some(
+                        "An API token (`sigil_pat_...`, `POST /v1/tokens`), sent as \
+                         `Authorization: Bearer`. Its permissions are its scopes, \
+                         limited to those its owner still holds.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The name of the API-token security scheme.
+const API_TOKEN_SCHEME: &str = "api_token";
+
+/// POST operations an API token cannot do.
+const SESSION_ONLY: [&str; 2] = ["/v1/tokens", "/v1/auth/logout"];
+
+/// An API token authenticates wherever an access token does: every
+/// operation that accepts `bearer` also accepts `api_token` with the same
+/// scopes (an alternative requirement), except creating a token and
+/// logging out, which need a login session.
+fn accept_api_tokens(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::security::SecurityRequirement;
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let operations = [
+            (&mut item.get, false),
+            (&mut item.put, false),
+            (&mut item.post, SESSION_ONLY.contains(&path.as_str())),
+            (&mut item.delete, false),
+            (&mut item.patch, false),
+        ];
+        for (operation, session_only) in operations {
+            let Some(operation) = operation.as_mut() else {
+                continue;
+            };
+            if session_only {
+                continue;
+            }
+            let Some(security) = operation.security.as_mut() else {
+                continue;
+            };
+            let scopes = security.iter().find_map(|requirement| {
+                serde_json::to_value(requirement)
+                    .ok()
+                    .and_then(|value| value.get("bearer").cloned())
+                    .and_then(|scopes| serde_json::from_value::<Vec<String>>(scopes).ok())
+            });
+            if let Some(scopes) = scopes {
+                security.push(SecurityRequirement::new(API_TOKEN_SCHEME, scopes));
+            }
+        }
     }
 }
 
@@ -80,8 +142,10 @@ pub fn api(config: &crate::config::Config) -> (axum::Router<AppState>, utoipa::o
         .merge(history::router())
         .merge(plugins::router(config.plugins.max_upload_bytes))
         .merge(audit::router())
+        .merge(tokens::router())
         .merge(ops::router())
         .split_for_parts();
+    accept_api_tokens(&mut openapi);
     openapi::make_truthful(&mut openapi);
     (routes, openapi)
 }

@@ -368,7 +368,7 @@ pub async fn rate_limit(State(state): State<AppState>, request: Request, next: N
     if limits.enabled
         && let Ok(token) = bearer_token(&parts)
     {
-        let outcome = authenticate(&state, token).await;
+        let outcome = authenticate(&state, token, ip).await;
         if let Ok(caller) = &outcome {
             who = Client::User(caller.id());
         }

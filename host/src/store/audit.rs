@@ -68,6 +68,14 @@ pub enum Action {
     PluginActivate,
     /// A stored plugin version disabled.
     PluginDisable,
+    /// An API token created (target: the token's id, never its value).
+    TokenCreate,
+    /// An API token revoked by its owner or an administrator.
+    TokenRevoke,
+    /// A request presented a known API token that may not be used (revoked,
+    /// expired, its owner not active); recorded at most once a minute per
+    /// token and host.
+    TokenUseRefused,
 }
 
 impl Action {
@@ -90,6 +98,9 @@ impl Action {
             Action::PluginUpload => "plugin.upload",
             Action::PluginActivate => "plugin.activate",
             Action::PluginDisable => "plugin.disable",
+            Action::TokenCreate => "token.create",
+            Action::TokenRevoke => "token.revoke",
+            Action::TokenUseRefused => "token.use_refused",
         }
     }
 
@@ -106,6 +117,7 @@ impl Action {
             Action::KeyCreate | Action::KeyRevoke | Action::KeyDelete => "public_key",
             Action::CurveCreate | Action::CurveUpdate => "curve",
             Action::PluginUpload | Action::PluginActivate | Action::PluginDisable => "plugin",
+            Action::TokenCreate | Action::TokenRevoke | Action::TokenUseRefused => "api_token",
         }
     }
 }
@@ -302,5 +314,17 @@ mod tests {
             Action::AuthRefreshTokenReuse.as_str(),
             "auth.refresh_token_reuse"
         );
+    }
+
+    #[test]
+    fn api_token_events_name_the_token_kind() {
+        for (action, name) in [
+            (Action::TokenCreate, "token.create"),
+            (Action::TokenRevoke, "token.revoke"),
+            (Action::TokenUseRefused, "token.use_refused"),
+        ] {
+            assert_eq!(action.as_str(), name);
+            assert_eq!(action.target_type(), "api_token");
+        }
     }
 }

@@ -7,6 +7,7 @@
 #[macro_use]
 mod status;
 
+pub mod api_tokens;
 pub mod audit;
 pub mod catalog;
 pub mod history;

@@ -25,5 +25,6 @@ mod rls;
 mod sandbox;
 mod scale;
 mod schema;
+mod tokens;
 mod users;
 mod verify;
