@@ -72,7 +72,10 @@ async fn list_verifications(
         pagination::fetch_page(&state, query.cursor.as_deref(), query.limit, async |page| {
             // A listing may lag by the replica's bound (DATABASE_READ_URL);
             // a record by id (below) is read from the primary.
-            let mut tx = state.store.reading_for(caller.id()).await?;
+            let mut tx = state
+                .store
+                .reading_as(caller.id(), caller.is_admin())
+                .await?;
             let records = verifications::list_records(&mut tx, &filter, page).await?;
             tx.commit().await?;
             Ok(records)
@@ -118,7 +121,10 @@ async fn get_verification(
     caller: Authorized<VerifySignatures>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<RecordView>, ApiError> {
-    let mut tx = state.store.acting_for(caller.id()).await?;
+    let mut tx = state
+        .store
+        .acting_as(caller.id(), caller.is_admin())
+        .await?;
     let record = verifications::record(&mut tx, id).await?;
     tx.commit().await?;
     Ok(ApiJson(
@@ -136,7 +142,10 @@ async fn list_batches(
 ) -> Result<ApiJson<Paged<BatchView>>, ApiError> {
     let batches =
         pagination::fetch_page(&state, query.cursor.as_deref(), query.limit, async |page| {
-            let mut tx = state.store.reading_for(caller.id()).await?;
+            let mut tx = state
+                .store
+                .reading_as(caller.id(), caller.is_admin())
+                .await?;
             let batches = verifications::list_batches(&mut tx, page).await?;
             tx.commit().await?;
             Ok(batches)
@@ -154,7 +163,10 @@ async fn get_batch(
     caller: Authorized<VerifySignatures>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<BatchDetail>, ApiError> {
-    let mut tx = state.store.acting_for(caller.id()).await?;
+    let mut tx = state
+        .store
+        .acting_as(caller.id(), caller.is_admin())
+        .await?;
     let batch = verifications::batch(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("batch"))?;

@@ -103,7 +103,10 @@ async fn list_keys(
     }
     let status = query.status.as_deref();
     let rows = pagination::fetch_page(&state, query.cursor.as_deref(), query.limit, async |page| {
-        let mut tx = state.store.acting_for(caller.id()).await?;
+        let mut tx = state
+            .store
+            .acting_as(caller.id(), caller.is_admin())
+            .await?;
         let rows = keys::list(&mut tx, status, page).await?;
         tx.commit().await?;
         Ok(rows)
@@ -121,7 +124,10 @@ async fn get_key(
     caller: Authorized<ManagePublicKeys>,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<KeyView>, ApiError> {
-    let mut tx = state.store.acting_for(caller.id()).await?;
+    let mut tx = state
+        .store
+        .acting_as(caller.id(), caller.is_admin())
+        .await?;
     let row = keys::get(&mut tx, id).await?;
     tx.commit().await?;
     Ok(ApiJson(KeyView::from(
@@ -141,7 +147,10 @@ async fn update_key(
 ) -> Result<ApiJson<KeyView>, ApiError> {
     check_name(patch.name.as_ref())?;
     check_metadata(patch.metadata.as_ref())?;
-    let mut tx = state.store.acting_for(caller.id()).await?;
+    let mut tx = state
+        .store
+        .acting_as(caller.id(), caller.is_admin())
+        .await?;
     let row = keys::get(&mut tx, id)
         .await?
         .ok_or_else(|| ApiError::not_found("key"))?;
@@ -174,7 +183,10 @@ async fn revoke_key(
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<ApiJson<KeyView>, ApiError> {
-    let mut tx = state.store.acting_for(caller.id()).await?;
+    let mut tx = state
+        .store
+        .acting_as(caller.id(), caller.is_admin())
+        .await?;
     let row = match keys::revoke(&mut tx, id).await? {
         true => keys::get(&mut tx, id).await?,
         false => None,
@@ -198,7 +210,10 @@ async fn delete_key(
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.store.acting_for(caller.id()).await?;
+    let mut tx = state
+        .store
+        .acting_as(caller.id(), caller.is_admin())
+        .await?;
     let deleted = keys::delete(&mut tx, id)
         .await
         .map_err(|error| match error {

@@ -147,6 +147,7 @@ pub fn api(config: &crate::config::Config) -> (axum::Router<AppState>, utoipa::o
         .split_for_parts();
     accept_api_tokens(&mut openapi);
     openapi::make_truthful(&mut openapi);
+    openapi::state_limits(&mut openapi, config);
     (routes, openapi)
 }
 

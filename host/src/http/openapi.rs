@@ -17,6 +17,25 @@ use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 /// The media type of every error answer.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// State the limits that come from the configuration where a generated
+/// client can read them: the batch's item count (`verify.max_batch_items`;
+/// `sigil verify-batch` sizes its chunks from it).
+pub fn state_limits(openapi: &mut OpenApi, config: &crate::config::Config) {
+    use utoipa::openapi::schema::{ArrayItems, Schema};
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    let Some(RefOr::T(Schema::Object(batch))) = components.schemas.get_mut("BatchRequest") else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Array(items))) = batch.properties.get_mut("items") {
+        items.max_items = Some(config.verify.max_batch_items);
+        if matches!(items.items, ArrayItems::False) {
+            tracing::warn!("BatchRequest.items has no item schema");
+        }
+    }
+}
+
 /// Apply the shared answers to every operation of `openapi`.
 pub fn make_truthful(openapi: &mut OpenApi) {
     for (path, item) in openapi.paths.paths.iter_mut() {
@@ -119,6 +138,17 @@ mod tests {
     fn document() -> OpenApi {
         let state_free = crate::config::Config::default();
         crate::http::api(&state_free).1
+    }
+
+    #[test]
+    fn the_batch_maximum_is_stated() {
+        let mut config = crate::config::Config::default();
+        config.verify.max_batch_items = 321;
+        let mut openapi = crate::http::api(&config).1;
+        state_limits(&mut openapi, &config);
+        let json = serde_json::to_value(&openapi).expect("serialises");
+        let items = &json["components"]["schemas"]["BatchRequest"]["properties"]["items"];
+        assert_eq!(items["maxItems"].as_u64(), Some(321), "{items}");
     }
 
     #[test]

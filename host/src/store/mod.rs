@@ -257,18 +257,14 @@ impl Store {
         }
     }
 
-    /// A read-only transaction acting for `user` on the replica while it is
+    /// A transaction acting for `user` on the replica while it is
     /// usable, else on the primary: for listings, which may lag the
     /// primary by at most `database.read_max_lag_ms`.
-    pub async fn reading_for(&self, user: Uuid) -> Result<ActingTx, StoreError> {
+    /// (`admin_reach` as in [`Store::acting_as`].)
+    pub async fn reading_as(&self, user: Uuid, admin_reach: bool) -> Result<ActingTx, StoreError> {
         let pool = self.read_pool().await;
         let mut tx = pool.begin().await?;
-        sqlx::query_scalar!(
-            "SELECT set_config('sigil.user_id', $1, true)",
-            user.to_string()
-        )
-        .fetch_one(&mut *tx)
-        .await?;
+        act_as(&mut tx, user, admin_reach).await?;
         Ok(ActingTx(tx))
     }
 
@@ -295,6 +291,17 @@ impl Store {
     /// drops it, which rolls it back.
     pub async fn acting_for(&self, user: Uuid) -> Result<ActingTx, StoreError> {
         Ok(ActingTx(self.begin_for(user).await?))
+    }
+
+    /// A transaction that acts for a caller: `user`, with an
+    /// administrator's reach over other users' rows only if `admin_reach`
+    /// (false for an administrator's API token without the `manage_users`
+    /// scope). The reach can only narrow what the role grants: row-level
+    /// security still checks the role itself.
+    pub async fn acting_as(&self, user: Uuid, admin_reach: bool) -> Result<ActingTx, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        act_as(&mut tx, user, admin_reach).await?;
+        Ok(ActingTx(tx))
     }
 
     /// A plain transaction (tables without row-level security).
@@ -346,6 +353,18 @@ impl Store {
             .await
             .is_ok()
     }
+}
+
+/// Make `tx` act for `user`, with or without an administrator's reach.
+async fn act_as(tx: &mut Tx, user: Uuid, admin_reach: bool) -> Result<(), StoreError> {
+    sqlx::query!(
+        "SELECT set_config('sigil.user_id', $1, true) AS user_id, set_config('sigil.admin_reach', $2, true) AS admin_reach",
+        user.to_string(),
+        if admin_reach { "on" } else { "off" }
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Connection options from a URL plus the configured TLS overrides.

@@ -113,7 +113,7 @@ async fn metrics_report_traffic_plugins_caches_limits_and_the_database() {
         r#"sigil_db_pool_connections{state="in_use"}"#,
         r#"sigil_record_commit_rows_bucket{le="+Inf"}"#,
         r#"sigil_redis_breaker_state{state="closed"} 1"#,
-        "sigil_plugins_loaded 5",
+        "sigil_plugins_loaded 6",
     ] {
         assert!(text.contains(series), "missing {series}\n{text}");
     }

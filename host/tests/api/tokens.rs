@@ -455,3 +455,43 @@ async fn the_openapi_document_describes_tokens_and_their_scheme() {
     let create = doc["paths"]["/v1/tokens"]["post"]["security"].to_string();
     assert!(!create.contains("api_token"), "{create}");
 }
+
+#[tokio::test]
+async fn an_administrators_narrow_token_sees_only_its_owners_rows() {
+    let app = TestApp::spawn().await;
+    let (_, user) = app.user(&["user"]).await;
+    let signer = TestKey::generate(Kind::Ed25519);
+    let key = app.register_key(&user, &signer).await;
+    let body = json!({"public_key_id": key, "document": b64(DOCUMENT), "signature": b64(&signer.sign(DOCUMENT))});
+    assert_eq!(app.verify(&user, body).await.body["valid"], true);
+
+    let (_, admin) = app.admin().await;
+    // The administrator's session reaches every user's history and keys.
+    let listed = app.get("/v1/verifications", Some(&admin)).await;
+    assert_eq!(
+        listed.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{:?}",
+        listed.body
+    );
+    let shown = app.get(&format!("/v1/keys/{key}"), Some(&admin)).await;
+    assert_eq!(shown.status, StatusCode::OK, "{:?}", shown.body);
+
+    // A token of that administrator scoped to verification does not.
+    let (_, narrow) = token(&app, &admin, json!(["verify_signatures"])).await;
+    let listed = app.get("/v1/verifications", Some(&narrow)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    assert_eq!(listed.body["items"], json!([]), "{:?}", listed.body);
+    let (_, keys_token) = token(&app, &admin, json!(["manage_public_keys"])).await;
+    let shown = app.get(&format!("/v1/keys/{key}"), Some(&keys_token)).await;
+    assert_eq!(shown.status, StatusCode::NOT_FOUND, "{:?}", shown.body);
+    // With the manage_users scope it has the administrator's reach again.
+    let (_, wide) = token(&app, &admin, json!(["verify_signatures", "manage_users"])).await;
+    let listed = app.get("/v1/verifications", Some(&wide)).await;
+    assert_eq!(
+        listed.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{:?}",
+        listed.body
+    );
+}
