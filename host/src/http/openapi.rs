@@ -7,7 +7,7 @@
 //!   as `application/json`);
 //! - the statuses any operation can answer whatever its handler does: 400
 //!   (a path id, query or body that does not parse), 401 and 403 where a
-//!   token is needed, 413 and 415 where there is a body, 429 (rate limits,
+//!   token is needed, 413, 415 and 422 where there is a body, 429 (rate limits,
 //!   `/v1/` only), 503 (load shedding, a backing store down) and 500.
 
 use utoipa::openapi::path::{Operation, PathItem};
@@ -70,21 +70,35 @@ fn problem(description: &str) -> Response {
         .build()
 }
 
+/// Whether a response's body is the `Problem` schema (or it has none).
+fn names_problem(response: &Response) -> bool {
+    response.content.values().all(|content| {
+        matches!(&content.schema, Some(RefOr::Ref(reference)) if reference.ref_location.ends_with("/Problem"))
+    })
+}
+
 fn complete(path: &str, operation: &mut Operation) {
     let secured = operation
         .security
         .as_ref()
         .is_some_and(|requirements| !requirements.is_empty());
     let has_body = operation.request_body.is_some();
+    let has_query = operation
+        .parameters
+        .as_ref()
+        .is_some_and(|parameters| !parameters.is_empty());
     let limited = path.starts_with("/v1/");
     let responses = &mut operation.responses.responses;
 
-    // Error answers the annotation declared: their body is a problem.
+    // Error answers the annotation declared with the `Problem` body are
+    // served as problems (`/ready`'s 503 is its own JSON document).
     for (status, response) in responses.iter_mut() {
         if !status.starts_with('4') && !status.starts_with('5') {
             continue;
         }
-        if let RefOr::T(response) = response {
+        if let RefOr::T(response) = response
+            && names_problem(response)
+        {
             let description = response.description.clone();
             *response = problem(&description);
         }
@@ -112,6 +126,12 @@ fn complete(path: &str, operation: &mut Operation) {
         shared.push((
             "403",
             "The token lacks the permission this operation needs.",
+        ));
+    }
+    if has_body || has_query {
+        shared.push((
+            "422",
+            "The body or a parameter parses but is not valid: a field missing, unknown or out of range (`invalid_body`, or a code naming the field).",
         ));
     }
     if has_body {
@@ -163,7 +183,7 @@ mod tests {
                     assert!(responses.contains_key(status), "{path} {id}: no {status}");
                 }
                 for (status, response) in responses {
-                    if status.starts_with('4') || status.starts_with('5') {
+                    if (status.starts_with('4') || status.starts_with('5')) && path != "/ready" {
                         let RefOr::T(response) = response else {
                             panic!("{path} {id} {status}: a reference");
                         };

@@ -35,10 +35,12 @@ const STATUSES: &[&str] = &["active", "inactive", "suspended"];
 #[serde(deny_unknown_fields)]
 pub struct NewAccount {
     /// 3-64 characters of letters, digits, `.`, `_`, `-`.
+    #[schema(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9._-]+$")]
     pub username: String,
     /// E-mail address.
     pub email: String,
     /// 12-256 characters.
+    #[schema(min_length = 12, max_length = 256)]
     pub password: String,
     /// Roles to grant (admins only; default `["user"]`).
     pub roles: Option<Vec<String>>,
