@@ -121,15 +121,7 @@ impl Balancer {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("sent through the balancer");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("body");
-        Answer {
-            status,
-            headers,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
+        Answer::of(request.send().await.expect("sent through the balancer")).await
     }
 }
 

@@ -183,6 +183,18 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Read a response whole.
+    pub async fn of(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        Answer {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
     /// The problem code of an error body.
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or_default()
@@ -285,16 +297,7 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.expect("request sent");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("body");
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        Answer::of(request.send().await.expect("request sent")).await
     }
 
     /// GET.
