@@ -27,6 +27,11 @@ def build_release():
         subprocess.run([os.path.join(ROOT, "scripts/build-plugins")], check=True)
 
 
+def sigil_binary():
+    """The binary a Server runs: SIGIL_BIN, else the release build."""
+    return os.environ.get("SIGIL_BIN") or os.path.join(TARGET, "release/sigil")
+
+
 def psql(db, sql):
     out = subprocess.run(["psql", f"{PG}/{db}", "-qAtc", sql], check=True, capture_output=True, text=True)
     return out.stdout.strip()
@@ -55,7 +60,7 @@ class Server:
             "SIGIL_LOG__FILTER": "warn",
         })
         self.env.update(env or {})
-        sigil = os.path.join(TARGET, "release/sigil")
+        sigil = sigil_binary()
         subprocess.run([sigil, "migrate"], env=self.env, check=True, capture_output=True)
         subprocess.run([sigil, "admin", "create", "--username", "admin", "--email", "admin@example.com"],
                        input=self.admin_password, text=True, env=self.env, check=True, capture_output=True)

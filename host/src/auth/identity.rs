@@ -69,7 +69,7 @@ impl fmt::Display for Username {
 }
 
 /// An e-mail address, stored lower-cased: `local@domain.tld`, at most 256
-/// bytes, no whitespace and no control characters (PostgreSQL refuses NUL
+/// characters (the column's `VARCHAR(256)`), no whitespace and no control characters (PostgreSQL refuses NUL
 /// in text; the others only ever come from mistakes or probes).
 /// (Deliverability is not checked.)
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,7 +79,7 @@ impl Email {
     /// Check `address` against the rule; the value is the lower-cased
     /// address.
     pub fn parse(address: &str) -> Result<Self, InputError> {
-        let ok = address.len() <= 256
+        let ok = address.chars().count() <= 256
             && !address.chars().any(|c| c.is_whitespace() || c.is_control())
             && address.split_once('@').is_some_and(|(local, domain)| {
                 !local.is_empty()
@@ -146,6 +146,12 @@ mod tests {
         ] {
             assert_eq!(Email::parse(bad), Err(InputError::Email), "{bad}");
         }
+        // The limit counts characters, as the column and the OpenAPI
+        // document's maxLength do: 256 two-byte characters fit.
+        let wide = format!("{}@example.test", "é".repeat(256 - 13));
+        assert_eq!(wide.chars().count(), 256);
+        assert!(Email::parse(&wide).is_ok(), "{} bytes", wide.len());
+        assert!(Email::parse(&format!("é{wide}")).is_err());
     }
 
     #[test]

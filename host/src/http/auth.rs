@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, ApiJson};
 use super::extract::ClientIp;
 use super::ratelimit;
-use super::users::{NewAccount, create_account};
+use super::users::{Registration, create_account};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::auth::identity::Username;
@@ -91,13 +91,13 @@ impl From<SessionError> for ApiError {
 
 /// Create an account (when registration is open). Registrations are
 /// limited per client network (`rate_limits.registrations_per_network`).
-#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = NewAccount,
+#[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = Registration,
     responses((status = 201, body = User), (status = 403, body = super::error::Problem, description = "registration is closed"),
                (status = 409, body = super::error::Problem), (status = 422, body = super::error::Problem, description = "invalid_username, invalid_email (including NUL and control characters), weak_password, invalid_body; invalid_input: the database refused a value")))]
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    ApiJson(account): ApiJson<NewAccount>,
+    ApiJson(registration): ApiJson<Registration>,
 ) -> Result<(StatusCode, ApiJson<User>), ApiError> {
     if !state.config.auth.open_registration {
         return Err(ApiError::forbidden(
@@ -105,13 +105,7 @@ async fn register(
             "registration is closed; ask an administrator",
         ));
     }
-    if account.roles.is_some() || account.status.is_some() {
-        return Err(ApiError::unprocessable(
-            "invalid_body",
-            "roles and status cannot be chosen at registration",
-        ));
-    }
-    let user = create_account(&state, account, &[USER_ROLE.to_owned()]).await?;
+    let user = create_account(&state, registration.into(), &[USER_ROLE.to_owned()]).await?;
     state
         .audit(Audit::by(user.id, ip, Action::AuthRegister).on(user.id))
         .await;

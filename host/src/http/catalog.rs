@@ -135,6 +135,7 @@ fn new_curve_policy(curve: &NewCurve) -> Result<CurvePolicy, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct CurvePatch {
     /// `enabled` or `disabled`.
+    #[schema(inline, value_type = Option<super::openapi::vocabulary::CurveStatusName>)]
     pub status: Option<String>,
     /// Description (at most 4096 characters, no NUL).
     #[schema(value_type = Option<String>, max_length = 4096)]

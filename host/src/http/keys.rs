@@ -51,6 +51,7 @@ pub struct KeyPatch {
 #[into_params(parameter_in = Query)]
 pub struct KeyQuery {
     /// `active`, `revoked` or `expired`.
+    #[param(inline, value_type = Option<super::openapi::vocabulary::KeyStatusName>)]
     pub status: Option<String>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,

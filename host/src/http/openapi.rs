@@ -17,23 +17,88 @@ use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 /// The media type of every error answer.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// State the limits that come from the configuration where a generated
-/// client can read them: the batch's item count (`verify.max_batch_items`;
-/// `sigil verify-batch` sizes its chunks from it).
+/// The values a string field or parameter accepts, stated as enums in the
+/// document (schema only: handlers read strings and refuse other values
+/// with their own codes, e.g. `invalid_status`).
+pub mod vocabulary {
+    /// A key's status, as the key list filters on it.
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    pub enum KeyStatusName {
+        /// Usable.
+        Active,
+        /// Revoked by its owner or an administrator.
+        Revoked,
+        /// Past its `expires_at`.
+        Expired,
+    }
+
+    /// A user's status.
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    pub enum UserStatusName {
+        /// May log in and use tokens.
+        Active,
+        /// Kept, but may not log in.
+        Inactive,
+        /// Refused everywhere until reactivated.
+        Suspended,
+    }
+
+    /// A curve's status.
+    #[derive(serde::Serialize, utoipa::ToSchema)]
+    #[serde(rename_all = "lowercase")]
+    pub enum CurveStatusName {
+        /// Served.
+        Enabled,
+        /// Refused until enabled again.
+        Disabled,
+    }
+}
+
+/// State the limits that come from the configuration or the parsers where a
+/// generated client can read them: the batch's item count, 1 to
+/// `verify.max_batch_items` (`sigil verify-batch` sizes its chunks from
+/// it), and every list's `limit`, any 32-bit unsigned number, read as at
+/// most `http.max_page_size`.
 pub fn state_limits(openapi: &mut OpenApi, config: &crate::config::Config) {
     use utoipa::openapi::schema::{ArrayItems, Schema};
-    let Some(components) = openapi.components.as_mut() else {
-        return;
-    };
-    let Some(RefOr::T(Schema::Object(batch))) = components.schemas.get_mut("BatchRequest") else {
-        return;
-    };
-    if let Some(RefOr::T(Schema::Array(items))) = batch.properties.get_mut("items") {
+    if let Some(components) = openapi.components.as_mut()
+        && let Some(RefOr::T(Schema::Object(batch))) = components.schemas.get_mut("BatchRequest")
+        && let Some(RefOr::T(Schema::Array(items))) = batch.properties.get_mut("items")
+    {
+        items.min_items = Some(1);
         items.max_items = Some(config.verify.max_batch_items);
         if matches!(items.items, ArrayItems::False) {
             tracing::warn!("BatchRequest.items has no item schema");
         }
     }
+    for item in openapi.paths.paths.values_mut() {
+        for operation in operations(item) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if parameter.name == "limit" {
+                    state_page_limit(parameter, config.http.max_page_size);
+                }
+            }
+        }
+    }
+}
+
+/// `limit` parses as a `u32` and is capped, not refused, past the maximum.
+fn state_page_limit(parameter: &mut utoipa::openapi::path::Parameter, max: u32) {
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    parameter.schema = Some(RefOr::T(
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(0))
+            .maximum(Some(u32::MAX))
+            .into(),
+    ));
+    let default = max.min(50);
+    parameter.description = Some(format!(
+        "Items per page, default {default}: at most {max} are answered (a larger value is read as {max}; 0 as 1)."
+    ));
 }
 
 /// Apply the shared answers to every operation of `openapi`.
@@ -169,6 +234,40 @@ mod tests {
         let json = serde_json::to_value(&openapi).expect("serialises");
         let items = &json["components"]["schemas"]["BatchRequest"]["properties"]["items"];
         assert_eq!(items["maxItems"].as_u64(), Some(321), "{items}");
+    }
+
+    #[test]
+    fn every_list_limit_is_a_capped_u32_and_statuses_are_enums() {
+        let config = crate::config::Config::default();
+        let mut openapi = crate::http::api(&config).1;
+        state_limits(&mut openapi, &config);
+        let json = serde_json::to_value(&openapi).expect("serialises");
+        let mut limits = 0;
+        for (path, item) in json["paths"].as_object().expect("paths") {
+            for operation in item.as_object().expect("operations").values() {
+                for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                    if parameter["name"] == "limit" {
+                        limits += 1;
+                        let schema = &parameter["schema"];
+                        assert_eq!(
+                            schema["maximum"].as_u64(),
+                            Some(u64::from(u32::MAX)),
+                            "{path}"
+                        );
+                        assert_eq!(schema["minimum"].as_u64(), Some(0), "{path}");
+                    }
+                    if parameter["name"] == "status" {
+                        assert!(
+                            parameter["schema"]["enum"].is_array(),
+                            "{path}: {parameter}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(limits >= 6, "{limits} lists with a limit");
+        let batch = &json["components"]["schemas"]["BatchRequest"]["properties"]["items"];
+        assert_eq!(batch["minItems"].as_u64(), Some(1), "{batch}");
     }
 
     #[test]

@@ -30,6 +30,36 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 const STATUSES: &[&str] = &["active", "inactive", "suspended"];
 
+/// A registration (`POST /v1/auth/register`): an account's name, e-mail
+/// and password; its roles and status are an administrator's to choose
+/// (`POST /v1/users`), so they are unknown fields here.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    /// 3-64 characters of letters, digits, `.`, `_`, `-`.
+    #[schema(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9._-]+$")]
+    pub username: String,
+    /// E-mail address: `local@domain.tld`, at most 256 characters, no
+    /// whitespace or control characters.
+    #[schema(format = "email", max_length = 256)]
+    pub email: String,
+    /// 12-256 characters.
+    #[schema(min_length = 12, max_length = 256)]
+    pub password: String,
+}
+
+impl From<Registration> for NewAccount {
+    fn from(registration: Registration) -> Self {
+        NewAccount {
+            username: registration.username,
+            email: registration.email,
+            password: registration.password,
+            roles: None,
+            status: None,
+        }
+    }
+}
+
 /// A new account.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -37,7 +67,9 @@ pub struct NewAccount {
     /// 3-64 characters of letters, digits, `.`, `_`, `-`.
     #[schema(min_length = 3, max_length = 64, pattern = r"^[A-Za-z0-9._-]+$")]
     pub username: String,
-    /// E-mail address.
+    /// E-mail address: `local@domain.tld`, at most 256 characters, no
+    /// whitespace or control characters.
+    #[schema(format = "email", max_length = 256)]
     pub email: String,
     /// 12-256 characters.
     #[schema(min_length = 12, max_length = 256)]
@@ -45,6 +77,7 @@ pub struct NewAccount {
     /// Roles to grant (admins only; default `["user"]`).
     pub roles: Option<Vec<String>>,
     /// Initial status (admins only; default `active`).
+    #[schema(inline, value_type = Option<super::openapi::vocabulary::UserStatusName>)]
     pub status: Option<String>,
 }
 
@@ -52,12 +85,15 @@ pub struct NewAccount {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
-    /// New e-mail address.
+    /// New e-mail address (as at registration).
+    #[schema(format = "email", max_length = 256)]
     pub email: Option<String>,
-    /// New password (ends every session of the user).
+    /// New password, 12-256 characters (ends every session of the user).
+    #[schema(min_length = 12, max_length = 256)]
     pub password: Option<String>,
     /// `active`, `inactive` or `suspended` (leaving `active` ends every
     /// session).
+    #[schema(inline, value_type = Option<super::openapi::vocabulary::UserStatusName>)]
     pub status: Option<String>,
 }
 
@@ -74,6 +110,7 @@ pub struct RolesBody {
 #[into_params(parameter_in = Query)]
 pub struct UserQuery {
     /// Only users with this status.
+    #[param(inline, value_type = Option<super::openapi::vocabulary::UserStatusName>)]
     pub status: Option<String>,
     /// The previous page's `next_cursor`.
     pub cursor: Option<String>,

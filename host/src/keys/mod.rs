@@ -58,7 +58,7 @@ pub struct NewKeyRequest {
     pub expires_at: Option<StoredTime>,
     /// Your own metadata (a JSON object of at most 16 KiB, nested at most
     /// 32 deep, at most 1024 keys, no NUL in keys or strings).
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<StoredJson>,
 }
 
@@ -93,7 +93,7 @@ pub struct KeyView {
     /// Expiry.
     pub expires_at: Option<DateTime<Utc>>,
     /// Your metadata.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
 }
 

@@ -130,6 +130,12 @@ async fn registration_input_is_validated() {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_body",
             ),
+            (
+                "a status chosen by the registrant, even a null one",
+                json!({"username": "bob", "email": "bob@example.test", "password": PASSWORD, "status": null}),
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+            ),
         ],
     )
     .await;

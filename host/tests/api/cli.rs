@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::app::TestApp;
@@ -623,4 +623,89 @@ async fn help_reads_well_for_every_command() {
         .run(&["verify", "--key", "not-a-uuid", "a", "b"])
         .await;
     assert_eq!(usage.code, 2, "{usage:?}");
+}
+
+#[tokio::test]
+async fn tokens_are_created_listed_used_and_revoked_from_the_command_line() {
+    let app = TestApp::spawn().await;
+    user(&app, "dora").await;
+    let client = Client::new(&app);
+    client.login("dora").await;
+
+    let created = client
+        .run(&[
+            "tokens",
+            "create",
+            "--name",
+            "ci",
+            "--expires-in",
+            "7d",
+            "--scope",
+            "verify_signatures",
+            "--json",
+        ])
+        .await;
+    assert_eq!(created.code, 0, "{created:?}");
+    let token = created.json()["token"]
+        .as_str()
+        .expect("the token, once")
+        .to_owned();
+    let id = created.json()["id"].as_str().expect("its id").to_owned();
+    assert!(token.starts_with("sigil_pat_"), "{token}");
+    assert_eq!(created.json()["scopes"], json!(["verify_signatures"]));
+
+    // Without --json the token is printed once, with the warning.
+    let shown = client.run(&["tokens", "create", "--name", "laptop"]).await;
+    assert_eq!(shown.code, 0, "{shown:?}");
+    assert!(
+        shown.stdout.contains("not shown again") && shown.stdout.contains("sigil_pat_"),
+        "{shown:?}"
+    );
+
+    // The token works for what it carries and nothing else.
+    let as_ci = [("SIGIL_TOKEN", token.as_str())];
+    let me = client.run_with(&["whoami", "--json"], None, &as_ci).await;
+    assert_eq!(me.code, 0, "{me:?}");
+    assert_eq!(me.json()["username"], "dora");
+    let keys = client.run_with(&["keys", "list"], None, &as_ci).await;
+    assert_eq!(keys.code, 2, "a verify-only token lists no keys: {keys:?}");
+    assert!(keys.stderr.contains("forbidden"), "{keys:?}");
+
+    // Listed with its name, scopes and last use (it was just used).
+    let listed = client.run(&["tokens", "list", "--json"]).await;
+    assert_eq!(listed.code, 0, "{listed:?}");
+    let rows = listed.json();
+    let row = rows
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|row| row["id"] == id.as_str())
+        .unwrap_or_else(|| panic!("{id} listed: {rows}"))
+        .clone();
+    assert_eq!(row["name"], "ci");
+    assert!(!row["last_used_at"].is_null(), "{row}");
+    assert!(
+        row.get("token").is_none(),
+        "a list never shows a value: {row}"
+    );
+    let table = client.run(&["tokens", "list"]).await;
+    assert!(
+        table.stdout.contains("LAST USED") && table.stdout.contains(&id),
+        "{table:?}"
+    );
+
+    // Revoked: refused at once.
+    let revoked = client.run(&["tokens", "revoke", &id]).await;
+    assert_eq!(revoked.code, 0, "{revoked:?}");
+    assert!(revoked.stdout.contains("revoked"), "{revoked:?}");
+    let refused = client.run_with(&["whoami"], None, &as_ci).await;
+    assert_eq!(refused.code, 2, "{refused:?}");
+    let listed = client.run(&["tokens", "list"]).await;
+    assert!(
+        listed
+            .stdout
+            .lines()
+            .any(|line| line.contains(&id) && line.contains("revoked")),
+        "{listed:?}"
+    );
 }
