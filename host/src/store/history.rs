@@ -36,19 +36,24 @@ pub fn keep_from(today: NaiveDate, days: u32) -> Option<NaiveDate> {
 
 impl Store {
     /// Create the daily partitions of `[first, last]` that do not exist
-    /// yet (for the four history tables); returns how many were created.
+    /// yet (for the four history tables), a week per statement; returns
+    /// how many were created.
     pub async fn ensure_history_partitions(
         &self,
         first: NaiveDate,
         last: NaiveDate,
     ) -> Result<i32, StoreError> {
-        Ok(sqlx::query_scalar!(
-            r#"SELECT sigil_history_ensure_partitions($1, $2) AS "created!""#,
-            first,
-            last
-        )
-        .fetch_one(self.pool())
-        .await?)
+        let mut created = 0;
+        for (from, to) in windows(first, last) {
+            created += sqlx::query_scalar!(
+                r#"SELECT sigil_history_ensure_partitions($1, $2) AS "created!""#,
+                from,
+                to
+            )
+            .fetch_one(self.pool())
+            .await?;
+        }
+        Ok(created)
     }
 
     /// Detach and drop the daily partitions of days before `history_before`
@@ -102,20 +107,39 @@ impl Store {
             let last = today
                 .checked_add_days(Days::new(settings.partitions_ahead.into()))
                 .unwrap_or(today);
-            let created = sqlx::query_scalar!(
-                r#"SELECT sigil_history_ensure_partitions($1, $2) AS "created!""#,
-                first,
-                last
-            )
-            .fetch_one(&mut *conn)
-            .await?;
-            let dropped = sqlx::query_scalar!(
-                r#"SELECT sigil_history_drop_partitions($1, $2) AS "dropped!""#,
-                keep_from(today, settings.retention_days),
-                keep_from(today, settings.audit_retention_days)
-            )
-            .fetch_one(&mut *conn)
-            .await?;
+            let mut created = 0;
+            for (from, to) in windows(first, last) {
+                created += sqlx::query_scalar!(
+                    r#"SELECT sigil_history_ensure_partitions($1, $2) AS "created!""#,
+                    from,
+                    to
+                )
+                .fetch_one(&mut *conn)
+                .await?;
+            }
+            let mut dropped = Vec::new();
+            let retention = [
+                ("verification_records", settings.retention_days),
+                ("audit_log", settings.audit_retention_days),
+            ];
+            for (table, days) in retention {
+                let Some(keep) = keep_from(today, days) else {
+                    continue;
+                };
+                let oldest = oldest_day(&self.history_partitions(table).await?);
+                for (_, before) in windows(oldest.unwrap_or(keep).min(keep), keep) {
+                    let audit = table == "audit_log";
+                    dropped.extend(
+                        sqlx::query_scalar!(
+                            r#"SELECT sigil_history_drop_partitions($1, $2) AS "dropped!""#,
+                            (!audit).then_some(before),
+                            audit.then_some(before)
+                        )
+                        .fetch_one(&mut *conn)
+                        .await?,
+                    );
+                }
+            }
             Ok::<_, StoreError>(Maintenance { created, dropped })
         }
         .await;
@@ -131,6 +155,41 @@ impl Store {
         }
         work.map(Some)
     }
+}
+
+/// Days of partitions one statement creates or drops. A partition and its
+/// indexes stay locked until the statement's transaction ends, and
+/// PostgreSQL's shared lock table (`max_locks_per_transaction`, 64 per
+/// connection by default) holds the four tables' partitions of a few
+/// hundred days at most: a year in one statement fails with "out of shared
+/// memory" (found by `just bench-history`).
+const DAYS_PER_STATEMENT: u64 = 7;
+
+/// `[first, last]` cut into consecutive windows of at most
+/// [`DAYS_PER_STATEMENT`] days; the last window ends at `last` (one window
+/// when `last` is not after `first`).
+fn windows(first: NaiveDate, last: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out = Vec::new();
+    let mut from = first;
+    loop {
+        let to = from
+            .checked_add_days(Days::new(DAYS_PER_STATEMENT - 1))
+            .map_or(last, |to| to.min(last));
+        out.push((from, to));
+        match to.succ_opt() {
+            Some(next) if to < last => from = next,
+            _ => return out,
+        }
+    }
+}
+
+/// The oldest day among daily partition names (`<table>_pYYYYMMDD`).
+fn oldest_day(partitions: &[String]) -> Option<NaiveDate> {
+    partitions
+        .iter()
+        .filter_map(|name| name.rsplit_once("_p"))
+        .filter_map(|(_, day)| NaiveDate::parse_from_str(day, "%Y%m%d").ok())
+        .min()
 }
 
 /// Start the periodic partition maintenance of `sigil serve`: one run now,
@@ -403,6 +462,33 @@ mod tests {
         let today = NaiveDate::from_ymd_opt(2026, 12, 1).expect("date");
         assert_eq!(keep_from(today, 0), None);
         assert_eq!(keep_from(today, 30), NaiveDate::from_ymd_opt(2026, 11, 1));
+    }
+
+    #[test]
+    fn partition_work_is_cut_into_windows_of_a_week_at_most() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 1, d).expect("date");
+        assert_eq!(windows(day(1), day(1)), [(day(1), day(1))]);
+        assert_eq!(windows(day(5), day(1)), [(day(5), day(1))]);
+        assert_eq!(
+            windows(day(1), day(16)),
+            [(day(1), day(7)), (day(8), day(14)), (day(15), day(16))]
+        );
+        // A year ahead (history.partitions_ahead's maximum) is 53 statements.
+        let year = windows(day(1), day(1) + Days::new(366));
+        assert_eq!(year.len(), 53);
+        assert!(year.windows(2).all(|w| w[0].1.succ_opt() == Some(w[1].0)));
+        assert!(year.iter().all(|(from, to)| (*to - *from).num_days() < 7));
+    }
+
+    #[test]
+    fn the_oldest_partition_is_read_from_the_names() {
+        let names = [
+            "verification_records_p20260203".to_owned(),
+            "verification_records_p20251231".to_owned(),
+            "verification_records_default".to_owned(),
+        ];
+        assert_eq!(oldest_day(&names), NaiveDate::from_ymd_opt(2025, 12, 31));
+        assert_eq!(oldest_day(&names[2..]), None);
     }
 
     #[test]

@@ -197,6 +197,37 @@ async fn serve_creates_the_partitions_ahead_and_one_host_at_a_time() {
 }
 
 #[tokio::test]
+async fn a_year_of_partitions_ahead_is_made_a_week_per_statement() {
+    // In one statement a year of the four tables' partitions passes
+    // PostgreSQL's shared lock table ("out of shared memory").
+    let app = TestApp::spawn().await;
+    let settings = HistoryConfig {
+        partitions_ahead: 366,
+        ..HistoryConfig::default()
+    };
+    let run = app
+        .state
+        .store
+        .maintain_history(&settings, today())
+        .await
+        .expect("maintenance")
+        .expect("lock free");
+    let records = app
+        .state
+        .store
+        .history_partitions("verification_records")
+        .await
+        .expect("partitions");
+    assert!(
+        records.contains(&partition("verification_records", day(366))),
+        "{} partitions, the last {:?}",
+        records.len(),
+        records.last()
+    );
+    assert!(run.created >= 4 * 350, "{} created", run.created);
+}
+
+#[tokio::test]
 async fn retention_drops_old_days_with_their_rows_and_keeps_newer_ones() {
     let app = TestApp::spawn().await;
     let db = app.superuser().await;
