@@ -89,6 +89,11 @@ abuse: plugins
 bench-cost: plugins
     scripts/bench-cost
 
+# History endpoints' latency over 10 million recorded verifications in a
+# year of daily partitions (release build; BENCHMARKS.md).
+bench-history: plugins
+    scripts/bench-history
+
 # Ten minutes of distinct verifications against the shipped Redis
 # configuration: memory stays under the caps, revocation and rate limits
 # keep working, nothing fails because Redis is full (BENCHMARKS.md).
