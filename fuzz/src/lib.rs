@@ -589,7 +589,14 @@ pub fn batch_body(data: &[u8]) {
     struct Reference {
         items: Vec<Box<RawValue>>,
     }
-    let reference = serde_json::from_slice::<Reference>(data);
+    // serde's derived struct also reads the sequence form (`[[]]` is a
+    // `Reference` with no items), which a batch body is not: the reference
+    // reads objects only (found by this target, 2026-12-01).
+    let json_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let reference = match data.iter().find(|b| !json_space(b)) {
+        Some(b'{') => serde_json::from_slice::<Reference>(data).map_err(|_| ()),
+        _ => Err(()),
+    };
     let chunk = data.len() % 7 + 1;
     for max in [1, 4, 1000] {
         let parsed = parse_batch_body(data, max);
@@ -600,7 +607,12 @@ pub fn batch_body(data: &[u8]) {
                 assert!(items.len() <= max);
                 assert_eq!(raw(&items), raw(&reference.items));
                 for item in &items {
-                    serde_json::from_str::<Value>(item.get()).expect("an item is JSON");
+                    // Syntax only: an item may hold a number no f64 holds
+                    // (`14e221111`), which `Value` refuses and the item's
+                    // own decoding answers as `invalid_item` (found by this
+                    // target, 2026-12-01).
+                    serde_json::from_str::<serde::de::IgnoredAny>(item.get())
+                        .expect("an item is JSON");
                 }
             }
             (Ok(reference), Err(BatchBodyError::TooManyItems { max: said })) => {
