@@ -25,9 +25,11 @@ plugin NAME:
     SIGIL_PLUGINS_ONLY={{NAME}} scripts/build-plugins
 
 # Build the plugins, then run every test of the workspace (PostgreSQL and
-# Redis on localhost; each test makes its own database).
+# Redis on localhost; each test makes its own database), then the Redis
+# tests again on a three-node Redis Cluster that this starts.
 test: plugins
     cargo test --workspace --locked
+    scripts/test-redis-cluster
 
 # The API as clients meet it, against a debug server this starts:
 # Schemathesis over every operation in every phase (zero failures), then a

@@ -1,9 +1,12 @@
 //! Revoked access tokens and sessions. PostgreSQL is the source of truth
 //! (`revoked_tokens`, `revoked_sessions`); Redis holds the same facts as
-//! `blacklist:token:{jti}` and `blacklist:session:{sid}` with a TTL to the
-//! revocation's end, for a check that costs one round trip.
+//! `{blacklist}:token:<jti>` and `{blacklist}:session:<sid>` with a TTL to
+//! the revocation's end, for a check that costs one round trip. The
+//! `{blacklist}` hash tag keeps them and the marker in one slot of a Redis
+//! Cluster, so the load below stays one atomic pipeline there too (the set
+//! is small: only revocations not yet expired).
 //!
-//! Redis is trusted to say "not revoked" only while the `blacklist:ready`
+//! Redis is trusted to say "not revoked" only while the `{blacklist}:ready`
 //! marker is present and opens. The marker is set after a complete load
 //! from PostgreSQL, expires after [`READY_TTL`] (the maintenance task
 //! reloads sooner), and is deleted whenever writing a revocation to Redis
@@ -38,7 +41,7 @@ use crate::cache::integrity::{self, Generation};
 use crate::store::integrity::GenerationOf;
 use crate::store::{Store, StoreError};
 
-/// Lifetime of the `blacklist:ready` marker, in seconds.
+/// Lifetime of the `{blacklist}:ready` marker, in seconds.
 pub const READY_TTL: u64 = 600;
 
 /// The revocation list.
@@ -77,15 +80,15 @@ impl Revocations {
     }
 
     fn token_key(&self, jti: Uuid) -> String {
-        self.redis.key(&format!("blacklist:token:{jti}"))
+        self.redis.key(&format!("{{blacklist}}:token:{jti}"))
     }
 
     fn session_key(&self, sid: Uuid) -> String {
-        self.redis.key(&format!("blacklist:session:{sid}"))
+        self.redis.key(&format!("{{blacklist}}:session:{sid}"))
     }
 
     fn ready_key(&self) -> String {
-        self.redis.key("blacklist:ready")
+        self.redis.key("{blacklist}:ready")
     }
 
     /// The value of entry `key`: its seal.
@@ -239,7 +242,7 @@ impl Revocations {
     }
 
     /// Copy every live revocation from PostgreSQL into Redis, then set the
-    /// `blacklist:ready` marker (only if every write succeeded). Run at
+    /// `{blacklist}:ready` marker (only if every write succeeded). Run at
     /// start, periodically, and whenever the marker is missing.
     pub async fn load_into_redis(&self) {
         if !self.redis.is_configured() {

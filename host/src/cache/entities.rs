@@ -103,11 +103,11 @@ impl HitCounter {
 /// Counters per cache, for `/metrics`.
 #[derive(Debug, Default)]
 pub struct CacheStats {
-    /// `cache:user:*`.
+    /// `cache:user:{<id>}`.
     pub user: HitCounter,
-    /// `cache:public_key:*`.
+    /// `cache:public_key:{<id>}`.
     pub public_key: HitCounter,
-    /// `cache:curves` and `cache:algorithms`.
+    /// `cache:{curves}` and `cache:{algorithms}`.
     pub catalogue: HitCounter,
     /// `verify:doc:*`.
     pub result: HitCounter,
@@ -500,12 +500,12 @@ impl Caches {
     /// The Redis keys an invalidation replaces by tombstones.
     fn redis_keys(&self, what: &Invalidation) -> Vec<String> {
         match what {
-            Invalidation::User(id) => vec![self.redis.key(&format!("cache:user:{id}"))],
-            Invalidation::Key(id) => vec![self.redis.key(&format!("cache:public_key:{id}"))],
+            Invalidation::User(id) => vec![self.redis.key(&format!("cache:user:{{{id}}}"))],
+            Invalidation::Key(id) => vec![self.redis.key(&format!("cache:public_key:{{{id}}}"))],
             Invalidation::Catalogue | Invalidation::All => {
                 vec![
-                    self.redis.key("cache:curves"),
-                    self.redis.key("cache:algorithms"),
+                    self.redis.key("cache:{curves}"),
+                    self.redis.key("cache:{algorithms}"),
                 ]
             }
         }
@@ -525,24 +525,32 @@ impl Caches {
         self.events.invalidate(what).await;
     }
 
+    /// One pipeline per entry: an entry and its tombstone share a hash tag
+    /// (`cache:user:{<id>}` and `cache:user:{<id>}:tomb`), two entries
+    /// need not, and a cluster runs a pipeline in one slot only.
     async fn tombstone(&self, what: &Invalidation) -> bool {
-        let keys = self.redis_keys(what);
-        self.redis
-            .run(|mut conn| async move {
-                let mut pipe = redis::pipe();
-                for key in &keys {
-                    pipe.cmd("SET")
+        let mut written = true;
+        for key in self.redis_keys(what) {
+            written &= self
+                .redis
+                .run(|mut conn| async move {
+                    redis::pipe()
+                        .cmd("SET")
                         .arg(format!("{key}:tomb"))
                         .arg(1)
                         .arg("EX")
                         .arg(TOMBSTONE_TTL)
-                        .ignore();
-                    pipe.cmd("DEL").arg(key).ignore();
-                }
-                pipe.query_async::<()>(&mut conn).await
-            })
-            .await
-            .is_ok()
+                        .ignore()
+                        .cmd("DEL")
+                        .arg(&key)
+                        .ignore()
+                        .query_async::<()>(&mut conn)
+                        .await
+                })
+                .await
+                .is_ok();
+        }
+        written
     }
 
     /// Write invalidations that could not reach Redis (called periodically
@@ -565,7 +573,7 @@ impl Caches {
 
     // ---- users -------------------------------------------------------
 
-    /// A user with roles and permissions (`cache:user:{id}`, 15 min).
+    /// A user with roles and permissions (`cache:user:{<id>}`, 15 min).
     pub async fn principal(&self, id: Uuid) -> Result<Option<Principal>, StoreError> {
         if self.local_ok()
             && let Some(principal) = self.principals.get(&id)
@@ -573,7 +581,7 @@ impl Caches {
             self.stats.user.hit();
             return Ok(Some(principal));
         }
-        let key = self.redis.key(&format!("cache:user:{id}"));
+        let key = self.redis.key(&format!("cache:user:{{{id}}}"));
         // Read before the row, so a fill never seals an older row under a
         // newer generation; unknown (PostgreSQL unreachable): no Redis.
         let generation = if self.redis.is_configured() {
@@ -620,7 +628,7 @@ impl Caches {
 
     /// A key the caller may use: from the caches if one holds it and the
     /// caller owns it (or is an admin), else from PostgreSQL under the
-    /// caller's row-level security (`cache:public_key:{id}`, 1 h).
+    /// caller's row-level security (`cache:public_key:{<id>}`, 1 h).
     pub async fn key(
         &self,
         id: Uuid,
@@ -661,7 +669,7 @@ impl Caches {
         {
             let redis_keys: Vec<String> = missing
                 .iter()
-                .map(|id| self.redis.key(&format!("cache:public_key:{id}")))
+                .map(|id| self.redis.key(&format!("cache:public_key:{{{id}}}")))
                 .collect();
             let count = redis_keys.len();
             let query = redis_keys.clone();
@@ -695,7 +703,7 @@ impl Caches {
             let rows = keys::get_many(&mut tx, &missing).await?;
             tx.commit().await?;
             for row in rows {
-                let key = self.redis.key(&format!("cache:public_key:{}", row.id));
+                let key = self.redis.key(&format!("cache:public_key:{{{}}}", row.id));
                 if let Some(generation) = generation
                     && let Some(sealed) = self.seal_bound(&key, generation, &row)
                 {
@@ -713,7 +721,7 @@ impl Caches {
 
     /// Write-through: store a new key's row in both levels.
     pub async fn write_key(&self, row: &KeyRow) {
-        let key = self.redis.key(&format!("cache:public_key:{}", row.id));
+        let key = self.redis.key(&format!("cache:public_key:{{{}}}", row.id));
         if self.redis.is_configured()
             && let Ok(generation) = self.key_generation.current().await
             && let Some(sealed) = self.seal_bound(&key, generation, row)
@@ -800,15 +808,15 @@ impl Caches {
         Ok(rows)
     }
 
-    /// Every curve (`cache:curves`, a hash by name, 1 h).
+    /// Every curve (`cache:{curves}`, a hash by name, 1 h).
     pub async fn curves(&self) -> Result<Arc<Vec<CurveRow>>, StoreError> {
-        self.catalogue("cache:curves", &self.curves, || self.store.curves())
+        self.catalogue("cache:{curves}", &self.curves, || self.store.curves())
             .await
     }
 
-    /// Every algorithm (`cache:algorithms`, a hash by name, 1 h).
+    /// Every algorithm (`cache:{algorithms}`, a hash by name, 1 h).
     pub async fn algorithms(&self) -> Result<Arc<Vec<AlgorithmRow>>, StoreError> {
-        self.catalogue("cache:algorithms", &self.algorithms, || {
+        self.catalogue("cache:{algorithms}", &self.algorithms, || {
             self.store.algorithms()
         })
         .await
@@ -891,19 +899,32 @@ impl Caches {
                     .map(|value| (key.clone(), value))
             })
             .collect();
+        // A cluster spreads the entries over slots: there they go as
+        // separate commands on the one multiplexed connection.
+        let apart = self.results.is_cluster();
         let _ = self
             .results
             .run(|mut conn| async move {
                 let mut pipe = redis::pipe();
+                let mut each = Vec::new();
                 for (key, value) in &sealed {
-                    pipe.cmd("SET")
-                        .arg(key)
-                        .arg(value)
-                        .arg("EX")
-                        .arg(ttl)
-                        .ignore();
+                    let mut set = redis::cmd("SET");
+                    set.arg(key).arg(value).arg("EX").arg(ttl);
+                    if apart {
+                        each.push(set);
+                    } else {
+                        pipe.add_command(set).ignore();
+                    }
                 }
-                pipe.query_async::<()>(&mut conn).await
+                if apart {
+                    let sets = each.iter().map(|set| {
+                        let mut conn = conn.clone();
+                        async move { set.query_async::<()>(&mut conn).await }
+                    });
+                    futures::future::try_join_all(sets).await.map(|_| ())
+                } else {
+                    pipe.query_async::<()>(&mut conn).await
+                }
             })
             .await;
     }

@@ -175,15 +175,21 @@ impl Events {
 /// Subscribe to invalidations and system events for as long as the process
 /// runs, reconnecting by itself.
 pub fn spawn_subscriber(redis: Redis, sink: Arc<dyn EventSink>) {
-    let Some(client) = redis.client().cloned() else {
+    let Some(topology) = redis.topology().cloned() else {
         return;
     };
     tokio::spawn(async move {
         let invalidate = redis.key(INVALIDATE);
         let system = redis.key(SYSTEM);
         let mut delay = Duration::from_millis(100);
+        let mut attempt = 0;
         loop {
-            match client.get_async_pubsub().await {
+            let pubsub = match topology.pubsub_client(attempt).await {
+                Ok(client) => client.get_async_pubsub().await,
+                Err(error) => Err(error),
+            };
+            attempt = attempt.wrapping_add(1);
+            match pubsub {
                 Ok(mut pubsub) => {
                     if pubsub.subscribe(&[&invalidate, &system]).await.is_ok() {
                         delay = Duration::from_millis(100);

@@ -14,15 +14,16 @@ pub mod events;
 pub mod integrity;
 pub mod local;
 pub mod ratelimit;
+pub mod topology;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use self::breaker::Breaker;
+use self::topology::{Connection, Topology};
 use crate::config::RedisConfig;
 use crate::metrics::Sample;
 
@@ -69,8 +70,8 @@ pub struct Redis {
 }
 
 struct Inner {
-    client: redis::Client,
-    connection: ArcSwapOption<ConnectionManager>,
+    topology: Topology,
+    connection: ArcSwapOption<Connection>,
     prefix: String,
     timeout: Duration,
     breaker: Breaker,
@@ -118,9 +119,9 @@ impl Redis {
         if url.is_empty() {
             return Ok(Self::disabled());
         }
-        let client = redis::Client::open(url)?;
+        let topology = Topology::of(url, config)?;
         let inner = Arc::new(Inner {
-            client,
+            topology,
             connection: ArcSwapOption::empty(),
             prefix: config.key_prefix.clone(),
             timeout: Duration::from_millis(config.command_timeout_ms),
@@ -200,16 +201,22 @@ impl Redis {
         }
     }
 
-    /// The client, for dedicated connections (pub/sub).
-    pub fn client(&self) -> Option<&redis::Client> {
-        self.inner.as_ref().map(|i| &i.client)
+    /// Whether Redis is a cluster: a script or pipeline may then only
+    /// touch keys of one hash slot.
+    pub fn is_cluster(&self) -> bool {
+        self.inner.as_ref().is_some_and(|i| i.topology.is_cluster())
+    }
+
+    /// The deployment's shape, for dedicated connections (pub/sub).
+    pub fn topology(&self) -> Option<&Topology> {
+        self.inner.as_ref().map(|i| &i.topology)
     }
 
     /// Run one command (or pipeline, or script) under the timeout and the
     /// breaker.
     pub async fn run<T, F, Fut>(&self, op: F) -> Result<T, CacheError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let inner = self.inner.as_ref().ok_or(CacheError::Disabled)?;
@@ -223,8 +230,7 @@ impl Redis {
             return Err(CacheError::NotConnected);
         };
         let started = Instant::now();
-        let outcome =
-            tokio::time::timeout(inner.timeout, op(ConnectionManager::clone(&connection))).await;
+        let outcome = tokio::time::timeout(inner.timeout, op(Connection::clone(&connection))).await;
         match outcome {
             Ok(Ok(value)) => {
                 inner.breaker.record_success();
@@ -251,27 +257,20 @@ impl Redis {
     }
 }
 
-/// Establish the connection manager, and re-establish it if the first
-/// attempt fails (the manager itself reconnects once it exists).
+/// Establish the connection, and re-establish it if the first attempt
+/// fails (once it exists, it reconnects by itself). Behind Sentinel, keep
+/// asking which server is the primary and move to it after a failover.
 async fn keep_connected(inner: std::sync::Weak<Inner>) {
     let mut delay = Duration::from_millis(100);
-    loop {
+    let mut primary = loop {
         let Some(strong) = inner.upgrade() else {
             return;
         };
-        if strong.connection.load().is_some() {
-            return;
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(strong.timeout.max(Duration::from_millis(500))))
-            .set_response_timeout(Some(strong.timeout))
-            .set_number_of_retries(2)
-            .set_max_delay(Duration::from_secs(2));
-        match ConnectionManager::new_with_config(strong.client.clone(), config).await {
-            Ok(manager) => {
-                strong.connection.store(Some(Arc::new(manager)));
-                tracing::info!("connected to Redis");
-                return;
+        match strong.topology.connect(strong.timeout).await {
+            Ok((connection, address)) => {
+                strong.connection.store(Some(Arc::new(connection)));
+                tracing::info!(%address, "connected to Redis");
+                break address;
             }
             Err(error) => {
                 tracing::warn!(%error, ?delay, "Redis unavailable; running on fallbacks and retrying");
@@ -280,5 +279,31 @@ async fn keep_connected(inner: std::sync::Weak<Inner>) {
         drop(strong);
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(5));
+    };
+    loop {
+        tokio::time::sleep(SENTINEL_POLL).await;
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
+        if !matches!(strong.topology, Topology::Sentinel { .. }) {
+            return;
+        }
+        match strong.topology.sentinel_primary().await {
+            Ok(client) if topology::address(&client) != primary => {
+                match strong.topology.connect(strong.timeout).await {
+                    Ok((connection, address)) => {
+                        strong.connection.store(Some(Arc::new(connection)));
+                        tracing::warn!(from = %primary, to = %address, "Redis primary moved (Sentinel failover)");
+                        primary = address;
+                    }
+                    Err(error) => tracing::warn!(%error, "could not reach the new Redis primary"),
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::debug!(%error, "sentinels not answering; keeping the primary"),
+        }
     }
 }
+
+/// How often the sentinels are asked for the primary.
+const SENTINEL_POLL: Duration = Duration::from_millis(500);

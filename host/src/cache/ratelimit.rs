@@ -6,8 +6,9 @@
 //!   batch's items) against all of them only if all allow it. The window is
 //!   the sliding-window counter: the current fixed window's count plus the
 //!   previous window's, weighted by how much of it still overlaps the
-//!   sliding window. Keys: `{prefix}ratelimit:{scope}:{id}:{n}`, `n` the
-//!   fixed window's index;
+//!   sliding window. Keys: `{prefix}ratelimit:{<scope>:<id>}:<n>`, `n` the
+//!   fixed window's index, the braces a hash tag that keeps a limit's two
+//!   windows in one slot of a Redis Cluster;
 //! - lockouts that grow ([`RateLimiter::attempt`]): a number of free
 //!   attempts, then each attempt locks the key for twice as long as the one
 //!   before (`{prefix}throttle:{id}`), forgotten a window after the last
@@ -254,35 +255,14 @@ impl RateLimiter {
             .collect();
         let bases: Vec<String> = limits
             .iter()
-            .map(|l| self.redis.key(&format!("ratelimit:{}:{}", l.scope, l.id)))
+            .map(|l| {
+                self.redis
+                    .key(&format!("ratelimit:{{{}:{}}}", l.scope, l.id))
+            })
             .collect();
-        let mut invocation = self.window_script.prepare_invoke();
-        for (base, (_, index, _)) in bases.iter().zip(&clocks) {
-            invocation
-                .key(format!("{base}:{index}"))
-                .key(format!("{base}:{}", index.saturating_sub(1)));
-        }
-        for (limit, (window, _, elapsed)) in limits.iter().zip(&clocks) {
-            invocation
-                .arg(*window)
-                .arg(*elapsed)
-                .arg(limit.limit)
-                .arg(limit.cost);
-        }
-        let reply: Result<Vec<i64>, _> = self
-            .redis
-            .run(|mut conn| async move { invocation.invoke_async(&mut conn).await })
-            .await;
-        let counts: Vec<(bool, u64, u64)> = match reply {
-            Ok(reply) if reply.len() == 1 + 3 * limits.len() => (0..limits.len())
-                .map(|i| {
-                    let allowed = reply[1 + 3 * i] == 1;
-                    let count = reply[2 + 3 * i].max(0) as u64;
-                    let retry = reply[3 + 3 * i].max(0) as u64;
-                    (allowed, count, retry)
-                })
-                .collect(),
-            _ => self.check_locally(&bases, limits, &clocks),
+        let counts = match self.check_in_redis(&bases, limits, &clocks).await {
+            Some(counts) => counts,
+            None => self.check_locally(&bases, limits, &clocks),
         };
         limits
             .iter()
@@ -306,6 +286,80 @@ impl RateLimiter {
                 },
             )
             .collect()
+    }
+
+    /// The windows in Redis: one script for every limit on one server. A
+    /// cluster keeps each limit's two windows in one slot (the hash tag
+    /// `ratelimit:{scope:id}`) but different limits apart, so there each
+    /// limit is checked and charged by a script of its own, and when one
+    /// refuses, the charges the others took are given back: a concurrent
+    /// request may briefly see the higher count (a refusal too many, never
+    /// an admission too many). `None` when Redis did not answer.
+    async fn check_in_redis(
+        &self,
+        bases: &[String],
+        limits: &[Limit<'_>],
+        clocks: &[(u64, u64, u64)],
+    ) -> Option<Vec<(bool, u64, u64)>> {
+        let groups: Vec<Vec<usize>> = if self.redis.is_cluster() {
+            (0..limits.len()).map(|i| vec![i]).collect()
+        } else {
+            vec![(0..limits.len()).collect()]
+        };
+        let mut counts = vec![(true, 0, 0); limits.len()];
+        let mut charged = Vec::new();
+        for group in &groups {
+            let mut invocation = self.window_script.prepare_invoke();
+            for &i in group {
+                let (_, index, _) = clocks[i];
+                invocation.key(format!("{}:{index}", bases[i])).key(format!(
+                    "{}:{}",
+                    bases[i],
+                    index.saturating_sub(1)
+                ));
+            }
+            for &i in group {
+                let (window, _, elapsed) = clocks[i];
+                invocation
+                    .arg(window)
+                    .arg(elapsed)
+                    .arg(limits[i].limit)
+                    .arg(limits[i].cost);
+            }
+            let reply: Vec<i64> = self
+                .redis
+                .run(|mut conn| async move { invocation.invoke_async(&mut conn).await })
+                .await
+                .ok()
+                .filter(|reply: &Vec<i64>| reply.len() == 1 + 3 * group.len())?;
+            for (slot, &i) in group.iter().enumerate() {
+                let allowed = reply[1 + 3 * slot] == 1;
+                let count = reply[2 + 3 * slot].max(0) as u64;
+                let retry = reply[3 + 3 * slot].max(0) as u64;
+                counts[i] = (allowed, count, retry);
+            }
+            if reply[0] == 1 {
+                charged.extend(group.iter().copied());
+            }
+        }
+        if charged.len() < limits.len() {
+            for i in charged {
+                let current = format!("{}:{}", bases[i], clocks[i].1);
+                let cost = limits[i].cost;
+                let _ = self
+                    .redis
+                    .run(|mut conn| async move {
+                        redis::cmd("DECRBY")
+                            .arg(&current)
+                            .arg(cost)
+                            .query_async::<i64>(&mut conn)
+                            .await
+                    })
+                    .await;
+                counts[i].1 = counts[i].1.saturating_sub(u64::from(cost));
+            }
+        }
+        Some(counts)
     }
 
     /// The same windows, counted in this process only.

@@ -250,7 +250,14 @@ impl Default for DatabaseConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
     /// `redis://` or `rediss://` URL (`REDIS_URL`); empty runs without Redis.
+    /// With `cluster` or `sentinel_master`, a comma-separated list: the
+    /// cluster's seed nodes, or the sentinels.
     pub url: Secret,
+    /// `url` names a Redis Cluster (`SIGIL_REDIS__CLUSTER=true`).
+    pub cluster: bool,
+    /// `url` names Redis Sentinels, and this is the name of the primary
+    /// they monitor (`SIGIL_REDIS__SENTINEL_MASTER`); empty: no Sentinel.
+    pub sentinel_master: String,
     /// Prefix of every key and channel, so that deployments (and tests) can
     /// share a server.
     pub key_prefix: String,
@@ -275,6 +282,8 @@ impl Default for RedisConfig {
     fn default() -> Self {
         Self {
             url: Secret::default(),
+            cluster: false,
+            sentinel_master: String::new(),
             key_prefix: "sigil:".into(),
             command_timeout_ms: 250,
             breaker_failures: 3,

@@ -77,9 +77,42 @@ impl RedisConfig {
             ("redis.url", self.url.expose()),
             ("redis.result_cache_url", self.result_cache_url.expose()),
         ] {
-            if !(url.is_empty() || url.starts_with("redis://") || url.starts_with("rediss://")) {
-                return Err(invalid(key, "must start with redis:// or rediss://"));
+            for url in crate::cache::topology::urls(url) {
+                if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                    return Err(invalid(key, "must start with redis:// or rediss://"));
+                }
             }
+        }
+        if self.key_prefix.contains(['{', '}']) {
+            return Err(invalid(
+                "redis.key_prefix",
+                "must not contain { or }: Sigil places hash tags in its keys itself",
+            ));
+        }
+        if self.cluster && !self.sentinel_master.is_empty() {
+            return Err(invalid(
+                "redis.sentinel_master",
+                "a Redis Cluster is not managed by Sentinel: set redis.cluster or redis.sentinel_master, not both",
+            ));
+        }
+        let single = !self.cluster && self.sentinel_master.is_empty();
+        if single && crate::cache::topology::urls(self.url.expose()).len() > 1 {
+            return Err(invalid(
+                "redis.url",
+                "several URLs need redis.cluster = true (seed nodes) or redis.sentinel_master (sentinels)",
+            ));
+        }
+        if crate::cache::topology::urls(self.result_cache_url.expose()).len() > 1 {
+            return Err(invalid(
+                "redis.result_cache_url",
+                "names one server (the evictable result cache is not clustered)",
+            ));
+        }
+        if (self.cluster || !single) && self.url.expose().is_empty() {
+            return Err(invalid(
+                "redis.url",
+                "redis.cluster and redis.sentinel_master need the nodes' URLs",
+            ));
         }
         if self.url.expose().is_empty() && !self.result_cache_url.expose().is_empty() {
             return Err(invalid(
@@ -238,7 +271,7 @@ mod tests {
     #[test]
     fn each_refusal_names_its_setting_and_variable() {
         type Spoil = fn(&mut Config);
-        let cases: [(Spoil, &str, &str); 13] = [
+        let cases: [(Spoil, &str, &str); 15] = [
             (
                 |c| c.database.url = Default::default(),
                 "database.url",
@@ -261,6 +294,20 @@ mod tests {
                 },
                 "redis.result_cache_url",
                 "SIGIL_REDIS__RESULT_CACHE_URL",
+            ),
+            (
+                |c| c.redis.url = super::super::Secret::new("redis://a:1,redis://b:2"),
+                "redis.url",
+                "REDIS_URL",
+            ),
+            (
+                |c| {
+                    c.redis.url = super::super::Secret::new("redis://a:1,redis://b:2");
+                    c.redis.cluster = true;
+                    c.redis.sentinel_master = "main".into();
+                },
+                "redis.sentinel_master",
+                "SIGIL_REDIS__SENTINEL_MASTER",
             ),
             (
                 |c| c.quotas.keys_per_user = 0,

@@ -21,6 +21,7 @@ mod permissions;
 mod plugins;
 mod quotas;
 mod redis;
+mod redis_topologies;
 mod rls;
 mod sandbox;
 mod scale;

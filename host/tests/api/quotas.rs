@@ -451,11 +451,14 @@ async fn the_result_cache_fills_its_own_redis_and_revocations_keep_working() {
     // Revocation still reaches the main Redis and still works.
     let logout = app.post("/v1/auth/logout", Some(&token), json!({})).await;
     assert_eq!(logout.status, StatusCode::NO_CONTENT);
-    let blacklist =
-        keys_matching(&mut main_conn, &format!("{}blacklist:*", app.redis_prefix)).await;
+    let blacklist = keys_matching(
+        &mut main_conn,
+        &format!("{}{{blacklist}}:*", app.redis_prefix),
+    )
+    .await;
     assert!(
-        blacklist.iter().any(|k| k.contains("blacklist:session:"))
-            && blacklist.iter().any(|k| k.contains("blacklist:ready")),
+        blacklist.iter().any(|k| k.contains("{blacklist}:session:"))
+            && blacklist.iter().any(|k| k.contains("{blacklist}:ready")),
         "revocations written to the main Redis: {blacklist:?}"
     );
     assert_eq!(

@@ -115,11 +115,7 @@ async fn recent_verifications_are_served_newest_first() {
     let expected: Vec<Value> = ids.iter().rev().take(20).cloned().collect();
     assert_eq!(got, expected);
     // Without the Redis list, PostgreSQL answers the same.
-    let redis = redis::Client::open(crate::helpers::app::redis_url()).expect("client");
-    let mut conn = redis
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut conn = raw_redis().await;
     let user = app.get("/v1/auth/me", Some(&token)).await.body["id"]
         .as_str()
         .expect("id")
@@ -403,7 +399,11 @@ async fn verify_without_redis(app: &TestApp, token: &str, body: &Value) -> i64 {
 async fn losing_redis_loses_nothing_and_caching_comes_back() {
     let mut redis = OwnRedis::start(spare_port());
     let url = redis.url();
-    let app = TestApp::spawn_with(|c| c.redis.url = sigil::config::Secret::new(url.clone())).await;
+    let app = TestApp::spawn_with(|c| {
+        c.redis.url = sigil::config::Secret::new(url.clone());
+        c.redis.cluster = false;
+    })
+    .await;
     let (_, token) = app.user(&["user"]).await;
     let (_, doomed) = app.user(&["user"]).await;
     let signer = TestKey::generate(Kind::Ed25519);
@@ -486,11 +486,7 @@ async fn losing_redis_loses_nothing_and_caching_comes_back() {
 async fn audit_events_reach_the_redis_stream() {
     let app = TestApp::spawn().await;
     let _ = app.user(&["user"]).await; // a login is audited
-    let client = redis::Client::open(crate::helpers::app::redis_url()).expect("client");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut conn = raw_redis().await;
     let stream = format!("{}audit:stream", app.redis_prefix);
     let entries: Vec<redis::Value> = redis::cmd("XRANGE")
         .arg(&stream)
@@ -522,11 +518,7 @@ async fn entries_forged_in_redis_are_ignored() {
     let body = |signature: &[u8]| json!({"public_key_id": id, "document": b64(DOCUMENT), "signature": b64(signature)});
     assert_eq!(app.verify(&token, body(&genuine)).await.body["valid"], true);
 
-    let client = redis::Client::open(crate::helpers::app::redis_url()).expect("client");
-    let mut conn = client
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis");
+    let mut conn = raw_redis().await;
     let doc_hash = hex::encode(sha2::Sha256::digest(DOCUMENT));
     let entry = |signature: &[u8]| {
         format!(
@@ -559,7 +551,7 @@ async fn entries_forged_in_redis_are_ignored() {
     );
 
     // A hand-made user entry granting admin rights is ignored too.
-    let user_key = format!("{}cache:user:{user}", app.redis_prefix);
+    let user_key = format!("{}cache:user:{{{user}}}", app.redis_prefix);
     let _: () = redis::cmd("DEL")
         .arg(&user_key)
         .query_async(&mut conn)
@@ -588,12 +580,10 @@ async fn entries_forged_in_redis_are_ignored() {
     );
 }
 
-async fn raw_redis() -> redis::aio::MultiplexedConnection {
-    redis::Client::open(crate::helpers::app::redis_url())
-        .expect("client")
-        .get_multiplexed_async_connection()
-        .await
-        .expect("redis")
+/// A connection of the test's own to the Redis the servers use (a
+/// cluster when `SIGIL_TEST_REDIS_CLUSTER` says so).
+async fn raw_redis() -> sigil::cache::topology::Connection {
+    crate::helpers::app::raw_redis().await
 }
 
 #[tokio::test]
@@ -607,7 +597,7 @@ async fn a_key_entry_replayed_after_its_revocation_is_not_honoured() {
 
     // Someone with access to Redis keeps the sealed entry of the active key.
     let mut conn = raw_redis().await;
-    let key = format!("{}cache:public_key:{id}", a.redis_prefix);
+    let key = format!("{}cache:public_key:{{{id}}}", a.redis_prefix);
     let captured: Vec<u8> = redis::cmd("GET")
         .arg(&key)
         .query_async(&mut conn)
@@ -677,7 +667,7 @@ async fn a_tampered_blacklist_is_not_honoured() {
     let app = TestApp::spawn().await;
     let mut conn = raw_redis().await;
     let prefix = app.redis_prefix.clone();
-    let ready = format!("{prefix}blacklist:ready");
+    let ready = format!("{prefix}{{blacklist}}:ready");
     let marker = eventually(
         "the revocation list is loaded",
         Duration::from_secs(5),
@@ -711,8 +701,8 @@ async fn a_tampered_blacklist_is_not_honoured() {
     );
     let (jti, sid) = token_ids(&revoked);
     let entries = [
-        format!("{prefix}blacklist:token:{jti}"),
-        format!("{prefix}blacklist:session:{sid}"),
+        format!("{prefix}{{blacklist}}:token:{jti}"),
+        format!("{prefix}{{blacklist}}:session:{sid}"),
     ];
 
     // Deleting the entries and replaying the marker from before the
@@ -744,7 +734,7 @@ async fn a_tampered_blacklist_is_not_honoured() {
     let (_, live) = app.user(&["user"]).await;
     let (live_jti, _) = token_ids(&live);
     let _: () = redis::cmd("SET")
-        .arg(format!("{prefix}blacklist:token:{live_jti}"))
+        .arg(format!("{prefix}{{blacklist}}:token:{live_jti}"))
         .arg("1")
         .query_async(&mut conn)
         .await

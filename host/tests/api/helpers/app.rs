@@ -33,6 +33,28 @@ pub fn redis_url() -> String {
     std::env::var("SIGIL_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// Whether `SIGIL_TEST_REDIS_URL` lists a Redis Cluster's seed nodes
+/// (`SIGIL_TEST_REDIS_CLUSTER=1`, set by `scripts/test-redis-cluster`).
+pub fn redis_cluster() -> bool {
+    std::env::var("SIGIL_TEST_REDIS_CLUSTER").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// A connection of the test's own to the Redis the servers use, through
+/// the service's own topology code (so a cluster routes by slot).
+pub async fn raw_redis() -> sigil::cache::topology::Connection {
+    let config = sigil::config::RedisConfig {
+        cluster: redis_cluster(),
+        ..Default::default()
+    };
+    let topology =
+        sigil::cache::topology::Topology::of(&redis_url(), &config).expect("Redis topology");
+    topology
+        .connect(std::time::Duration::from_secs(2))
+        .await
+        .expect("redis")
+        .0
+}
+
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 static SEQUENCE: AtomicU32 = AtomicU32::new(0);
 
@@ -146,6 +168,7 @@ pub fn test_config(database: &str, redis_prefix: &str) -> Config {
     config.database.url = Secret::new(role_url("sigil_app", database));
     config.database.max_connections = 8;
     config.redis.url = Secret::new(redis_url());
+    config.redis.cluster = redis_cluster();
     config.redis.key_prefix = redis_prefix.to_owned();
     config.plugins.dir = Some(super::plugins_dir().join("default"));
     config.plugins.workers = 2;

@@ -2,6 +2,7 @@
 //! compiled once and loaded from `target/plugins` (built by `just plugins`).
 
 pub mod app;
+pub mod redis_nodes;
 pub mod signers;
 
 use std::path::PathBuf;
