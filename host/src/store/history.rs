@@ -43,17 +43,8 @@ impl Store {
         first: NaiveDate,
         last: NaiveDate,
     ) -> Result<i32, StoreError> {
-        let mut created = 0;
-        for (from, to) in windows(first, last) {
-            created += sqlx::query_scalar!(
-                r#"SELECT sigil_history_ensure_partitions($1, $2) AS "created!""#,
-                from,
-                to
-            )
-            .fetch_one(self.pool())
-            .await?;
-        }
-        Ok(created)
+        let mut conn = self.pool().acquire().await?;
+        create_partitions(&mut conn, first, last).await
     }
 
     /// Detach and drop the daily partitions of days before `history_before`
@@ -107,16 +98,9 @@ impl Store {
             let last = today
                 .checked_add_days(Days::new(settings.partitions_ahead.into()))
                 .unwrap_or(today);
-            let mut created = 0;
-            for (from, to) in windows(first, last) {
-                created += sqlx::query_scalar!(
-                    r#"SELECT sigil_history_ensure_partitions($1, $2) AS "created!""#,
-                    from,
-                    to
-                )
-                .fetch_one(&mut *conn)
-                .await?;
-            }
+            // On the connection that holds the lock: a second session
+            // would wait behind it in sigil_history_ensure_partitions.
+            let created = create_partitions(&mut conn, first, last).await?;
             let mut dropped = Vec::new();
             let retention = [
                 ("verification_records", settings.retention_days),
@@ -155,6 +139,26 @@ impl Store {
         }
         work.map(Some)
     }
+}
+
+/// Create the missing daily partitions of `[first, last]` a week per
+/// statement on `conn`; returns how many were created.
+async fn create_partitions(
+    conn: &mut sqlx::PgConnection,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<i32, StoreError> {
+    let mut created = 0;
+    for (from, to) in windows(first, last) {
+        created += sqlx::query_scalar!(
+            r#"SELECT sigil_history_ensure_partitions($1, $2) AS "created!""#,
+            from,
+            to
+        )
+        .fetch_one(&mut *conn)
+        .await?;
+    }
+    Ok(created)
 }
 
 /// Days of partitions one statement creates or drops. A partition and its
