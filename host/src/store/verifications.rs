@@ -8,6 +8,41 @@ use uuid::Uuid;
 
 use super::{Page, StoreError, Tx};
 
+/// The id of a record or batch verified at `at`: a UUIDv7 whose
+/// timestamp is `at` (to the millisecond). Time-ordered ids make the
+/// primary-key inserts append at the right edge of each day's index, and
+/// let a lookup by id name the day partition to read ([`day_window`]).
+pub fn time_ordered_id(at: DateTime<Utc>) -> Uuid {
+    let secs = u64::try_from(at.timestamp()).unwrap_or_default();
+    let timestamp = uuid::Timestamp::from_unix(uuid::NoContext, secs, at.timestamp_subsec_nanos());
+    Uuid::new_v7(timestamp)
+}
+
+/// How far a row's time may lie from its id's timestamp and still be
+/// found by id. The service writes them equal to the millisecond; the
+/// slack only keeps the window honest, one partition or two.
+const ID_TIME_SLACK: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
+
+/// For a UUIDv7 id, the time window its row lies in (bounds for the
+/// partition key, so PostgreSQL reads one day's partition instead of
+/// probing every day's index); `(None, None)` for other ids, such as the
+/// random ones written before ids were time-ordered.
+pub fn day_window(id: Uuid) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let at = id
+        .get_version_num()
+        .eq(&7)
+        .then(|| id.get_timestamp())
+        .flatten()
+        .and_then(|timestamp| {
+            let (secs, nanos) = timestamp.to_unix();
+            DateTime::from_timestamp(i64::try_from(secs).ok()?, nanos)
+        });
+    match at {
+        Some(at) => (at.checked_sub_signed(ID_TIME_SLACK), at.checked_add_signed(ID_TIME_SLACK)),
+        None => (None, None),
+    }
+}
+
 /// A record about to be written.
 #[derive(Debug, Clone)]
 pub struct NewRecord {
@@ -191,15 +226,20 @@ pub async fn list_records(
     .await?)
 }
 
-/// One record.
+/// One record (in its day's partition when the id is time-ordered).
 pub async fn record(tx: &mut Tx, id: Uuid) -> Result<Option<RecordView>, StoreError> {
+    let (from, to) = day_window(id);
     Ok(sqlx::query_as!(
         RecordView,
         r#"SELECT r.id, r.user_id, r.public_key_id, a.name AS algorithm, c.name AS "curve?", r.document_hash,
                   r.is_valid AS valid, r.verification_time AS verified_at, r.metadata
            FROM verification_records r JOIN algorithms a ON a.id = r.algorithm_id LEFT JOIN curves c ON c.id = r.curve_id
-           WHERE r.id = $1"#,
-        id
+           WHERE r.id = $1
+             AND r.verification_time >= COALESCE($2::timestamptz, '-infinity')
+             AND r.verification_time <= COALESCE($3::timestamptz, 'infinity')"#,
+        id,
+        from,
+        to
     )
     .fetch_optional(&mut **tx)
     .await?)
@@ -260,20 +300,27 @@ pub async fn list_batches(
     .await?)
 }
 
-/// One batch.
+/// One batch (in its day's partition when the id is time-ordered).
 pub async fn batch(tx: &mut Tx, id: Uuid) -> Result<Option<BatchView>, StoreError> {
+    let (from, to) = day_window(id);
     Ok(sqlx::query_as!(
         BatchView,
         r#"SELECT id, user_id, total_count, success_count, verification_time AS verified_at, metadata
-           FROM batch_verifications WHERE id = $1"#,
-        id
+           FROM batch_verifications
+           WHERE id = $1
+             AND verification_time >= COALESCE($2::timestamptz, '-infinity')
+             AND verification_time <= COALESCE($3::timestamptz, 'infinity')"#,
+        id,
+        from,
+        to
     )
     .fetch_optional(&mut **tx)
     .await?)
 }
 
-/// A batch's items in request order.
+/// A batch's items in request order (they carry the batch's time).
 pub async fn batch_items(tx: &mut Tx, id: Uuid) -> Result<Vec<BatchItemView>, StoreError> {
+    let (from, to) = day_window(id);
     Ok(sqlx::query_as!(
         BatchItemView,
         r#"SELECT i.item_index AS index, i.verification_record_id AS verification_id, r.public_key_id,
@@ -281,9 +328,37 @@ pub async fn batch_items(tx: &mut Tx, id: Uuid) -> Result<Vec<BatchItemView>, St
            FROM batch_verification_items i
            JOIN verification_records r
              ON r.id = i.verification_record_id AND r.verification_time = i.verification_time
-           WHERE i.batch_id = $1 ORDER BY i.item_index"#,
-        id
+           WHERE i.batch_id = $1
+             AND i.verification_time >= COALESCE($2::timestamptz, '-infinity')
+             AND i.verification_time <= COALESCE($3::timestamptz, 'infinity')
+           ORDER BY i.item_index"#,
+        id,
+        from,
+        to
     )
     .fetch_all(&mut **tx)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_ordered_id_names_the_window_of_its_time() {
+        let at = DateTime::parse_from_rfc3339("2026-12-01T23:59:30.123456Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let id = time_ordered_id(at);
+        assert_eq!(id.get_version_num(), 7);
+        let (from, to) = day_window(id);
+        let (from, to) = (from.expect("from"), to.expect("to"));
+        assert!(from <= at && at <= to, "{from} .. {to} misses {at}");
+        assert!(to - from <= ID_TIME_SLACK * 2 + chrono::TimeDelta::milliseconds(1));
+        // Later times give larger ids: inserts append.
+        let later = time_ordered_id(at + chrono::TimeDelta::milliseconds(2));
+        assert!(later > id);
+        // A random id names no window: every partition is searched.
+        assert_eq!(day_window(Uuid::new_v4()), (None, None));
+    }
 }

@@ -10,7 +10,7 @@ use super::request::Plan;
 use super::{BatchResult, BatchVerified, ItemError, Verified, VerifyError};
 use crate::auth::Caller;
 use crate::plugins::{LoadedPlugin, PluginError};
-use crate::store::verifications::{NewBatch, NewRecord, RecordView};
+use crate::store::verifications::{NewBatch, NewRecord, RecordView, time_ordered_id};
 
 /// A verification's answer, and whether the result cache gave it.
 #[derive(Debug, Clone, Copy)]
@@ -29,7 +29,7 @@ pub(super) fn record(
     at: DateTime<Utc>,
 ) -> NewRecord {
     NewRecord {
-        id: Uuid::new_v4(),
+        id: time_ordered_id(at),
         user_id: caller.id(),
         document_hash: work.document_hash.clone(),
         public_key_id: key.key.id,
@@ -115,8 +115,8 @@ pub(super) struct Outcome {
 impl Outcome {
     /// Turn every slot into its record or its error.
     pub(super) fn assemble(caller: &Caller, slots: Vec<Slot>, keys: &Keys) -> Self {
-        let batch_id = Uuid::new_v4();
         let verified_at = now();
+        let batch_id = time_ordered_id(verified_at);
         let total = slots.len();
         let (mut records, mut recent, mut items) = (Vec::new(), Vec::new(), Vec::new());
         let (mut results, mut errors) = (Vec::with_capacity(total), Vec::new());

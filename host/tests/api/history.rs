@@ -702,3 +702,60 @@ async fn listings_fall_back_to_the_primary_while_the_replica_is_down() {
         listed.body
     );
 }
+
+#[tokio::test]
+async fn a_record_by_id_reads_its_day_and_random_ids_of_old_rows_are_still_found() {
+    let app = TestApp::spawn().await;
+    let (user, token) = app.user(&["user"]).await;
+    app.state
+        .store
+        .ensure_history_partitions(day(-5), day(5))
+        .await
+        .expect("partitions");
+    let db = app.superuser().await;
+
+    // A row written before ids were time-ordered: a random id, found by
+    // searching every day.
+    let key = key_of(&db, user).await;
+    let old = record_at(&db, user, key, midnight(day(-3)) + TimeDelta::hours(12)).await;
+    assert_eq!(old.get_version_num(), 4);
+    let batch = batch_with(&db, user, old).await;
+    assert_eq!(app.record(&token, &old.to_string()).await.status, reqwest::StatusCode::OK);
+    let items = app.get(&format!("/v1/batches/{batch}"), Some(&token)).await;
+    assert_eq!(items.status, reqwest::StatusCode::OK, "{:?}", items.body);
+    assert_eq!(items.body["items"][0]["verification_id"], old.to_string());
+
+    // A new record's id carries its time; the lookup reads that day only.
+    let fresh: Uuid = verified(&app, &token).await.parse().expect("uuid");
+    assert_eq!(fresh.get_version_num(), 7);
+    let found = app.record(&token, &fresh.to_string()).await;
+    assert_eq!(found.status, reqwest::StatusCode::OK);
+    assert_eq!(found.body["id"], fresh.to_string());
+    let (from, to) = sigil::store::verifications::day_window(fresh);
+    let (from, to) = (from.expect("from"), to.expect("to"));
+    let mut tx = db.begin().await.expect("begin");
+    let plan = explain(
+        &mut tx,
+        format!(
+            "EXPLAIN SELECT id FROM verification_records WHERE id = '{fresh}'
+               AND verification_time >= '{}' AND verification_time <= '{}'",
+            from.to_rfc3339(),
+            to.to_rfc3339()
+        ),
+    )
+    .await
+    .join("\n");
+    let touched: BTreeSet<&str> = plan
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("verification_records_p"))
+        .filter(|w| !w.ends_with("_idx") && !w.ends_with("_pkey"))
+        .collect();
+    let days: BTreeSet<String> = [from.date_naive(), to.date_naive()]
+        .into_iter()
+        .map(|d| partition("verification_records", d))
+        .collect();
+    assert!(
+        !touched.is_empty() && touched.iter().all(|w| days.contains(*w)),
+        "only the id's day: {touched:?}\n{plan}"
+    );
+}
