@@ -153,14 +153,23 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-/// (label, component, SPKI DER, document, signature).
-type SecondRound = (String, &'static str, Vec<u8>, Vec<u8>, Vec<u8>);
+/// (label, component, SPKI DER, document, signature, hash for
+/// digest-taking plugins).
+type SecondRound = (
+    String,
+    &'static str,
+    Vec<u8>,
+    Vec<u8>,
+    Vec<u8>,
+    Option<HashAlgorithm>,
+);
 
 /// The plugins of the second round (issue 16), wasm only: their native
 /// crates are not host dependencies, so BENCHMARKS.md takes the native
 /// figures from a separate build of the same crates. (label, component,
-/// SPKI DER, document, signature): P-521 and Ed448 signed by OpenSSL,
-/// ML-DSA by Python `cryptography` (the test fixture).
+/// SPKI DER, document, signature, hash): P-521, brainpoolP256r1,
+/// brainpoolP384r1 and Ed448 signed by OpenSSL, ML-DSA by Python
+/// `cryptography` (the test fixture).
 fn second_round() -> Vec<SecondRound> {
     use base64::Engine as _;
     let mut cases = Vec::new();
@@ -172,7 +181,35 @@ fn second_round() -> Vec<SecondRound> {
         p521.public_key_to_der().expect("spki"),
         MESSAGE.to_vec(),
         signer.sign_oneshot_to_vec(MESSAGE).expect("sign"),
+        Some(HashAlgorithm::Sha512),
     ));
+    for (label, component, nid, md, hash) in [
+        (
+            "ecdsa-brainpoolp256r1",
+            "ecdsa-brainpoolp256r1",
+            Nid::BRAINPOOL_P256R1,
+            MessageDigest::sha256(),
+            HashAlgorithm::Sha256,
+        ),
+        (
+            "ecdsa-brainpoolp384r1",
+            "ecdsa-brainpoolp384r1",
+            Nid::BRAINPOOL_P384R1,
+            MessageDigest::sha384(),
+            HashAlgorithm::Sha384,
+        ),
+    ] {
+        let key = ec_key(nid);
+        let mut signer = Signer::new(md, &key).expect("signer");
+        cases.push((
+            label.to_owned(),
+            component,
+            key.public_key_to_der().expect("spki"),
+            MESSAGE.to_vec(),
+            signer.sign_oneshot_to_vec(MESSAGE).expect("sign"),
+            Some(hash),
+        ));
+    }
     let ed448 = PKey::generate_ed448().expect("key");
     let mut signer = Signer::new_without_digest(&ed448).expect("signer");
     cases.push((
@@ -181,6 +218,7 @@ fn second_round() -> Vec<SecondRound> {
         ed448.public_key_to_der().expect("spki"),
         MESSAGE.to_vec(),
         signer.sign_oneshot_to_vec(MESSAGE).expect("sign"),
+        None,
     ));
     let fixture: serde_json::Value =
         serde_json::from_str(include_str!("../tests/api/fixtures/ml-dsa.json")).expect("fixture");
@@ -198,6 +236,7 @@ fn second_round() -> Vec<SecondRound> {
             spki,
             document.clone(),
             b64(&key["signature"]),
+            None,
         ));
     }
     cases
@@ -273,13 +312,12 @@ fn bench_plugins(c: &mut Criterion) {
         group.finish();
     }
 
-    for (label, name, spki, message, signature) in second_round() {
+    for (label, name, spki, message, signature, hash) in second_round() {
         let plugin = LoadedPlugin::load(&engine, &component(name)).expect("plugin loads");
         let key = plugin
             .parse_key(&spki, KeyFormat::Der, None)
             .expect("call")
             .expect("key accepted");
-        let hash = (name == "ecdsa-p521").then_some(HashAlgorithm::Sha512);
         let input = VerifyInput {
             key: key.spki_der,
             message: hash.map_or_else(|| message.clone(), |h| h.digest(&message)),

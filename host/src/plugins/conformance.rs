@@ -1319,6 +1319,35 @@ mod curve_matching_tests {
     }
 
     #[test]
+    fn brainpool_curves_match_by_openssl_name_or_rfc_5639_oid() {
+        let none = serde_json::json!({});
+        assert!(serves_curve(
+            &spec("brainpoolP256r1", none.clone()),
+            C::Brainpool256r1
+        ));
+        assert!(serves_curve(
+            &spec("BRAINPOOLP384R1", none.clone()),
+            C::Brainpool384r1
+        ));
+        let p384r1 = serde_json::json!({"oid": "1.3.36.3.3.2.8.1.1.11"});
+        assert!(serves_curve(
+            &spec("bp384", p384r1.clone()),
+            C::Brainpool384r1
+        ));
+        assert!(!serves_curve(&spec("bp384", p384r1), C::Brainpool256r1));
+        // The twisted variants share nothing with the r1 curves.
+        assert!(!serves_curve(
+            &spec("brainpoolP256t1", none),
+            C::Brainpool256r1
+        ));
+        // The catalogue knows their orders (for a policy's `order`).
+        for (curve, bits) in [("brainpoolP256r1", 256), ("brainpoolP384r1", 384)] {
+            let order = policy::known_order(curve).expect("known");
+            assert_eq!(order.len() * 4, bits, "{curve}");
+        }
+    }
+
+    #[test]
     fn the_hint_names_every_testable_curve_and_its_oid() {
         let hint = testable_hint();
         for name in [

@@ -1,7 +1,8 @@
 //! The algorithms of the second round (issue 16): each new plugin is
 //! hot-loaded by upload and answers genuine signatures made by an
 //! independent implementation: OpenSSL (the `openssl` crate over the
-//! system's libcrypto) for P-521, Ed448 and P-256 over SHA3-256; Python
+//! system's libcrypto) for P-521, Ed448, brainpoolP256r1 and
+//! brainpoolP384r1, and P-256 over SHA3-256; Python
 //! `cryptography` for ML-DSA, which the system's OpenSSL 3.0 lacks
 //! (`fixtures/ml-dsa.json`, made by `fixtures/ml-dsa.py`).
 
@@ -185,6 +186,168 @@ async fn p256_verifies_openssl_signatures_over_sha3_256() {
     assert_eq!(forged["valid"], false, "{forged}");
 }
 
+/// A fresh Brainpool key from OpenSSL, its public key PEM, and the raw
+/// uncompressed SEC1 point.
+fn brainpool_key(nid: Nid) -> (PKey<Private>, String, Vec<u8>) {
+    let group = EcGroup::from_curve_name(nid).expect("group");
+    let ec = EcKey::generate(&group).expect("key");
+    let mut ctx = openssl::bn::BigNumContext::new().expect("ctx");
+    let point = ec
+        .public_key()
+        .to_bytes(
+            &group,
+            openssl::ec::PointConversionForm::UNCOMPRESSED,
+            &mut ctx,
+        )
+        .expect("point");
+    let key = PKey::from_ec_key(ec).expect("pkey");
+    let pem = pem(&key);
+    (key, pem, point)
+}
+
+/// An OpenSSL ECDSA signature (DER) over `document` with `md`.
+fn openssl_sign(key: &PKey<Private>, md: MessageDigest, document: &[u8]) -> Vec<u8> {
+    let mut signer = Signer::new(md, key).expect("signer");
+    signer.sign_oneshot_to_vec(document).expect("sign")
+}
+
+/// Each Brainpool plugin is uploaded into a host that starts without
+/// plugins beside the default ECDSA ones, catalogues its curve with the
+/// policy it proposes (no low-S rule, the RFC 5639 order, its hashes),
+/// takes OpenSSL keys as PEM and as a raw point with the curve named, and
+/// answers OpenSSL signatures: valid over the right document and hash, in
+/// DER and P1363; invalid with the document or the signature tampered, or
+/// read under another hash; an undeclared hash is refused.
+#[tokio::test]
+async fn brainpool_plugins_are_hot_loaded_and_verify_openssl_signatures() {
+    use crate::helpers::signers::der_to_p1363;
+    let app = TestApp::spawn().await;
+    let (_, admin) = app.admin().await;
+    // (plugin, curve, OpenSSL's curve, field bytes, default hash, other hashes
+    // served, a hash the plugin does not declare)
+    let cases = [
+        (
+            "ecdsa-brainpoolp256r1",
+            "brainpoolP256r1",
+            Nid::BRAINPOOL_P256R1,
+            32,
+            ("sha256", MessageDigest::sha256()),
+            vec![("sha3-256", MessageDigest::sha3_256())],
+            "sha384",
+            "a9fb57dba1eea9bc3e660a909d838d718c397aa3b561a6f7901e0e82974856a7",
+        ),
+        (
+            "ecdsa-brainpoolp384r1",
+            "brainpoolP384r1",
+            Nid::BRAINPOOL_P384R1,
+            48,
+            ("sha384", MessageDigest::sha384()),
+            vec![],
+            "sha256",
+            "8cb91e82a3386d280f5d6f7e50e641df152f7109ed5456b31f166e6cac0425a7cf3ab6af6b7fc3103b883202e9046565",
+        ),
+    ];
+    for (plugin, curve, nid, size, (default_hash, default_md), others, undeclared, order) in cases {
+        let (key, key_pem, point) = brainpool_key(nid);
+        let registration = json!({"key_data": key_pem, "format": "PEM", "algorithm": "ECDSA", "name": format!("{curve} pem")});
+        let before = app
+            .post("/v1/keys", Some(&admin), registration.clone())
+            .await;
+        assert_ne!(
+            before.status,
+            StatusCode::CREATED,
+            "{curve} is not served yet: {:?}",
+            before.body
+        );
+
+        upload(&app, &admin, plugin).await;
+        let curves = app.get("/v1/curves", Some(&admin)).await.body;
+        let row = curves["items"]
+            .as_array()
+            .and_then(|items| items.iter().find(|c| c["name"] == curve))
+            .unwrap_or_else(|| panic!("{curve} is catalogued: {curves}"));
+        assert_eq!(row["plugin"]["name"], plugin, "{row}");
+        assert_eq!(row["policy"]["low_s_only"], false, "{row}");
+        assert_eq!(row["policy"]["order"], order, "{row}");
+        assert_eq!(row["policy"]["hashes"][0], default_hash, "{row}");
+
+        let (pem_id, registered) = register(&app, &admin, registration).await;
+        assert_eq!(registered, curve);
+        let (raw_id, registered) = register(
+            &app,
+            &admin,
+            json!({"key_data": b64(&point), "format": "raw", "algorithm": "ECDSA", "curve": curve, "name": format!("{curve} raw")}),
+        )
+        .await;
+        assert_eq!(registered, curve);
+
+        let signature = openssl_sign(&key, default_md, DOCUMENT);
+        for id in [&pem_id, &raw_id] {
+            let answer = verdict(&app, &admin, id, DOCUMENT, &signature, json!({})).await;
+            assert_eq!(answer["valid"], true, "{curve}: {answer}");
+            assert!(
+                answer["plugin"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with(&format!("{plugin}@"))),
+                "{answer}"
+            );
+            let forged = verdict(
+                &app,
+                &admin,
+                id,
+                b"Pay Bob 1000 euros",
+                &signature,
+                json!({}),
+            )
+            .await;
+            assert_eq!(forged["valid"], false, "{curve}: {forged}");
+        }
+        // The same signature as P1363.
+        let p1363 = der_to_p1363(&signature, size);
+        let answer = verdict(
+            &app,
+            &admin,
+            &pem_id,
+            DOCUMENT,
+            &p1363,
+            json!({"signature_encoding": "p1363"}),
+        )
+        .await;
+        assert_eq!(answer["valid"], true, "{curve} P1363: {answer}");
+        // A tampered signature: one bit of s flipped (still strict DER).
+        let mut tampered = signature.clone();
+        let last = tampered.len() - 1;
+        tampered[last] ^= 1;
+        let answer = verdict(&app, &admin, &pem_id, DOCUMENT, &tampered, json!({})).await;
+        assert_eq!(answer["valid"], false, "{curve} tampered: {answer}");
+        // The other hashes the plugin serves, named in the request; the
+        // same signature read under the default hash is wrong.
+        for (name, md) in others {
+            let signature = openssl_sign(&key, md, DOCUMENT);
+            let named = json!({"hash_algorithm": name});
+            let answer = verdict(&app, &admin, &pem_id, DOCUMENT, &signature, named).await;
+            assert_eq!(answer["valid"], true, "{curve} {name}: {answer}");
+            let answer = verdict(&app, &admin, &pem_id, DOCUMENT, &signature, json!({})).await;
+            assert_eq!(
+                answer["valid"], false,
+                "{curve} {name} as {default_hash}: {answer}"
+            );
+        }
+        let refused = app
+            .verify(
+                &admin,
+                json!({"public_key_id": pem_id, "document": b64(DOCUMENT), "signature": b64(&signature), "hash_algorithm": undeclared}),
+            )
+            .await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "unsupported_hash"),
+            "{curve} {undeclared}: {:?}",
+            refused.body
+        );
+    }
+}
+
 /// ML-DSA ships in the default set; this host starts without a plugin
 /// directory, so the upload is what brings it.
 #[tokio::test]
@@ -333,6 +496,33 @@ fn verification_cost_of_the_new_plugins_is_printed() {
         Some(HashAlgorithm::Sha512),
         SignatureEncoding::Der,
     ));
+    for (label, component, nid, md, hash) in [
+        (
+            "ecdsa-bp256r1 (sha256)",
+            "ecdsa-brainpoolp256r1",
+            Nid::BRAINPOOL_P256R1,
+            MessageDigest::sha256(),
+            HashAlgorithm::Sha256,
+        ),
+        (
+            "ecdsa-bp384r1 (sha384)",
+            "ecdsa-brainpoolp384r1",
+            Nid::BRAINPOOL_P384R1,
+            MessageDigest::sha384(),
+            HashAlgorithm::Sha384,
+        ),
+    ] {
+        let key = ec(nid);
+        cases.push((
+            label.into(),
+            component,
+            key.public_key_to_der().expect("der"),
+            MESSAGE.to_vec(),
+            signed(&key, Some(md)),
+            Some(hash),
+            SignatureEncoding::Der,
+        ));
+    }
     let ed448 = PKey::generate_ed448().expect("key");
     cases.push((
         "ed448".into(),

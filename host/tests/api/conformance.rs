@@ -53,6 +53,42 @@ fn ecdsa_p521_conforms() {
     check("ecdsa-p521", 800);
 }
 
+/// brainpoolP256r1 over SHA-256 (DER and P1363) and SHA3-256: 1229
+/// Wycheproof vectors.
+#[test]
+fn ecdsa_brainpoolp256r1_conforms() {
+    check("ecdsa-brainpoolp256r1", 1200);
+    let report = conformance::run(&conformance_plugin("ecdsa-brainpoolp256r1"));
+    for set in [
+        "EcdsaBrainpool256r1Sha256",
+        "EcdsaBrainpool256r1Sha256P1363",
+        "EcdsaBrainpool256r1Sha3_256",
+    ] {
+        assert!(
+            report.sets.iter().any(|s| s.name == set && s.vectors > 0),
+            "{set} did not run:\n{}",
+            report.render()
+        );
+    }
+}
+
+/// brainpoolP384r1 over SHA-384 (DER and P1363): 808 Wycheproof vectors.
+#[test]
+fn ecdsa_brainpoolp384r1_conforms() {
+    check("ecdsa-brainpoolp384r1", 800);
+    let report = conformance::run(&conformance_plugin("ecdsa-brainpoolp384r1"));
+    for set in [
+        "EcdsaBrainpool384r1Sha384",
+        "EcdsaBrainpool384r1Sha384P1363",
+    ] {
+        assert!(
+            report.sets.iter().any(|s| s.name == set && s.vectors > 0),
+            "{set} did not run:\n{}",
+            report.render()
+        );
+    }
+}
+
 #[test]
 fn ed448_conforms() {
     check("ed448", 80);
@@ -122,6 +158,8 @@ fn complete_admission_of_every_shipped_plugin_is_timed() {
         "rsa",
         "ecdsa-p384",
         "ecdsa-p521",
+        "ecdsa-brainpoolp256r1",
+        "ecdsa-brainpoolp384r1",
         "ed448",
         "ml-dsa",
     ] {
@@ -139,7 +177,7 @@ fn complete_admission_of_every_shipped_plugin_is_timed() {
             sample.checks
         );
         figures.push(format!(
-            "{name:<16} complete: {:>5} vectors in {:>8.2?}   sample: {:>4} vectors in {:>8.2?}",
+            "{name:<22} complete: {:>5} vectors in {:>8.2?}   sample: {:>4} vectors in {:>8.2?}",
             complete.checks, complete.took, sample.checks, sample.took
         ));
     }
@@ -552,7 +590,13 @@ async fn the_default_set_conforms_through_http() {
 #[tokio::test]
 async fn the_hot_loaded_plugins_conform_through_http() {
     let (app, admin) = conformance_app(false).await;
-    for (name, minimum) in [("ecdsa-p384", 2000), ("ecdsa-p521", 800), ("ed448", 80)] {
+    for (name, minimum) in [
+        ("ecdsa-p384", 2000),
+        ("ecdsa-p521", 800),
+        ("ecdsa-brainpoolp256r1", 1200),
+        ("ecdsa-brainpoolp384r1", 800),
+        ("ed448", 80),
+    ] {
         let uploaded = app
             .upload_plugin(&admin, crate::helpers::component_bytes(name))
             .await;
