@@ -327,9 +327,27 @@ pub struct BatchItemView {
     pub valid: bool,
 }
 
-/// Batches newest first, after `page.after`.
+/// Batches newest first, after `page.after`, in widening windows as
+/// [`list_records`] reads records.
 pub async fn list_batches(
     tx: &mut Tx,
+    page: Page<(DateTime<Utc>, Uuid)>,
+) -> Result<Vec<BatchView>, StoreError> {
+    let windows = widening_windows(page.after.map(|(time, _)| time), None);
+    let last = windows.len() - 1;
+    for (n, from) in windows.into_iter().enumerate() {
+        let rows = batches_since(tx, from, page).await?;
+        if n == last || i64::try_from(rows.len()).unwrap_or(i64::MAX) >= page.limit {
+            return Ok(rows);
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// One window of [`list_batches`].
+async fn batches_since(
+    tx: &mut Tx,
+    from: Option<DateTime<Utc>>,
     page: Page<(DateTime<Utc>, Uuid)>,
 ) -> Result<Vec<BatchView>, StoreError> {
     let (after_time, after_id) = page.after.unzip();
@@ -339,11 +357,13 @@ pub async fn list_batches(
            FROM batch_verifications
            WHERE verification_time <= COALESCE($1::timestamptz, 'infinity')
              AND ($1::timestamptz IS NULL OR (verification_time, id) < ($1, $2::uuid))
+             AND verification_time >= COALESCE($4::timestamptz, '-infinity')
            ORDER BY verification_time DESC, id DESC
            LIMIT $3"#,
         after_time,
         after_id,
-        page.limit
+        page.limit,
+        from
     )
     .fetch_all(&mut **tx)
     .await?)

@@ -818,4 +818,27 @@ async fn pages_are_found_across_the_widening_windows() {
         )
         .await;
     assert_eq!(ids(&older), expected[2..4]);
+
+    // Batches too: one 3 days back, one 100, one 400, a page of one each.
+    let mut batches = Vec::new();
+    for n in [1, 3, 4] {
+        let record: Uuid = expected[n].parse().expect("uuid");
+        batches.push(batch_with(&db, user, record).await.to_string());
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let path = match &cursor {
+            Some(c) => format!("/v1/batches?limit=1&cursor={c}"),
+            None => "/v1/batches?limit=1".to_owned(),
+        };
+        let page = app.get(&path, Some(&token)).await;
+        assert!(page.status.is_success(), "{page:?}");
+        seen.extend(ids(&page));
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, batches);
 }
