@@ -38,7 +38,10 @@ pub fn day_window(id: Uuid) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
             DateTime::from_timestamp(i64::try_from(secs).ok()?, nanos)
         });
     match at {
-        Some(at) => (at.checked_sub_signed(ID_TIME_SLACK), at.checked_add_signed(ID_TIME_SLACK)),
+        Some(at) => (
+            at.checked_sub_signed(ID_TIME_SLACK),
+            at.checked_add_signed(ID_TIME_SLACK),
+        ),
         None => (None, None),
     }
 }
@@ -189,13 +192,59 @@ pub struct RecordFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// Records newest first, after `page.after`. The time bounds (and the
-/// cursor's time) are written as plain comparisons with the partition key
-/// (`COALESCE` to an infinite bound when absent) so that PostgreSQL prunes
-/// the daily partitions out of range, even in a generic plan.
+/// Days back from the newest possible row that the history reads first,
+/// widening while a window holds fewer rows than the page: a newest page
+/// then plans and reads a day's partition, not every day's (a year of
+/// daily partitions costs PostgreSQL about 100 ms to plan and lock).
+const WIDENING_DAYS: [i64; 3] = [1, 7, 31];
+
+/// The lower time bounds to try, narrowest first, ending with `from`
+/// itself (the whole range asked for). `upper` is the newest time a row
+/// on the page can have (the cursor's, or `to`), `None` for "now".
+pub fn widening_windows(
+    upper: Option<DateTime<Utc>>,
+    from: Option<DateTime<Utc>>,
+) -> Vec<Option<DateTime<Utc>>> {
+    let upper = upper.unwrap_or_else(Utc::now);
+    let mut bounds: Vec<Option<DateTime<Utc>>> = WIDENING_DAYS
+        .iter()
+        .filter_map(|days| upper.checked_sub_signed(chrono::TimeDelta::days(*days)))
+        .filter(|lower| from.is_none_or(|from| *lower > from))
+        .map(Some)
+        .collect();
+    bounds.push(from);
+    bounds
+}
+
+/// Records newest first, after `page.after`, searched in widening
+/// windows ([`widening_windows`]): a window that fills the page holds the
+/// newest rows of the whole range, since every row outside it is older.
+/// The time bounds (and the cursor's time) are written as plain
+/// comparisons with the partition key (`COALESCE` to an infinite bound
+/// when absent) so that PostgreSQL prunes the daily partitions out of
+/// range, even in a generic plan.
 pub async fn list_records(
     tx: &mut Tx,
     filter: &RecordFilter,
+    page: Page<(DateTime<Utc>, Uuid)>,
+) -> Result<Vec<RecordView>, StoreError> {
+    let upper = page.after.map(|(time, _)| time).or(filter.to);
+    let windows = widening_windows(upper, filter.from);
+    let last = windows.len() - 1;
+    for (n, from) in windows.into_iter().enumerate() {
+        let rows = records_since(tx, filter, from, page).await?;
+        if n == last || i64::try_from(rows.len()).unwrap_or(i64::MAX) >= page.limit {
+            return Ok(rows);
+        }
+    }
+    Ok(Vec::new())
+}
+
+/// One window of [`list_records`]: `from` in place of the filter's.
+async fn records_since(
+    tx: &mut Tx,
+    filter: &RecordFilter,
+    from: Option<DateTime<Utc>>,
     page: Page<(DateTime<Utc>, Uuid)>,
 ) -> Result<Vec<RecordView>, StoreError> {
     let (after_time, after_id) = page.after.unzip();
@@ -215,7 +264,7 @@ pub async fn list_records(
            LIMIT $7"#,
         filter.public_key_id,
         filter.valid,
-        filter.from,
+        from,
         filter.to,
         after_time,
         after_id,
@@ -360,5 +409,25 @@ mod tests {
         assert!(later > id);
         // A random id names no window: every partition is searched.
         assert_eq!(day_window(Uuid::new_v4()), (None, None));
+    }
+
+    #[test]
+    fn the_history_is_searched_back_a_day_a_week_a_month_then_whole() {
+        let upper = DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let days = |n| Some(upper - chrono::TimeDelta::days(n));
+        assert_eq!(
+            widening_windows(Some(upper), None),
+            [days(1), days(7), days(31), None]
+        );
+        // A `from` inside a window ends the widening there.
+        let from = days(3);
+        assert_eq!(widening_windows(Some(upper), from), [days(1), from]);
+        assert_eq!(widening_windows(Some(upper), days(1)), [days(1)]);
+        // Without a cursor or `to`, the windows end now.
+        let now = widening_windows(None, None);
+        assert_eq!(now.len(), 4);
+        assert!(now[0].expect("a day back") > Utc::now() - chrono::TimeDelta::days(2));
     }
 }

@@ -720,7 +720,10 @@ async fn a_record_by_id_reads_its_day_and_random_ids_of_old_rows_are_still_found
     let old = record_at(&db, user, key, midnight(day(-3)) + TimeDelta::hours(12)).await;
     assert_eq!(old.get_version_num(), 4);
     let batch = batch_with(&db, user, old).await;
-    assert_eq!(app.record(&token, &old.to_string()).await.status, reqwest::StatusCode::OK);
+    assert_eq!(
+        app.record(&token, &old.to_string()).await.status,
+        reqwest::StatusCode::OK
+    );
     let items = app.get(&format!("/v1/batches/{batch}"), Some(&token)).await;
     assert_eq!(items.status, reqwest::StatusCode::OK, "{:?}", items.body);
     assert_eq!(items.body["items"][0]["verification_id"], old.to_string());
@@ -758,4 +761,61 @@ async fn a_record_by_id_reads_its_day_and_random_ids_of_old_rows_are_still_found
         !touched.is_empty() && touched.iter().all(|w| days.contains(*w)),
         "only the id's day: {touched:?}\n{plan}"
     );
+}
+
+#[tokio::test]
+async fn pages_are_found_across_the_widening_windows() {
+    // The history reads a day back first, then a week, a month, all: a
+    // page whose rows lie in several windows, or none, is still whole
+    // and in order.
+    let app = TestApp::spawn().await;
+    let db = app.superuser().await;
+    let (user, token) = app.user(&["user"]).await;
+    let key = key_of(&db, user).await;
+    let now = Utc::now();
+    let mut expected = Vec::new();
+    for back in [
+        TimeDelta::hours(2),
+        TimeDelta::days(3),
+        TimeDelta::days(20),
+        TimeDelta::days(100),
+        TimeDelta::days(400),
+    ] {
+        expected.push(record_at(&db, user, key, now - back).await.to_string());
+    }
+    let ids = |answer: &crate::helpers::app::Answer| -> Vec<String> {
+        answer.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|item| item["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let all = app.get("/v1/verifications?limit=10", Some(&token)).await;
+    assert_eq!(ids(&all), expected, "{:?}", all.body);
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let path = match &cursor {
+            Some(c) => format!("/v1/verifications?limit=2&cursor={c}"),
+            None => "/v1/verifications?limit=2".to_owned(),
+        };
+        let page = app.get(&path, Some(&token)).await;
+        assert!(page.status.is_success(), "{page:?}");
+        seen.extend(ids(&page));
+        match page.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+    // With `to` a week back, the windows end there.
+    let to = (now - TimeDelta::days(7)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let older = app
+        .get(
+            &format!("/v1/verifications?limit=2&to={}", to.replace('+', "%2B")),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(ids(&older), expected[2..4]);
 }
