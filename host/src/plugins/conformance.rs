@@ -17,7 +17,9 @@
 //! with the hashes it declares (and the catalogue allows); on curves whose
 //! policy is low-S only the Bitcoin sets (where high-S is invalid); Ed25519;
 //! RSA PKCS #1 v1.5; RSA-PSS where MGF1 uses the message hash and the salt
-//! is as long as that hash (the contract's PSS).
+//! is as long as that hash (the contract's PSS); ML-DSA; and, beside
+//! Wycheproof, BIP-340 Schnorr over secp256k1 with the BIP's own test
+//! vectors (`vectors/bip340-test-vectors.csv`).
 //!
 //! The policy comes from the catalogue at admission ([`admission`] with a
 //! [`Catalogue`]), never from the plugin's own descriptor: a plugin whose
@@ -228,6 +230,7 @@ fn applicable_sets(plugin: &LoadedPlugin, policies: &Policies) -> Vec<(String, V
             sets
         }
         AlgorithmType::Other if is_ml_dsa(&plugin.descriptor().algorithm) => mldsa_sets(plugin),
+        AlgorithmType::Other if is_bip340(plugin) => bip340_sets(),
         AlgorithmType::Other => Vec::new(),
     }
 }
@@ -733,7 +736,7 @@ pub fn testable_hint() -> String {
     .filter_map(|c| Some(format!("{} (oid {})", curve_name(c)?, curve_oid(c)?)))
     .collect();
     format!(
-        "Testable: ECDSA (digest input) on {} with sha256, sha384, sha512 or sha3-256 as Wycheproof has them; EdDSA on Ed25519 or Ed448 (raw message); ML-DSA-44, -65, -87 (raw message, empty context); RSA with PKCS #1 v1.5 or PSS",
+        "Testable: ECDSA (digest input) on {} with sha256, sha384, sha512 or sha3-256 as Wycheproof has them; EdDSA on Ed25519 or Ed448 (raw message); ML-DSA-44, -65, -87 (raw message, empty context); BIP-340 Schnorr (algorithm Schnorr on secp256k1-bip340, raw x-only keys, raw message); RSA with PKCS #1 v1.5 or PSS",
         curves.join(", ")
     )
 }
@@ -935,6 +938,114 @@ fn mldsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
         if !groups.is_empty() {
             sets.push((format!("{name:?}"), groups));
         }
+    }
+    sets
+}
+
+/// BIP-340's published test vectors (`bip-0340/test-vectors.csv` of
+/// github.com/bitcoin/bips, BSD-2-Clause; see `vectors/README.md`).
+const BIP340_VECTORS: &str = include_str!("vectors/bip340-test-vectors.csv");
+
+/// Whether `plugin` serves BIP-340 Schnorr signatures: algorithm `Schnorr`
+/// (or `BIP340`) of type `other` on a curve named `secp256k1-bip340` or
+/// carrying secp256k1's OID, taking raw x-only keys, the whole message and
+/// raw 64-byte signatures.
+fn is_bip340(plugin: &LoadedPlugin) -> bool {
+    let descriptor = plugin.descriptor();
+    ["Schnorr", "BIP340", "BIP-340"]
+        .iter()
+        .any(|n| descriptor.algorithm.eq_ignore_ascii_case(n))
+        && descriptor.input == MessageInput::RawMessage
+        && descriptor
+            .signature_encodings
+            .contains(&SignatureEncoding::Raw)
+        && descriptor.key_formats.contains(&KeyFormat::Raw)
+        && descriptor.curves.iter().any(|c| {
+            c.name.eq_ignore_ascii_case("secp256k1-bip340")
+                || c.parameters.get("oid").and_then(|v| v.as_str()) == Some("1.3.132.0.10")
+        })
+}
+
+/// The BIP-340 vectors, one group per public key (raw, x-only), in two
+/// sets: the vectors whose key is valid (largest groups first, so that an
+/// admission sample holds the many invalid signatures of the BIP's main
+/// key and the messages of 0, 1, 17 and 100 bytes), and those whose key is
+/// not a valid x coordinate, which must be refused at `parse-key` or
+/// answer invalid.
+fn bip340_sets() -> Vec<(String, Vec<Group>)> {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut keys: Vec<Vec<u8>> = Vec::new();
+    for line in BIP340_VECTORS.lines().skip(1) {
+        let fields: Vec<&str> = line.trim_end_matches('\r').splitn(8, ',').collect();
+        let [
+            index,
+            _secret,
+            key,
+            _aux,
+            message,
+            signature,
+            result,
+            comment,
+        ] = fields[..]
+        else {
+            continue;
+        };
+        let (Ok(tc_id), Ok(key), Ok(message), Ok(signature)) = (
+            index.parse::<usize>(),
+            hex::decode(key),
+            hex::decode(message),
+            hex::decode(signature),
+        ) else {
+            continue;
+        };
+        let case = Case {
+            tc_id,
+            comment: if comment.is_empty() {
+                format!("BIP-340 vector {tc_id}")
+            } else {
+                comment.to_owned()
+            },
+            expect: if result.eq_ignore_ascii_case("TRUE") {
+                Expect::Accept
+            } else {
+                Expect::Reject
+            },
+            message,
+            signature,
+        };
+        match keys.iter().position(|k| *k == key) {
+            Some(i) => groups[i].cases.push(case),
+            None => {
+                keys.push(key.clone());
+                groups.push(Group {
+                    key,
+                    format: KeyFormat::Raw,
+                    hash: None,
+                    encoding: SignatureEncoding::Raw,
+                    scheme: SignatureScheme::Plain,
+                    cases: vec![case],
+                    negative: false,
+                });
+            }
+        }
+    }
+    // A group with no valid vector is one whose key is invalid (vectors 5
+    // and 14): refusing the key refuses its vectors.
+    for group in &mut groups {
+        group.negative = group.cases.iter().all(|c| c.expect == Expect::Reject);
+    }
+    let (mut valid_keys, invalid_keys): (Vec<Group>, Vec<Group>) =
+        groups.into_iter().partition(|g| !g.negative);
+    valid_keys.sort_by_key(|g| std::cmp::Reverse(g.cases.len()));
+    let mut sets = Vec::new();
+    if !valid_keys.is_empty() {
+        sets.push(("BIP-340 test vectors".to_owned(), valid_keys));
+    }
+    if !invalid_keys.is_empty() {
+        sets.push((
+            "BIP-340 test vectors, invalid public keys".to_owned(),
+            invalid_keys,
+        ));
     }
     sets
 }
@@ -1362,5 +1473,39 @@ mod curve_matching_tests {
         ] {
             assert!(hint.contains(name), "{name} missing from {hint}");
         }
+    }
+
+    #[test]
+    fn the_bip340_csv_gives_every_vector_with_the_invalid_keys_apart() {
+        let sets = bip340_sets();
+        let count =
+            |set: &(String, Vec<Group>)| -> usize { set.1.iter().map(|g| g.cases.len()).sum() };
+        assert_eq!(sets.len(), 2);
+        assert_eq!(count(&sets[0]) + count(&sets[1]), 19);
+        let valid: usize = sets[0]
+            .1
+            .iter()
+            .flat_map(|g| &g.cases)
+            .filter(|c| c.expect == Expect::Accept)
+            .count();
+        assert_eq!(valid, 9, "vectors 0-4 and 15-18 are valid");
+        let invalid_keys: Vec<usize> = sets[1]
+            .1
+            .iter()
+            .flat_map(|g| g.cases.iter().map(|c| c.tc_id))
+            .collect();
+        assert_eq!(invalid_keys, [5, 14]);
+        assert!(sets[1].1.iter().all(|g| g.negative));
+        assert!(sets[0].1.iter().all(|g| !g.negative && g.key.len() == 32));
+        // The largest group first: the BIP's main key with its invalid
+        // signatures (vectors 1 and 6-13).
+        assert_eq!(sets[0].1[0].cases.len(), 9);
+        let empty = sets[0]
+            .1
+            .iter()
+            .flat_map(|g| &g.cases)
+            .find(|c| c.tc_id == 15)
+            .expect("vector 15");
+        assert!(empty.message.is_empty());
     }
 }

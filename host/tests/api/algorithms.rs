@@ -4,7 +4,10 @@
 //! system's libcrypto) for P-521, Ed448, brainpoolP256r1 and
 //! brainpoolP384r1, and P-256 over SHA3-256; Python
 //! `cryptography` for ML-DSA, which the system's OpenSSL 3.0 lacks
-//! (`fixtures/ml-dsa.json`, made by `fixtures/ml-dsa.py`).
+//! (`fixtures/ml-dsa.json`, made by `fixtures/ml-dsa.py`); libsecp256k1
+//! through Python `coincurve` for BIP-340 Schnorr
+//! (`fixtures/schnorr-secp256k1.json`, made by
+//! `fixtures/schnorr-secp256k1.py`).
 
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
@@ -426,6 +429,156 @@ async fn ml_dsa_is_hot_loaded_and_verifies_python_cryptography_signatures() {
     );
 }
 
+/// BIP-340 Schnorr is uploaded into a host that starts without it, and
+/// catalogued as algorithm `Schnorr` on its own curve row
+/// `secp256k1-bip340` (ECDSA's `secp256k1` row and its low-S policy stay
+/// as they were); it takes libsecp256k1's x-only key (raw, with or without
+/// the curve named, and the PEM Sigil shows for it), answers
+/// libsecp256k1's signatures over documents of 39, 32, 0 and 1000 bytes,
+/// and refuses them over a tampered document or with a bit of the
+/// signature flipped, singly and in a batch; an x that is not on the
+/// curve is refused at registration.
+#[tokio::test]
+async fn schnorr_secp256k1_is_hot_loaded_and_verifies_libsecp256k1_signatures() {
+    use base64::Engine as _;
+    let app = TestApp::spawn_with(|c| c.plugins.dir = None).await;
+    let (_, admin) = app.admin().await;
+    let fixture: Value =
+        serde_json::from_str(include_str!("fixtures/schnorr-secp256k1.json")).expect("fixture");
+    let decode = |v: &Value| {
+        base64::engine::general_purpose::STANDARD
+            .decode(v.as_str().expect("base64"))
+            .expect("base64")
+    };
+    let x_only = decode(&fixture["x_only_key"]);
+    assert_eq!(x_only.len(), 32);
+    let registration = json!({"key_data": b64(&x_only), "format": "raw", "algorithm": "Schnorr", "name": "bip340 raw"});
+    let before = app
+        .post("/v1/keys", Some(&admin), registration.clone())
+        .await;
+    assert_ne!(
+        before.status,
+        StatusCode::CREATED,
+        "Schnorr is not served yet: {:?}",
+        before.body
+    );
+
+    upload(&app, &admin, "schnorr-secp256k1").await;
+    let curves = app.get("/v1/curves", Some(&admin)).await.body;
+    let items = curves["items"].as_array().expect("items");
+    let row = items
+        .iter()
+        .find(|c| c["name"] == "secp256k1-bip340")
+        .unwrap_or_else(|| panic!("secp256k1-bip340 is catalogued: {curves}"));
+    assert_eq!(row["plugin"]["name"], "schnorr-secp256k1", "{row}");
+    assert_eq!(row["parameters"]["oid"], "1.3.132.0.10", "{row}");
+    assert_eq!(row["policy"]["encodings"], json!(["raw"]), "{row}");
+    if let Some(ecdsa) = items.iter().find(|c| c["name"] == "secp256k1") {
+        assert_eq!(ecdsa["policy"]["low_s_only"], true, "{ecdsa}");
+    }
+
+    let view = app.add_key(&admin, registration).await;
+    assert_eq!(view["curve"], "secp256k1-bip340", "{view}");
+    assert_eq!(view["algorithm"], "Schnorr", "{view}");
+    let raw_id = view["id"].clone();
+    let (named_id, curve) = register(
+        &app,
+        &admin,
+        json!({"key_data": b64(&x_only), "format": "raw", "algorithm": "Schnorr", "curve": "secp256k1-bip340", "name": "bip340 named"}),
+    )
+    .await;
+    assert_eq!(curve, "secp256k1-bip340");
+    // The PEM Sigil shows (the lifted point, even y) registers the same key.
+    let pem = view["key_data"].as_str().expect("pem").to_owned();
+    let again = app
+        .add_key(
+            &admin,
+            json!({"key_data": pem, "format": "PEM", "algorithm": "Schnorr", "name": "bip340 pem"}),
+        )
+        .await;
+    assert_eq!(again["fingerprint"], view["fingerprint"], "{again}");
+    let pem_id = again["id"].clone();
+
+    let signatures = fixture["signatures"].as_array().expect("signatures");
+    assert_eq!(signatures.len(), 4);
+    for entry in signatures {
+        let document = decode(&entry["document"]);
+        let signature = decode(&entry["signature"]);
+        let size = document.len();
+        for id in [&raw_id, &named_id, &pem_id] {
+            let answer = verdict(&app, &admin, id, &document, &signature, json!({})).await;
+            assert_eq!(answer["valid"], true, "{size} bytes: {answer}");
+            assert!(
+                answer["plugin"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("schnorr-secp256k1@")),
+                "{answer}"
+            );
+        }
+        let mut altered = document.clone();
+        altered.push(b'!');
+        let forged = verdict(&app, &admin, &raw_id, &altered, &signature, json!({})).await;
+        assert_eq!(forged["valid"], false, "{size} bytes, altered: {forged}");
+        for byte in [10, 63] {
+            let mut tampered = signature.clone();
+            tampered[byte] ^= 1;
+            let answer = app
+                .verify(
+                    &admin,
+                    json!({"public_key_id": raw_id, "document": b64(&document), "signature": b64(&tampered)}),
+                )
+                .await;
+            assert_ne!(
+                answer.body["valid"], true,
+                "{size} bytes, byte {byte} flipped: {:?}",
+                answer.body
+            );
+        }
+    }
+    // In a batch, beside a tampered signature.
+    let document = decode(&signatures[0]["document"]);
+    let signature = decode(&signatures[0]["signature"]);
+    let mut tampered = signature.clone();
+    tampered[40] ^= 0x80;
+    let batch = app
+        .post(
+            "/v1/verify/batch",
+            Some(&admin),
+            json!({"items": [
+                {"public_key_id": raw_id, "document": b64(&document), "signature": b64(&signature)},
+                {"public_key_id": raw_id, "document": b64(&document), "signature": b64(&tampered)},
+            ]}),
+        )
+        .await;
+    assert_eq!(batch.status, StatusCode::OK, "{:?}", batch.body);
+    assert_eq!(batch.body["results"][0]["valid"], true, "{:?}", batch.body);
+    assert_ne!(batch.body["results"][1]["valid"], true, "{:?}", batch.body);
+
+    // BIP-340 vector 14's key: x is not below the field size.
+    let mut beyond = [0xffu8; 32];
+    beyond[27] = 0xfe;
+    beyond[30] = 0xfc;
+    beyond[31] = 0x30;
+    let refused = app
+        .post(
+            "/v1/keys",
+            Some(&admin),
+            json!({"key_data": b64(&beyond), "format": "raw", "algorithm": "Schnorr"}),
+        )
+        .await;
+    assert!(
+        refused.status.is_client_error(),
+        "{:?}: {:?}",
+        refused.status,
+        refused.body
+    );
+    let algorithms = app.get("/v1/algorithms", Some(&admin)).await.body;
+    assert!(
+        algorithms.to_string().contains("Schnorr"),
+        "Schnorr is catalogued: {algorithms}"
+    );
+}
+
 /// What one verification costs in each new plugin, printed for
 /// BENCHMARKS.md (`cargo test --test api algorithms::verification_cost --
 /// --nocapture`), beside the ECDSA P-256 and Ed25519 plugins whose cost
@@ -559,6 +712,22 @@ fn verification_cost_of_the_new_plugins_is_printed() {
             SignatureEncoding::Raw,
         ));
     }
+    let schnorr: Value =
+        serde_json::from_str(include_str!("fixtures/schnorr-secp256k1.json")).expect("fixture");
+    let x_only = b64d(&schnorr["x_only_key"]);
+    let lifted = crate::helpers::plugin("schnorr-secp256k1")
+        .parse_key(&x_only, KeyFormat::Raw, None)
+        .expect("call")
+        .expect("key");
+    cases.push((
+        "schnorr-secp256k1".into(),
+        "schnorr-secp256k1",
+        lifted.spki_der,
+        b64d(&schnorr["signatures"][0]["document"]),
+        b64d(&schnorr["signatures"][0]["signature"]),
+        None,
+        SignatureEncoding::Raw,
+    ));
     let mut lines = Vec::new();
     for (label, component, spki, message, signature, hash, encoding) in cases {
         let plugin = crate::helpers::plugin(component);

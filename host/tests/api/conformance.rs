@@ -108,6 +108,24 @@ fn ml_dsa_conforms_to_every_parameter_set() {
     }
 }
 
+/// BIP-340's own test vectors (its CSV): 19, of which the two whose
+/// public key is not a valid x coordinate are refused at `parse-key`.
+#[test]
+fn schnorr_secp256k1_conforms_to_the_bip340_vectors() {
+    check("schnorr-secp256k1", 19);
+    let report = conformance::run(&conformance_plugin("schnorr-secp256k1"));
+    for set in [
+        "BIP-340 test vectors",
+        "BIP-340 test vectors, invalid public keys",
+    ] {
+        assert!(
+            report.sets.iter().any(|s| s.name == set && s.vectors > 0),
+            "{set} did not run:\n{}",
+            report.render()
+        );
+    }
+}
+
 #[test]
 fn template_conforms() {
     check("template", 400);
@@ -162,6 +180,7 @@ fn complete_admission_of_every_shipped_plugin_is_timed() {
         "ecdsa-brainpoolp384r1",
         "ed448",
         "ml-dsa",
+        "schnorr-secp256k1",
     ] {
         let plugin = conformance_plugin(name);
         let complete = conformance::admission(&plugin, &catalogue_for(&plugin, true))
@@ -596,6 +615,7 @@ async fn the_hot_loaded_plugins_conform_through_http() {
         ("ecdsa-brainpoolp256r1", 1200),
         ("ecdsa-brainpoolp384r1", 800),
         ("ed448", 80),
+        ("schnorr-secp256k1", 19),
     ] {
         let uploaded = app
             .upload_plugin(&admin, crate::helpers::component_bytes(name))
