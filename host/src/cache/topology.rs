@@ -17,7 +17,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{Cmd, IntoConnectionInfo, Pipeline, RedisFuture, Value};
 
-use crate::config::RedisConfig;
+use crate::config::{RedisConfig, redis_urls as urls};
 
 /// The shape of the Redis deployment, from `redis.url`, `redis.cluster`
 /// and `redis.sentinel_master`.
@@ -37,14 +37,6 @@ pub enum Topology {
         /// The monitored primary's name (`sentinel monitor <name> …`).
         master: String,
     },
-}
-
-/// Split a comma-separated URL list (spaces around commas allowed).
-pub fn urls(list: &str) -> Vec<&str> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .collect()
 }
 
 impl Topology {

@@ -245,6 +245,15 @@ impl Default for DatabaseConfig {
     }
 }
 
+/// Split `redis.url`'s comma-separated list (spaces around commas
+/// allowed): a cluster's seed nodes or the Sentinels, else one URL.
+pub fn redis_urls(list: &str) -> Vec<&str> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .collect()
+}
+
 /// Redis settings.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

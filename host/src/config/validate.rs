@@ -77,7 +77,7 @@ impl RedisConfig {
             ("redis.url", self.url.expose()),
             ("redis.result_cache_url", self.result_cache_url.expose()),
         ] {
-            for url in crate::cache::topology::urls(url) {
+            for url in super::redis_urls(url) {
                 if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                     return Err(invalid(key, "must start with redis:// or rediss://"));
                 }
@@ -96,13 +96,13 @@ impl RedisConfig {
             ));
         }
         let single = !self.cluster && self.sentinel_master.is_empty();
-        if single && crate::cache::topology::urls(self.url.expose()).len() > 1 {
+        if single && super::redis_urls(self.url.expose()).len() > 1 {
             return Err(invalid(
                 "redis.url",
                 "several URLs need redis.cluster = true (seed nodes) or redis.sentinel_master (sentinels)",
             ));
         }
-        if crate::cache::topology::urls(self.result_cache_url.expose()).len() > 1 {
+        if super::redis_urls(self.result_cache_url.expose()).len() > 1 {
             return Err(invalid(
                 "redis.result_cache_url",
                 "names one server (the evictable result cache is not clustered)",
