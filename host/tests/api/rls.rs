@@ -409,3 +409,120 @@ async fn a_recorded_group_is_one_statement_checked_row_by_row() {
     let mut conn = app_pool.acquire().await.expect("connection");
     assert_eq!(count(&mut conn, "verification_records").await, 0);
 }
+
+/// Batch items keep what their foreign keys guaranteed, checked once per
+/// statement since migration 20261202000100: even where row-level
+/// security does not apply (the superuser here), an item naming a batch or
+/// record that does not exist at its time is refused with the foreign
+/// key's SQLSTATE, the whole statement with it; deleting a batch takes its
+/// items; a record an item names cannot be deleted; the links and keys are
+/// never rewritten.
+#[tokio::test]
+async fn batch_items_keep_their_references_without_foreign_keys() {
+    let seeded = Seeded::new().await;
+    let db = &seeded.superuser;
+    let (batch, record, at): (Uuid, Uuid, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+        "SELECT i.batch_id, i.verification_record_id, i.verification_time
+         FROM batch_verification_items i JOIN batch_verifications b ON b.id = i.batch_id
+         WHERE b.user_id = $1",
+    )
+    .bind(seeded.alice)
+    .fetch_one(db)
+    .await
+    .expect("Alice's item");
+    let items = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM batch_verification_items")
+            .fetch_one(db)
+            .await
+            .expect("count")
+    };
+    let before = items().await;
+    let insert = |batch: Uuid, record: Uuid, index: i32, at: chrono::DateTime<chrono::Utc>| {
+        sqlx::query(
+            "INSERT INTO batch_verification_items (batch_id, verification_record_id, item_index, verification_time)
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(batch)
+        .bind(record)
+        .bind(index)
+        .bind(at)
+        .execute(db)
+    };
+    let missing = Uuid::new_v4();
+    let day_later = at + chrono::TimeDelta::days(1);
+    for (what, result) in [
+        ("a missing batch", insert(missing, record, 1, at).await),
+        ("a missing record", insert(batch, missing, 1, at).await),
+        ("another time", insert(batch, record, 1, day_later).await),
+    ] {
+        assert_eq!(
+            sqlstate(result).as_deref(),
+            Some("23503"),
+            "an item naming {what} must be refused"
+        );
+    }
+    // One bad row refuses the whole statement.
+    let mixed = sqlx::query(
+        "INSERT INTO batch_verification_items (batch_id, verification_record_id, item_index, verification_time)
+         VALUES ($1, $2, 1, $3), ($1, $4, 2, $3)",
+    )
+    .bind(batch)
+    .bind(record)
+    .bind(at)
+    .bind(missing)
+    .execute(db)
+    .await;
+    assert_eq!(sqlstate(mixed).as_deref(), Some("23503"));
+    assert_eq!(
+        items().await,
+        before,
+        "nothing of a refused statement is kept"
+    );
+    // A good item is still accepted.
+    insert(batch, record, 1, at)
+        .await
+        .expect("an item naming its batch and record");
+
+    // Links and keys are not rewritten.
+    for statement in [
+        "UPDATE batch_verification_items SET verification_record_id = gen_random_uuid() WHERE batch_id = $1",
+        "UPDATE batch_verifications SET id = gen_random_uuid() WHERE id = $1",
+    ] {
+        let rewritten = sqlx::query(sqlx::AssertSqlSafe(statement))
+            .bind(batch)
+            .execute(db)
+            .await;
+        assert_eq!(sqlstate(rewritten).as_deref(), Some("23503"), "{statement}");
+    }
+    let rewritten =
+        sqlx::query("UPDATE verification_records SET verification_time = $2 WHERE id = $1")
+            .bind(record)
+            .bind(day_later)
+            .execute(db)
+            .await;
+    assert_eq!(sqlstate(rewritten).as_deref(), Some("23503"));
+
+    // A record its items name stays; its batch takes the items along,
+    // after which the record may go.
+    let delete_record = || {
+        sqlx::query("DELETE FROM verification_records WHERE id = $1")
+            .bind(record)
+            .execute(db)
+    };
+    assert_eq!(sqlstate(delete_record().await).as_deref(), Some("23503"));
+    sqlx::query("DELETE FROM batch_verifications WHERE id = $1")
+        .bind(batch)
+        .execute(db)
+        .await
+        .expect("delete the batch");
+    let left: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM batch_verification_items WHERE batch_id = $1")
+            .bind(batch)
+            .fetch_one(db)
+            .await
+            .expect("count");
+    assert_eq!(left, 0, "a deleted batch's items go with it");
+    assert_eq!(items().await, before - 1, "Bob's item stays");
+    let deleted = delete_record().await.expect("delete the record");
+    assert_eq!(deleted.rows_affected(), 1);
+}

@@ -387,9 +387,10 @@ async fn keys_uniques_foreign_keys_and_checks_match_the_seed() {
         (
             "batch_verification_items",
             &[
+                // The references to the batch and the record are checked
+                // per statement by triggers, not foreign keys (migration
+                // 20261202000100; rls::batch_items_keep_their_references_*).
                 "PRIMARY KEY (id, verification_time)",
-                "FOREIGN KEY (batch_id, verification_time) REFERENCES batch_verifications(id, verification_time) ON DELETE CASCADE",
-                "FOREIGN KEY (verification_record_id, verification_time) REFERENCES verification_records(id, verification_time)",
                 "UNIQUE (batch_id, item_index, verification_time)",
             ],
         ),
