@@ -1,24 +1,30 @@
 -- Batch items check their batch and record once per statement instead of
 -- once per row (issue 20, item 3: recording cheap for PostgreSQL without
--- weakening what is stored).
+-- weakening what is stored), and a group without batches writes no items.
 --
--- Why: the items' two foreign keys reference partitioned tables. For each
--- inserted item PostgreSQL ran two referential-integrity queries through
--- the partitioned parents and took a FOR KEY SHARE lock on the batch row
--- and on the record row. Measured with `record_verifications` writing
--- batches of 1000 (1000 records, the batch, 1000 items) as sigil_app, the
--- two foreign keys were about half of PostgreSQL's CPU per item
--- (BENCHMARKS.md, "Recording a batch item"). What they guaranteed stays:
+-- Why: for each inserted item PostgreSQL ran the items' two foreign keys
+-- (a referential-integrity query through the partitioned batches and
+-- records, and a FOR KEY SHARE lock on each referenced row) and the two
+-- EXISTS of the items' row-level WITH CHECK (through the same partitioned
+-- tables). Their plans are generic: each statement initialises and locks
+-- every partition of both tables, so the cost grew with the history kept.
+-- Measured as sigil_app with `record_verifications` (BENCHMARKS.md,
+-- "Recording a batch item"): with a week of partitions the foreign keys
+-- were half of PostgreSQL's CPU per item of a batch of 1000; with a year
+-- of daily partitions one commit of a single record cost 30 ms of
+-- PostgreSQL CPU, 20 ms of it the items' policy planned for an empty
+-- insert. What they guaranteed stays:
 --
 -- * Insert: after each INSERT statement into `batch_verification_items`,
---   one set query over the statement's new rows (a transition table)
---   refuses the whole statement (SQLSTATE 23503, as the foreign key did)
---   if any item names a batch or a record, at the item's
---   `verification_time`, that does not exist. It reads as the schema owner
---   with every row visible (`sigil.export`, the owner's read-everything
---   policy, on for the check only), as a foreign key sees rows whatever
---   their policies. Ownership stays the items' row-level policy's job
---   (their batch and record must be the acting user's).
+--   one set query over the statement's new rows (a transition table),
+--   bounded to the statement's days so that only their partitions are
+--   planned, refuses the whole statement if an item names a batch or a
+--   record that does not exist at the item's `verification_time`
+--   (SQLSTATE 23503, as the foreign key did) or, where row-level security
+--   applies to the writer, that the acting user does not own (42501, as
+--   the policy did: the policy's WITH CHECK now asks only that someone is
+--   acting, and leaves ownership to this check). The check runs as the
+--   writer, so it sees what the writer's policies let it see.
 -- * Delete: deleting a batch deletes its items first (the seed's ON DELETE
 --   CASCADE, as a row trigger); deleting a record that an item names is
 --   refused (the foreign key's NO ACTION). The application role may delete
@@ -38,10 +44,20 @@ ALTER TABLE batch_verification_items
     DROP CONSTRAINT batch_verification_items_batch_id_fkey,
     DROP CONSTRAINT batch_verification_items_verification_record_id_fkey;
 
+-- The items' policy: reads as before (through a visible batch); writes
+-- only while someone is acting, ownership checked per statement below.
+DROP POLICY batch_verification_items_via_batch ON batch_verification_items;
+CREATE POLICY batch_verification_items_via_batch ON batch_verification_items
+    USING (EXISTS (
+        SELECT 1 FROM batch_verifications b
+        WHERE b.id = batch_id AND b.verification_time = batch_verification_items.verification_time
+    ))
+    WITH CHECK ((SELECT sigil_current_user_id()) IS NOT NULL);
+
 -- After INSERT on items, per statement: every new item's batch and record
--- exist at its time.
+-- exist at its time and, under row-level security, are the acting user's.
 CREATE FUNCTION batch_items_name_existing_rows() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql SECURITY INVOKER
 SET search_path = public, pg_temp
 -- Each new item probes the primary-key index of its day (a nested-loop
 -- anti-join): never a hash or a scan of a whole day's partition, whose
@@ -52,30 +68,44 @@ SET enable_mergejoin = off
 SET enable_seqscan = off
 AS $$
 DECLARE
+    first_time timestamptz;
+    last_time timestamptz;
+    owned boolean := row_security_active('batch_verification_items');
+    acting uuid := sigil_current_user_id();
     orphan record;
-    has_orphan boolean;
-    caller_export text := current_setting('sigil.export', true);
 BEGIN
-    PERFORM set_config('sigil.export', 'on', true);
-    -- Two anti-joins, not one with OR: an OR of NOT EXISTS is planned as
-    -- hashed subplans over the whole tables.
-    SELECT i.batch_id, i.verification_record_id, i.verification_time INTO orphan
-    FROM new_items i
-    WHERE NOT EXISTS (SELECT 1 FROM batch_verifications b
-                      WHERE b.id = i.batch_id AND b.verification_time = i.verification_time)
-    LIMIT 1;
-    has_orphan := FOUND;
-    IF NOT has_orphan THEN
-        SELECT i.batch_id, i.verification_record_id, i.verification_time INTO orphan
-        FROM new_items i
-        WHERE NOT EXISTS (SELECT 1 FROM verification_records r
-                          WHERE r.id = i.verification_record_id
-                            AND r.verification_time = i.verification_time)
-        LIMIT 1;
-        has_orphan := FOUND;
+    SELECT min(verification_time), max(verification_time) INTO first_time, last_time FROM new_items;
+    IF first_time IS NULL THEN
+        RETURN NULL;
     END IF;
-    PERFORM set_config('sigil.export', coalesce(caller_export, ''), true);
-    IF has_orphan THEN
+    -- Literal bounds (not parameters) let the planner keep only the
+    -- statement's partitions. Two anti-joins, not one with OR: an OR of
+    -- NOT EXISTS is planned as hashed subplans over the whole tables.
+    EXECUTE format(
+        'SELECT i.batch_id, i.verification_record_id, i.verification_time FROM new_items i
+         WHERE NOT EXISTS (SELECT 1 FROM batch_verifications b
+                           WHERE b.id = i.batch_id AND b.verification_time = i.verification_time
+                             AND b.verification_time BETWEEN %1$L AND %2$L
+                             AND (NOT %3$L OR b.user_id = %4$L))
+         LIMIT 1', first_time, last_time, owned, acting)
+        INTO orphan;
+    IF orphan IS NULL THEN
+        EXECUTE format(
+            'SELECT i.batch_id, i.verification_record_id, i.verification_time FROM new_items i
+             WHERE NOT EXISTS (SELECT 1 FROM verification_records r
+                               WHERE r.id = i.verification_record_id
+                                 AND r.verification_time = i.verification_time
+                                 AND r.verification_time BETWEEN %1$L AND %2$L
+                                 AND (NOT %3$L OR r.user_id = %4$L))
+             LIMIT 1', first_time, last_time, owned, acting)
+            INTO orphan;
+    END IF;
+    IF orphan IS NOT NULL THEN
+        IF owned THEN
+            RAISE EXCEPTION 'new row violates row-level security policy for table "batch_verification_items"'
+                USING ERRCODE = 'insufficient_privilege',
+                      DETAIL = 'An item must name a batch and a record of the acting user, at its time.';
+        END IF;
         RAISE EXCEPTION 'a batch item names a batch or record that does not exist'
             USING ERRCODE = 'foreign_key_violation',
                   DETAIL = format('batch %s, record %s at %s', orphan.batch_id,
@@ -157,3 +187,72 @@ REVOKE ALL ON FUNCTION batch_items_name_existing_rows() FROM PUBLIC;
 REVOKE ALL ON FUNCTION batch_items_follow_their_batch() FROM PUBLIC;
 REVOKE ALL ON FUNCTION records_named_by_items_stay() FROM PUBLIC;
 REVOKE ALL ON FUNCTION history_links_are_not_rewritten() FROM PUBLIC;
+
+-- record_verifications (migration 20261201000700) writes batches and items
+-- only when the group has some: a group of single verifications runs one
+-- INSERT per acting user, not three (an empty INSERT still plans the
+-- table's policies and fires its statement trigger). Items are written
+-- for the batches the statement inserted, without ON CONFLICT.
+CREATE OR REPLACE FUNCTION record_verifications(
+    r_id uuid[], r_user uuid[], r_hash text[], r_key uuid[], r_algorithm uuid[],
+    r_curve uuid[], r_valid boolean[], r_time timestamptz[], r_metadata jsonb[],
+    b_id uuid[], b_user uuid[], b_total integer[], b_success integer[],
+    b_time timestamptz[], b_metadata jsonb[],
+    i_batch uuid[], i_index integer[], i_record uuid[]
+) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY INVOKER
+SET search_path = public, pg_temp
+AS $$
+DECLARE
+    acting uuid;
+    written integer;
+    total integer := 0;
+    fresh_batches uuid[];
+BEGIN
+    FOR acting IN SELECT DISTINCT u FROM unnest(r_user || b_user) AS u LOOP
+        PERFORM set_config('sigil.user_id', acting::text, true);
+
+        INSERT INTO verification_records
+            (id, user_id, document_hash, public_key_id, algorithm_id, curve_id, is_valid,
+             verification_time, metadata)
+        SELECT r.id, r.user_id, r.document_hash, r.public_key_id, r.algorithm_id, r.curve_id,
+               r.is_valid, r.verification_time, r.metadata
+        FROM unnest(r_id, r_user, r_hash, r_key, r_algorithm, r_curve, r_valid, r_time, r_metadata)
+             AS r(id, user_id, document_hash, public_key_id, algorithm_id, curve_id, is_valid,
+                  verification_time, metadata)
+        WHERE r.user_id = acting
+        ON CONFLICT (id, verification_time) DO NOTHING;
+        GET DIAGNOSTICS written = ROW_COUNT;
+        total := total + written;
+
+        CONTINUE WHEN coalesce(cardinality(b_id), 0) = 0;
+
+        WITH inserted AS (
+            INSERT INTO batch_verifications
+                (id, user_id, total_count, success_count, verification_time, metadata)
+            SELECT b.id, b.user_id, b.total_count, b.success_count, b.verification_time, b.metadata
+            FROM unnest(b_id, b_user, b_total, b_success, b_time, b_metadata)
+                 AS b(id, user_id, total_count, success_count, verification_time, metadata)
+            WHERE b.user_id = acting
+            ON CONFLICT (id, verification_time) DO NOTHING
+            RETURNING id
+        )
+        SELECT array_agg(id) INTO fresh_batches FROM inserted;
+
+        -- Items of the batches written now: a batch already present (a
+        -- retried group) has its items, written in its transaction. A
+        -- plain INSERT, without ON CONFLICT, which would plan the items'
+        -- read policy (through every partition of the batches) as well.
+        CONTINUE WHEN coalesce(cardinality(fresh_batches), 0) = 0
+                   OR coalesce(cardinality(i_batch), 0) = 0;
+
+        -- An item carries its batch's time (its record's too).
+        INSERT INTO batch_verification_items (batch_id, item_index, verification_record_id, verification_time)
+        SELECT i.batch_id, i.item_index, i.record_id, b.verification_time
+        FROM unnest(i_batch, i_index, i_record) AS i(batch_id, item_index, record_id)
+        JOIN unnest(b_id, b_user, b_time) AS b(id, user_id, verification_time) ON b.id = i.batch_id
+        WHERE b.user_id = acting AND i.batch_id = ANY (fresh_batches);
+    END LOOP;
+    RETURN total;
+END;
+$$;
