@@ -586,9 +586,20 @@ async fn schnorr_secp256k1_is_hot_loaded_and_verifies_libsecp256k1_signatures() 
 /// made by the PyPI package `slh-dsa`, independent of the plugin's crate.
 const SLH_DSA_VECTORS: &str = include_str!("../../src/plugins/vectors/slh-dsa-pure.json");
 
-/// The SLH-DSA vector groups with a genuine key: (parameter set, SPKI DER,
-/// raw key, the valid (message, signature) pairs).
-fn slh_dsa_genuine() -> Vec<(String, Vec<u8>, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+/// A genuine key of the SLH-DSA vectors and its valid vectors.
+struct SlhDsaKey {
+    /// FIPS 205's name of the parameter set.
+    set: String,
+    /// The key's SubjectPublicKeyInfo, as the Python package encodes it.
+    spki: Vec<u8>,
+    /// The raw key, `PK.seed || PK.root`.
+    raw: Vec<u8>,
+    /// (message, signature) of each valid vector.
+    valid: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The SLH-DSA vector groups with a genuine key (one per parameter set).
+fn slh_dsa_genuine() -> Vec<SlhDsaKey> {
     let vectors: Value = serde_json::from_str(SLH_DSA_VECTORS).expect("vectors");
     let hex = |v: &Value| hex::decode(v.as_str().expect("hex")).expect("hex");
     vectors["groups"]
@@ -603,13 +614,11 @@ fn slh_dsa_genuine() -> Vec<(String, Vec<u8>, Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)>
                 .filter(|t| t["result"] == "valid")
                 .map(|t| (hex(&t["message"]), hex(&t["signature"])))
                 .collect();
-            (!valid.is_empty()).then(|| {
-                (
-                    group["parameter_set"].as_str().expect("set").to_owned(),
-                    hex(&group["spki"]),
-                    hex(&group["public_key"]),
-                    valid,
-                )
+            (!valid.is_empty()).then(|| SlhDsaKey {
+                set: group["parameter_set"].as_str().expect("set").to_owned(),
+                spki: hex(&group["spki"]),
+                raw: hex(&group["public_key"]),
+                valid,
             })
         })
         .collect()
@@ -632,7 +641,7 @@ async fn slh_dsa_is_hot_loaded_and_verifies_python_slh_dsa_signatures() {
     let (_, admin) = app.admin().await;
     let genuine = slh_dsa_genuine();
     assert_eq!(genuine.len(), 4);
-    let (_, first_spki, _, _) = &genuine[0];
+    let first_spki = &genuine[0].spki;
     let before = app
         .post(
             "/v1/keys",
@@ -666,7 +675,13 @@ async fn slh_dsa_is_hot_loaded_and_verifies_python_slh_dsa_signatures() {
         assert_eq!(row["policy"]["encodings"], json!(["raw"]), "{row}");
     }
 
-    for (set, spki, raw, valid) in &genuine {
+    for SlhDsaKey {
+        set,
+        spki,
+        raw,
+        valid,
+    } in &genuine
+    {
         let view = app
             .add_key(
                 &admin,
@@ -691,8 +706,17 @@ async fn slh_dsa_is_hot_loaded_and_verifies_python_slh_dsa_signatures() {
             )
             .await;
         assert_eq!(again["fingerprint"], view["fingerprint"], "{again}");
-        let raw_view = app.get(&format!("/v1/keys/{}", raw_id.as_str().expect("id")), Some(&admin)).await;
-        assert_eq!(raw_view.body["fingerprint"], view["fingerprint"], "{:?}", raw_view.body);
+        let raw_view = app
+            .get(
+                &format!("/v1/keys/{}", raw_id.as_str().expect("id")),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(
+            raw_view.body["fingerprint"], view["fingerprint"],
+            "{:?}",
+            raw_view.body
+        );
 
         for (document, signature) in valid {
             let size = document.len();
@@ -761,7 +785,7 @@ async fn slh_dsa_is_hot_loaded_and_verifies_python_slh_dsa_signatures() {
         }
     }
 
-    let (_, _, raw, _) = &genuine[0];
+    let raw = &genuine[0].raw;
     for (registration, why) in [
         (
             json!({"key_data": b64(raw), "format": "raw", "algorithm": "SLH-DSA"}),
@@ -940,7 +964,10 @@ fn verification_cost_of_the_new_plugins_is_printed() {
         None,
         SignatureEncoding::Raw,
     ));
-    for (set, spki, _, valid) in slh_dsa_genuine() {
+    for SlhDsaKey {
+        set, spki, valid, ..
+    } in slh_dsa_genuine()
+    {
         let (message, signature) = valid.last().cloned().expect("a valid vector");
         cases.push((
             set,
