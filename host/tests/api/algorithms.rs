@@ -786,7 +786,27 @@ async fn slh_dsa_is_hot_loaded_and_verifies_python_slh_dsa_signatures() {
     }
 
     let raw = &genuine[0].raw;
+    // SHA2-128s's SPKI with NULL parameters (RFC 9814 requires them
+    // absent), and with id-slh-dsa-sha2-192s (.22), a set not served.
+    let oid_sha2_128s = [
+        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x14,
+    ];
+    let mut with_null = vec![0x30, 0x32, 0x30, 0x0d];
+    with_null.extend(oid_sha2_128s);
+    with_null.extend([0x05, 0x00, 0x03, 0x21, 0x00]);
+    with_null.extend(raw);
+    let mut sha2_192s = genuine[0].spki.clone();
+    assert_eq!(sha2_192s[14], 0x14, "the OID's last arc");
+    sha2_192s[14] = 0x16;
     for (registration, why) in [
+        (
+            json!({"key_data": b64(&with_null), "format": "DER", "algorithm": "SLH-DSA"}),
+            "an SPKI with parameters",
+        ),
+        (
+            json!({"key_data": b64(&sha2_192s), "format": "DER", "algorithm": "SLH-DSA"}),
+            "an SPKI of SLH-DSA-SHA2-192s",
+        ),
         (
             json!({"key_data": b64(raw), "format": "raw", "algorithm": "SLH-DSA"}),
             "a raw key without its set",
@@ -805,6 +825,11 @@ async fn slh_dsa_is_hot_loaded_and_verifies_python_slh_dsa_signatures() {
             refused.status.is_client_error(),
             "{why}: {:?}: {:?}",
             refused.status,
+            refused.body
+        );
+        assert!(
+            ["malformed_key", "key_rejected", "unsupported_curve"].contains(&refused.code()),
+            "{why}: {:?}",
             refused.body
         );
     }
