@@ -169,7 +169,8 @@ type SecondRound = (
 /// figures from a separate build of the same crates. (label, component,
 /// SPKI DER, document, signature, hash): P-521, brainpoolP256r1,
 /// brainpoolP384r1 and Ed448 signed by OpenSSL, ML-DSA by Python
-/// `cryptography` (the test fixture).
+/// `cryptography` (the test fixture), SLH-DSA by the PyPI package
+/// `slh-dsa` (the last valid known-answer vector of each set).
 fn second_round() -> Vec<SecondRound> {
     use base64::Engine as _;
     let mut cases = Vec::new();
@@ -236,6 +237,24 @@ fn second_round() -> Vec<SecondRound> {
             spki,
             document.clone(),
             b64(&key["signature"]),
+            None,
+        ));
+    }
+    let vectors: serde_json::Value =
+        serde_json::from_str(include_str!("../src/plugins/vectors/slh-dsa-pure.json"))
+            .expect("vectors");
+    let hex = |v: &serde_json::Value| hex::decode(v.as_str().expect("hex")).expect("hex");
+    for group in vectors["groups"].as_array().expect("groups") {
+        let tests = group["tests"].as_array().expect("tests");
+        let Some(valid) = tests.iter().rfind(|t| t["result"] == "valid") else {
+            continue;
+        };
+        cases.push((
+            group["parameter_set"].as_str().expect("set").to_lowercase(),
+            "slh-dsa",
+            hex(&group["spki"]),
+            hex(&valid["message"]),
+            hex(&valid["signature"]),
             None,
         ));
     }

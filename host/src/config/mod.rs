@@ -446,7 +446,10 @@ pub struct VerifyConfig {
     pub max_document_bytes: usize,
     /// Largest sum of a batch's documents, in bytes.
     pub max_batch_document_bytes: usize,
-    /// Largest signature in bytes.
+    /// Largest signature in bytes: 17088 by default, an SLH-DSA-128f
+    /// signature, the largest a shipped plugin verifies (ML-DSA-87's is
+    /// 4627 bytes, RSA-8192's 1024). It bounds what each batch item may
+    /// carry, so it is no larger than the plugins need.
     pub max_signature_bytes: usize,
     /// Verification records committed per transaction at most.
     pub record_batch_max: usize,
@@ -462,7 +465,7 @@ impl Default for VerifyConfig {
             max_batch_items: 1000,
             max_document_bytes: 1 << 20,
             max_batch_document_bytes: 32 << 20,
-            max_signature_bytes: 8192,
+            max_signature_bytes: 17088,
             record_batch_max: 512,
             record_batch_linger_ms: 0,
             result_cache_ttl_secs: 3600,

@@ -19,7 +19,9 @@
 //! RSA PKCS #1 v1.5; RSA-PSS where MGF1 uses the message hash and the salt
 //! is as long as that hash (the contract's PSS); ML-DSA; and, beside
 //! Wycheproof, BIP-340 Schnorr over secp256k1 with the BIP's own test
-//! vectors (`vectors/bip340-test-vectors.csv`).
+//! vectors (`vectors/bip340-test-vectors.csv`), and pure SLH-DSA (the
+//! SHA2 and SHAKE 128-bit sets) with vectors made by an independent
+//! implementation (`vectors/slh-dsa-pure.json`, Wycheproof has none).
 //!
 //! The policy comes from the catalogue at admission ([`admission`] with a
 //! [`Catalogue`]), never from the plugin's own descriptor: a plugin whose
@@ -231,6 +233,7 @@ fn applicable_sets(plugin: &LoadedPlugin, policies: &Policies) -> Vec<(String, V
         }
         AlgorithmType::Other if is_ml_dsa(&plugin.descriptor().algorithm) => mldsa_sets(plugin),
         AlgorithmType::Other if is_bip340(plugin) => bip340_sets(),
+        AlgorithmType::Other if is_slh_dsa(&plugin.descriptor().algorithm) => slh_dsa_sets(plugin),
         AlgorithmType::Other => Vec::new(),
     }
 }
@@ -736,7 +739,7 @@ pub fn testable_hint() -> String {
     .filter_map(|c| Some(format!("{} (oid {})", curve_name(c)?, curve_oid(c)?)))
     .collect();
     format!(
-        "Testable: ECDSA (digest input) on {} with sha256, sha384, sha512 or sha3-256 as Wycheproof has them; EdDSA on Ed25519 or Ed448 (raw message); ML-DSA-44, -65, -87 (raw message, empty context); BIP-340 Schnorr (algorithm Schnorr on secp256k1-bip340, raw x-only keys, raw message); RSA with PKCS #1 v1.5 or PSS",
+        "Testable: ECDSA (digest input) on {} with sha256, sha384, sha512 or sha3-256 as Wycheproof has them; EdDSA on Ed25519 or Ed448 (raw message); ML-DSA-44, -65, -87 (raw message, empty context); SLH-DSA-SHA2-128s, -SHA2-128f, -SHAKE-128s, -SHAKE-128f (raw message, pure, empty context); BIP-340 Schnorr (algorithm Schnorr on secp256k1-bip340, raw x-only keys, raw message); RSA with PKCS #1 v1.5 or PSS",
         curves.join(", ")
     )
 }
@@ -1046,6 +1049,114 @@ fn bip340_sets() -> Vec<(String, Vec<Group>)> {
             "BIP-340 test vectors, invalid public keys".to_owned(),
             invalid_keys,
         ));
+    }
+    sets
+}
+
+/// Known-answer vectors for pure SLH-DSA with the empty context, made by
+/// the PyPI package `slh-dsa` (pure Python, independent of RustCrypto's
+/// crate) through `vectors/slh-dsa-pure.py`; see `vectors/README.md`.
+const SLH_DSA_VECTORS: &str = include_str!("vectors/slh-dsa-pure.json");
+
+/// `vectors/slh-dsa-pure.json`.
+#[derive(serde::Deserialize)]
+struct SlhDsaFile {
+    groups: Vec<SlhDsaGroup>,
+}
+
+/// One key of `vectors/slh-dsa-pure.json` and its vectors.
+#[derive(serde::Deserialize)]
+struct SlhDsaGroup {
+    /// FIPS 205's name of the set (`SLH-DSA-SHA2-128s`).
+    parameter_set: String,
+    /// The set's object identifier (RFC 9814).
+    oid: String,
+    /// The key's SubjectPublicKeyInfo, hex: the form every plugin takes,
+    /// since a raw 32-byte key does not say which 128-bit set it is.
+    spki: String,
+    tests: Vec<SlhDsaTest>,
+}
+
+#[derive(serde::Deserialize)]
+struct SlhDsaTest {
+    tc_id: usize,
+    comment: String,
+    message: String,
+    signature: String,
+    /// `valid` or `invalid`.
+    result: String,
+}
+
+/// Whether an algorithm name is SLH-DSA (FIPS 205, formerly SPHINCS+).
+fn is_slh_dsa(algorithm: &str) -> bool {
+    ["SLH-DSA", "SLHDSA", "SPHINCS+"]
+        .iter()
+        .any(|n| algorithm.eq_ignore_ascii_case(n))
+}
+
+/// The SLH-DSA vectors for the parameter sets `plugin` serves (its
+/// curves, by FIPS 205 name or the set's OID), one test set per parameter
+/// set. Pure SLH-DSA with the empty context only: contract 0.1.0 carries
+/// no context (a signature made with one is among the vectors to refuse).
+/// A group whose every vector is to be refused is one whose key is wrong,
+/// and refusing its key refuses them.
+fn slh_dsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
+    let descriptor = plugin.descriptor();
+    if descriptor.input != MessageInput::RawMessage
+        || !descriptor
+            .signature_encodings
+            .contains(&SignatureEncoding::Raw)
+    {
+        return Vec::new();
+    }
+    let Ok(file) = serde_json::from_str::<SlhDsaFile>(SLH_DSA_VECTORS) else {
+        return Vec::new();
+    };
+    let format = key_source(plugin);
+    let mut sets: Vec<(String, Vec<Group>)> = Vec::new();
+    for group in file.groups {
+        let served = descriptor.curves.iter().any(|c| {
+            c.name.eq_ignore_ascii_case(&group.parameter_set)
+                || c.parameters.get("oid").and_then(|v| v.as_str()) == Some(group.oid.as_str())
+        });
+        if !served {
+            continue;
+        }
+        let Ok(der) = hex::decode(&group.spki) else {
+            continue;
+        };
+        let cases: Vec<Case> = group
+            .tests
+            .into_iter()
+            .filter_map(|t| {
+                Some(Case {
+                    tc_id: t.tc_id,
+                    comment: t.comment,
+                    expect: if t.result == "valid" {
+                        Expect::Accept
+                    } else {
+                        Expect::Reject
+                    },
+                    message: hex::decode(t.message).ok()?,
+                    signature: hex::decode(t.signature).ok()?,
+                })
+            })
+            .collect();
+        let negative = cases.iter().all(|c| c.expect == Expect::Reject);
+        let group_of_vectors = Group {
+            key: key_bytes(format, &der, &pem_armour(&der)),
+            format,
+            hash: None,
+            encoding: SignatureEncoding::Raw,
+            scheme: SignatureScheme::Plain,
+            cases,
+            negative,
+        };
+        let name = format!("{} pure", group.parameter_set);
+        match sets.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, groups)) => groups.push(group_of_vectors),
+            None => sets.push((name, vec![group_of_vectors])),
+        }
     }
     sets
 }
@@ -1473,6 +1584,58 @@ mod curve_matching_tests {
         ] {
             assert!(hint.contains(name), "{name} missing from {hint}");
         }
+    }
+
+    /// The committed SLH-DSA file parses whole: 29 vectors over the four
+    /// 128-bit sets, each set's key an SPKI with RFC 9814's OID and no
+    /// parameters (`30 30 30 0b 06 09 <oid> 03 21 00 <32 bytes>`), two
+    /// valid vectors and five to refuse per set, and one key of the wrong
+    /// length whose vector is to be refused.
+    #[test]
+    fn the_slh_dsa_file_holds_every_set_with_its_invalid_vectors() {
+        let file: SlhDsaFile = serde_json::from_str(SLH_DSA_VECTORS).expect("the file parses");
+        let count: usize = file.groups.iter().map(|g| g.tests.len()).sum();
+        assert_eq!(count, 29);
+        for (set, arc) in [
+            ("SLH-DSA-SHA2-128s", 20u8),
+            ("SLH-DSA-SHA2-128f", 21),
+            ("SLH-DSA-SHAKE-128s", 26),
+            ("SLH-DSA-SHAKE-128f", 27),
+        ] {
+            let groups: Vec<&SlhDsaGroup> = file
+                .groups
+                .iter()
+                .filter(|g| g.parameter_set == set)
+                .collect();
+            let genuine = groups
+                .iter()
+                .find(|g| g.tests.iter().any(|t| t.result == "valid"))
+                .expect("a key with valid vectors");
+            assert_eq!(genuine.oid, format!("2.16.840.1.101.3.4.3.{arc}"), "{set}");
+            let der = hex::decode(&genuine.spki).expect("hex");
+            assert_eq!(der.len(), 50, "{set}");
+            assert_eq!(
+                der[..18],
+                [
+                    0x30, 0x30, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04,
+                    0x03, arc, 0x03, 0x21, 0x00
+                ],
+                "{set}"
+            );
+            let valid = genuine.tests.iter().filter(|t| t.result == "valid").count();
+            assert_eq!((valid, genuine.tests.len()), (2, 7), "{set}");
+        }
+        let wrong_keys: Vec<&SlhDsaGroup> = file
+            .groups
+            .iter()
+            .filter(|g| g.tests.iter().all(|t| t.result == "invalid"))
+            .collect();
+        assert_eq!(wrong_keys.len(), 1);
+        assert_eq!(
+            hex::decode(&wrong_keys[0].spki).expect("hex").len(),
+            49,
+            "a 31-byte key"
+        );
     }
 
     #[test]

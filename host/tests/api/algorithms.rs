@@ -7,7 +7,10 @@
 //! (`fixtures/ml-dsa.json`, made by `fixtures/ml-dsa.py`); libsecp256k1
 //! through Python `coincurve` for BIP-340 Schnorr
 //! (`fixtures/schnorr-secp256k1.json`, made by
-//! `fixtures/schnorr-secp256k1.py`).
+//! `fixtures/schnorr-secp256k1.py`); the pure-Python PyPI package
+//! `slh-dsa` for SLH-DSA, whose known-answer vectors
+//! (`host/src/plugins/vectors/slh-dsa-pure.json`, made by the script
+//! beside it) serve as its genuine signatures here too.
 
 use openssl::ec::{EcGroup, EcKey};
 use openssl::hash::MessageDigest;
@@ -579,6 +582,264 @@ async fn schnorr_secp256k1_is_hot_loaded_and_verifies_libsecp256k1_signatures() 
     );
 }
 
+/// The SLH-DSA vectors (`host/src/plugins/vectors/slh-dsa-pure.json`):
+/// made by the PyPI package `slh-dsa`, independent of the plugin's crate.
+const SLH_DSA_VECTORS: &str = include_str!("../../src/plugins/vectors/slh-dsa-pure.json");
+
+/// A genuine key of the SLH-DSA vectors and its valid vectors.
+struct SlhDsaKey {
+    /// FIPS 205's name of the parameter set.
+    set: String,
+    /// The key's SubjectPublicKeyInfo, as the Python package encodes it.
+    spki: Vec<u8>,
+    /// The raw key, `PK.seed || PK.root`.
+    raw: Vec<u8>,
+    /// (message, signature) of each valid vector.
+    valid: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The SLH-DSA vector groups with a genuine key (one per parameter set).
+fn slh_dsa_genuine() -> Vec<SlhDsaKey> {
+    let vectors: Value = serde_json::from_str(SLH_DSA_VECTORS).expect("vectors");
+    let hex = |v: &Value| hex::decode(v.as_str().expect("hex")).expect("hex");
+    vectors["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .filter_map(|group| {
+            let valid: Vec<(Vec<u8>, Vec<u8>)> = group["tests"]
+                .as_array()
+                .expect("tests")
+                .iter()
+                .filter(|t| t["result"] == "valid")
+                .map(|t| (hex(&t["message"]), hex(&t["signature"])))
+                .collect();
+            (!valid.is_empty()).then(|| SlhDsaKey {
+                set: group["parameter_set"].as_str().expect("set").to_owned(),
+                spki: hex(&group["spki"]),
+                raw: hex(&group["public_key"]),
+                valid,
+            })
+        })
+        .collect()
+}
+
+/// SLH-DSA (FIPS 205) ships in the extra set: uploaded into a host that
+/// starts without it, it catalogues its four parameter sets as curves of
+/// algorithm `SLH-DSA` with RFC 9814's OIDs. It takes each set's key as
+/// the independent Python implementation encodes its SPKI (DER, and the
+/// PEM Sigil then shows) and raw with the set named (the same key, one
+/// fingerprint); a raw key without the set, or naming a set not served,
+/// is refused. It answers that implementation's signatures (7856 and
+/// 17088 bytes: the latter is the default `verify.max_signature_bytes`,
+/// one byte more is refused before any plugin runs) over the empty and a
+/// short document, and refuses them over an altered document, with a bit
+/// flipped or with a hash named, singly and in a batch.
+#[tokio::test]
+async fn slh_dsa_is_hot_loaded_and_verifies_python_slh_dsa_signatures() {
+    let app = TestApp::spawn_with(|c| c.plugins.dir = None).await;
+    let (_, admin) = app.admin().await;
+    let genuine = slh_dsa_genuine();
+    assert_eq!(genuine.len(), 4);
+    let first_spki = &genuine[0].spki;
+    let before = app
+        .post(
+            "/v1/keys",
+            Some(&admin),
+            json!({"key_data": b64(first_spki), "format": "DER", "algorithm": "SLH-DSA"}),
+        )
+        .await;
+    assert_ne!(
+        before.status,
+        StatusCode::CREATED,
+        "SLH-DSA is not served yet: {:?}",
+        before.body
+    );
+
+    upload(&app, &admin, "slh-dsa").await;
+    let curves = app.get("/v1/curves", Some(&admin)).await.body;
+    for (set, oid) in [
+        ("SLH-DSA-SHA2-128s", "2.16.840.1.101.3.4.3.20"),
+        ("SLH-DSA-SHA2-128f", "2.16.840.1.101.3.4.3.21"),
+        ("SLH-DSA-SHAKE-128s", "2.16.840.1.101.3.4.3.26"),
+        ("SLH-DSA-SHAKE-128f", "2.16.840.1.101.3.4.3.27"),
+    ] {
+        let row = curves["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|c| c["name"] == set)
+            .unwrap_or_else(|| panic!("{set} is catalogued: {curves}"));
+        assert_eq!(row["plugin"]["name"], "slh-dsa", "{row}");
+        assert_eq!(row["parameters"]["oid"], oid, "{row}");
+        assert_eq!(row["policy"]["encodings"], json!(["raw"]), "{row}");
+    }
+
+    for SlhDsaKey {
+        set,
+        spki,
+        raw,
+        valid,
+    } in &genuine
+    {
+        let view = app
+            .add_key(
+                &admin,
+                json!({"key_data": b64(spki), "format": "DER", "algorithm": "SLH-DSA", "name": format!("{set} der")}),
+            )
+            .await;
+        assert_eq!(view["curve"], set.as_str(), "{view}");
+        assert_eq!(view["algorithm"], "SLH-DSA", "{view}");
+        let der_id = view["id"].clone();
+        let (raw_id, curve) = register(
+            &app,
+            &admin,
+            json!({"key_data": b64(raw), "format": "raw", "algorithm": "SLH-DSA", "curve": set, "name": format!("{set} raw")}),
+        )
+        .await;
+        assert_eq!(curve, set.as_str());
+        let pem = view["key_data"].as_str().expect("pem").to_owned();
+        let again = app
+            .add_key(
+                &admin,
+                json!({"key_data": pem, "format": "PEM", "algorithm": "SLH-DSA", "name": format!("{set} pem")}),
+            )
+            .await;
+        assert_eq!(again["fingerprint"], view["fingerprint"], "{again}");
+        let raw_view = app
+            .get(
+                &format!("/v1/keys/{}", raw_id.as_str().expect("id")),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(
+            raw_view.body["fingerprint"], view["fingerprint"],
+            "{:?}",
+            raw_view.body
+        );
+
+        for (document, signature) in valid {
+            let size = document.len();
+            for id in [&der_id, &raw_id] {
+                let answer = verdict(&app, &admin, id, document, signature, json!({})).await;
+                assert_eq!(answer["valid"], true, "{set}, {size} bytes: {answer}");
+                assert!(
+                    answer["plugin"]
+                        .as_str()
+                        .is_some_and(|p| p.starts_with("slh-dsa@")),
+                    "{answer}"
+                );
+            }
+            let mut altered = document.clone();
+            altered.push(b'!');
+            let forged = verdict(&app, &admin, &der_id, &altered, signature, json!({})).await;
+            assert_eq!(forged["valid"], false, "{set}, altered: {forged}");
+            let mut flipped = signature.clone();
+            flipped[signature.len() / 2] ^= 0x10;
+            let tampered = verdict(&app, &admin, &der_id, document, &flipped, json!({})).await;
+            assert_eq!(tampered["valid"], false, "{set}, bit flipped: {tampered}");
+            let hashed = app
+                .verify(
+                    &admin,
+                    json!({"public_key_id": der_id, "document": b64(document), "signature": b64(signature), "hash_algorithm": "sha256"}),
+                )
+                .await;
+            assert_eq!(
+                (hashed.status, hashed.code()),
+                (StatusCode::UNPROCESSABLE_ENTITY, "unsupported_hash"),
+                "{set}: {:?}",
+                hashed.body
+            );
+        }
+        // In a batch, beside a truncated signature (a malformed item, not
+        // a failed request).
+        let (document, signature) = &valid[valid.len() - 1];
+        let batch = app
+            .post(
+                "/v1/verify/batch",
+                Some(&admin),
+                json!({"items": [
+                    {"public_key_id": der_id, "document": b64(document), "signature": b64(signature)},
+                    {"public_key_id": der_id, "document": b64(document), "signature": b64(&signature[1..])},
+                ]}),
+            )
+            .await;
+        assert_eq!(batch.status, StatusCode::OK, "{:?}", batch.body);
+        assert_eq!(batch.body["results"][0]["valid"], true, "{:?}", batch.body);
+        assert_ne!(batch.body["results"][1]["valid"], true, "{:?}", batch.body);
+        if signature.len() == 17088 {
+            let mut over = signature.clone();
+            over.push(0);
+            let refused = app
+                .verify(
+                    &admin,
+                    json!({"public_key_id": der_id, "document": b64(document), "signature": b64(&over)}),
+                )
+                .await;
+            assert_eq!(
+                refused.code(),
+                "signature_too_large",
+                "{set}: {:?}",
+                refused.body
+            );
+        }
+    }
+
+    let raw = &genuine[0].raw;
+    // SHA2-128s's SPKI with NULL parameters (RFC 9814 requires them
+    // absent), and with id-slh-dsa-sha2-192s (.22), a set not served.
+    let oid_sha2_128s = [
+        0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x14,
+    ];
+    let mut with_null = vec![0x30, 0x32, 0x30, 0x0d];
+    with_null.extend(oid_sha2_128s);
+    with_null.extend([0x05, 0x00, 0x03, 0x21, 0x00]);
+    with_null.extend(raw);
+    let mut sha2_192s = genuine[0].spki.clone();
+    assert_eq!(sha2_192s[14], 0x14, "the OID's last arc");
+    sha2_192s[14] = 0x16;
+    for (registration, why) in [
+        (
+            json!({"key_data": b64(&with_null), "format": "DER", "algorithm": "SLH-DSA"}),
+            "an SPKI with parameters",
+        ),
+        (
+            json!({"key_data": b64(&sha2_192s), "format": "DER", "algorithm": "SLH-DSA"}),
+            "an SPKI of SLH-DSA-SHA2-192s",
+        ),
+        (
+            json!({"key_data": b64(raw), "format": "raw", "algorithm": "SLH-DSA"}),
+            "a raw key without its set",
+        ),
+        (
+            json!({"key_data": b64(raw), "format": "raw", "algorithm": "SLH-DSA", "curve": "SLH-DSA-SHA2-192s"}),
+            "a set not served",
+        ),
+        (
+            json!({"key_data": b64(&raw[..31]), "format": "raw", "algorithm": "SLH-DSA", "curve": "SLH-DSA-SHA2-128s"}),
+            "31 bytes",
+        ),
+    ] {
+        let refused = app.post("/v1/keys", Some(&admin), registration).await;
+        assert!(
+            refused.status.is_client_error(),
+            "{why}: {:?}: {:?}",
+            refused.status,
+            refused.body
+        );
+        assert!(
+            ["malformed_key", "key_rejected", "unsupported_curve"].contains(&refused.code()),
+            "{why}: {:?}",
+            refused.body
+        );
+    }
+    let algorithms = app.get("/v1/algorithms", Some(&admin)).await.body;
+    assert!(
+        algorithms.to_string().contains("SLH-DSA"),
+        "SLH-DSA is catalogued: {algorithms}"
+    );
+}
+
 /// What one verification costs in each new plugin, printed for
 /// BENCHMARKS.md (`cargo test --test api algorithms::verification_cost --
 /// --nocapture`), beside the ECDSA P-256 and Ed25519 plugins whose cost
@@ -728,6 +989,21 @@ fn verification_cost_of_the_new_plugins_is_printed() {
         None,
         SignatureEncoding::Raw,
     ));
+    for SlhDsaKey {
+        set, spki, valid, ..
+    } in slh_dsa_genuine()
+    {
+        let (message, signature) = valid.last().cloned().expect("a valid vector");
+        cases.push((
+            set,
+            "slh-dsa",
+            spki,
+            message,
+            signature,
+            None,
+            SignatureEncoding::Raw,
+        ));
+    }
     let mut lines = Vec::new();
     for (label, component, spki, message, signature, hash, encoding) in cases {
         let plugin = crate::helpers::plugin(component);
