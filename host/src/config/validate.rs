@@ -179,7 +179,14 @@ impl HttpConfig {
 
 impl VerifyConfig {
     fn validate(&self) -> Result<(), ConfigError> {
-        within("verify.max_batch_items", self.max_batch_items, 1..=100_000)
+        within("verify.max_batch_items", self.max_batch_items, 1..=100_000)?;
+        // Every request in a group waits for its commit: a linger of
+        // seconds would be a stall, not a group.
+        within(
+            "verify.record_batch_linger_ms",
+            self.record_batch_linger_ms,
+            0..=100,
+        )
     }
 }
 
@@ -271,7 +278,12 @@ mod tests {
     #[test]
     fn each_refusal_names_its_setting_and_variable() {
         type Spoil = fn(&mut Config);
-        let cases: [(Spoil, &str, &str); 15] = [
+        let cases: [(Spoil, &str, &str); 16] = [
+            (
+                |c| c.verify.record_batch_linger_ms = 101,
+                "verify.record_batch_linger_ms",
+                "SIGIL_VERIFY__RECORD_BATCH_LINGER_MS",
+            ),
             (
                 |c| c.database.url = Default::default(),
                 "database.url",

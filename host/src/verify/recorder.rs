@@ -100,9 +100,13 @@ pub struct Recorder {
 impl Recorder {
     /// Start `writers` writer tasks committing up to `max_rows` rows per
     /// transaction. When the queue runs dry before a group is full, a
-    /// writer waits up to `linger` for each further job, so a group forms
-    /// under load and a lone request waits at most `linger` extra. Returns the handle and the writers' join handles (they
-    /// finish once every handle is dropped and the queue is drained).
+    /// writer that is busy (its last group had more than one job) waits for
+    /// further jobs until `linger` has passed since the group's first job:
+    /// a group forms under load, no request waits more than `linger` for
+    /// company however steadily jobs arrive, and a lone request on an idle
+    /// service is committed at once.
+    /// Returns the handle and the writers' join handles (they finish once
+    /// every handle is dropped and the queue is drained).
     pub fn start(
         store: Store,
         metrics: Arc<Metrics>,
@@ -193,19 +197,27 @@ async fn write_loop(
     max_rows: usize,
     linger: Duration,
 ) {
+    // Whether this writer's last group had company: only then is more
+    // likely to come, and worth waiting for.
+    let mut busy = false;
     loop {
         let jobs = {
             let mut receiver = receiver.lock().await;
             let Some(first) = receiver.recv().await else {
                 return;
             };
+            // The linger counts from the first job, not from each one: a
+            // timeout per wait would hold a group open for as long as jobs
+            // keep arriving, up to `max_rows`.
+            let linger = if busy { linger } else { Duration::ZERO };
+            let deadline = tokio::time::Instant::now() + linger;
             let mut rows = first.unit.rows();
             let mut jobs = vec![first];
             while rows < max_rows {
                 let next = match receiver.try_recv() {
                     Ok(job) => Some(job),
                     Err(_) if linger.is_zero() => None,
-                    Err(_) => tokio::time::timeout(linger, receiver.recv())
+                    Err(_) => tokio::time::timeout_at(deadline, receiver.recv())
                         .await
                         .ok()
                         .flatten(),
@@ -217,6 +229,7 @@ async fn write_loop(
             jobs
         };
         let count = jobs.len();
+        busy = count > 1;
         commit_group(&writer.store, jobs, &writer.stats, &writer.metrics).await;
         writer.pending.fetch_sub(count, Ordering::AcqRel);
     }
