@@ -10,6 +10,11 @@
 //!   parameter), nothing is parsed out of the padding;
 //! - PSS: MGF1 over the message hash and a salt as long as that hash
 //!   (RFC 8017's recommendation).
+//!
+//! The `rsa` crate parses keys and holds the policy; the check itself
+//! (`public_op`) runs in time that varies with public data only.
+
+mod public_op;
 
 use rsa_crate::PublicKey as RsaPublicKey;
 use rsa_crate::pkcs1::DecodeRsaPublicKey;
@@ -29,6 +34,21 @@ use sigil_plugin_sdk::{
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// `id-RSASSA-PSS` (RFC 4055).
 const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+
+/// The DER `DigestInfo` before the digest, with the NULL parameter
+/// (RFC 8017 §9.2, note 1).
+const SHA256_INFO: &[u8] = &[
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
+];
+const SHA384_INFO: &[u8] = &[
+    0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05,
+    0x00, 0x04, 0x30,
+];
+const SHA512_INFO: &[u8] = &[
+    0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05,
+    0x00, 0x04, 0x40,
+];
 
 const MIN_BITS: usize = 2048;
 const MAX_BITS: usize = 8192;
@@ -93,20 +113,23 @@ impl Plugin for Rsa {
                 request.signature.len()
             )));
         }
-        let (digest, signature) = (&request.message, &request.signature);
-        let outcome = match (scheme, hash) {
+        let Some(em) = public_op::recover_encoded_message(&key, &request.signature) else {
+            return Ok(false);
+        };
+        let digest = &request.message;
+        let bits = key.n().bit_width_vartime() as usize;
+        Ok(match (scheme, hash) {
             (SignatureScheme::Pss, HashAlgorithm::Sha256) => {
-                key.pss_verify_prehash::<Sha256>(digest, signature)
+                public_op::pss_matches::<Sha256>(&em, digest, bits)
             }
             (SignatureScheme::Pss, HashAlgorithm::Sha384) => {
-                key.pss_verify_prehash::<Sha384>(digest, signature)
+                public_op::pss_matches::<Sha384>(&em, digest, bits)
             }
-            (SignatureScheme::Pss, _) => key.pss_verify_prehash::<Sha512>(digest, signature),
-            (_, HashAlgorithm::Sha256) => key.pkcs1v15_verify_prehash::<Sha256>(digest, signature),
-            (_, HashAlgorithm::Sha384) => key.pkcs1v15_verify_prehash::<Sha384>(digest, signature),
-            (_, _) => key.pkcs1v15_verify_prehash::<Sha512>(digest, signature),
-        };
-        Ok(outcome.is_ok())
+            (SignatureScheme::Pss, _) => public_op::pss_matches::<Sha512>(&em, digest, bits),
+            (_, HashAlgorithm::Sha256) => public_op::pkcs1v15_matches(&em, SHA256_INFO, digest),
+            (_, HashAlgorithm::Sha384) => public_op::pkcs1v15_matches(&em, SHA384_INFO, digest),
+            (_, _) => public_op::pkcs1v15_matches(&em, SHA512_INFO, digest),
+        })
     }
 }
 
