@@ -263,7 +263,7 @@ impl Store {
     /// (`admin_reach` as in [`Store::acting_as`].)
     pub async fn reading_as(&self, user: Uuid, admin_reach: bool) -> Result<ActingTx, StoreError> {
         let pool = self.read_pool().await;
-        let mut tx = pool.begin().await?;
+        let mut tx = begin_on(pool).await?;
         act_as(&mut tx, user, admin_reach).await?;
         Ok(ActingTx(tx))
     }
@@ -276,7 +276,7 @@ impl Store {
     /// A transaction that acts for `user` (row-level security sees that
     /// user's rows, or all rows if the user is an admin).
     pub async fn begin_for(&self, user: Uuid) -> Result<Tx, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_on(&self.pool).await?;
         sqlx::query_scalar!(
             "SELECT set_config('sigil.user_id', $1, true)",
             user.to_string()
@@ -299,14 +299,14 @@ impl Store {
     /// scope). The reach can only narrow what the role grants: row-level
     /// security still checks the role itself.
     pub async fn acting_as(&self, user: Uuid, admin_reach: bool) -> Result<ActingTx, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_on(&self.pool).await?;
         act_as(&mut tx, user, admin_reach).await?;
         Ok(ActingTx(tx))
     }
 
     /// A plain transaction (tables without row-level security).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(self.pool.begin().await?)
+        begin_on(&self.pool).await
     }
 
     /// Run `op`, trying again with backoff while it fails transiently.
@@ -389,6 +389,24 @@ pub struct Page<C> {
     pub after: Option<C>,
     /// Items to return at most.
     pub limit: i64,
+}
+
+/// `pool.begin()`, safe to cancel. sqlx 0.9.0's `begin` sends BEGIN and,
+/// when the future awaiting its answer is dropped (a client that hangs up
+/// mid-request), queues no ROLLBACK: its guard checks a transaction depth
+/// not raised yet. The connection then goes back to the pool inside an
+/// open transaction, and every later statement on it, the recorder's
+/// included, runs in that transaction and is never committed: answers
+/// would be sent for records that are lost (seen under `just bench-cost`,
+/// BENCHMARKS.md). Begun in a task of its own, BEGIN always completes, and
+/// a transaction nobody waits for any more is dropped there, which queues
+/// its ROLLBACK as a dropped transaction always does.
+async fn begin_on(pool: &PgPool) -> Result<Tx, StoreError> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin().await })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("beginning a transaction: {e}")))?
+        .map_err(StoreError::from)
 }
 
 #[cfg(test)]

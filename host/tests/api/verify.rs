@@ -622,3 +622,52 @@ async fn a_used_key_cannot_be_deleted_but_an_unused_one_can() {
     let listed = app.get("/v1/keys?status=active", Some(&alice)).await;
     assert_eq!(listed.body["items"].as_array().map(Vec::len), Some(1));
 }
+
+/// A transaction abandoned while its BEGIN is on the wire (a client that
+/// hangs up mid-request) leaves no transaction open on the pooled
+/// connection: the statements that connection runs next, such as the
+/// recorder's, are committed. (sqlx 0.9.0's own `begin` left it open, and
+/// answered verifications went unrecorded.)
+#[tokio::test]
+async fn a_transaction_abandoned_mid_begin_leaves_the_connection_clean() {
+    let app = TestApp::spawn().await;
+    let superuser = app.superuser().await;
+    sqlx::query("CREATE TABLE abandoned_begin (n integer)")
+        .execute(&superuser)
+        .await
+        .expect("table");
+    // One connection: every statement below shares it.
+    let single = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with((*superuser.connect_options()).clone())
+        .await
+        .expect("pool");
+    let store = sigil::store::Store::from_pool(single.clone());
+    const ROUNDS: i32 = 120;
+    for n in 0..ROUNDS {
+        // Give `begin` a few more turns each round, so that some round
+        // drops it after BEGIN was sent and before its answer came back.
+        let mut begin = Box::pin(store.begin());
+        for _ in 0..=n {
+            if futures::poll!(&mut begin).is_ready() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        drop(begin);
+        sqlx::query("INSERT INTO abandoned_begin VALUES ($1)")
+            .bind(n)
+            .execute(&single)
+            .await
+            .expect("insert");
+    }
+    let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM abandoned_begin")
+        .fetch_one(&superuser)
+        .await
+        .expect("count");
+    assert_eq!(
+        seen,
+        i64::from(ROUNDS),
+        "inserts left in an open transaction"
+    );
+}
