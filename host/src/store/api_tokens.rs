@@ -133,50 +133,32 @@ pub async fn revoke(tx: &mut Tx, id: Uuid) -> Result<Option<ApiTokenRow>, StoreE
 }
 
 impl Store {
-    /// The token whose value hashes to `token_hash`, read in a transaction
+    /// The token whose value hashes to `token_hash`, read by a statement
     /// that presents the hash (row-level security shows that row and no
     /// other). When `touch` is set and the token is usable, its
     /// `last_used_at` is moved to now unless another host did so within
-    /// the last minute. One short transaction against PostgreSQL, the
-    /// source of truth, so a revocation counts on the very next request on
-    /// every host.
+    /// the last minute. One round trip to PostgreSQL, the source of truth
+    /// (`sigil_api_token_by_hash`, migration `20261202000200`), so a
+    /// revocation counts on the very next request on every host.
     pub async fn api_token_by_hash(
         &self,
         token_hash: &str,
         touch: bool,
     ) -> Result<Option<ApiTokenRow>, StoreError> {
         self.retry("api_token_by_hash", || async {
-            let mut tx = self.begin().await?;
-            sqlx::query_scalar!(
-                "SELECT set_config('sigil.token_hash', $1, true)",
-                token_hash
-            )
-            .fetch_one(&mut *tx)
-            .await?;
-            let row = sqlx::query_as!(
+            // A set-returning function's columns are all nullable to sqlx;
+            // the table's NOT NULL columns are named as such.
+            Ok(sqlx::query_as!(
                 ApiTokenRow,
-                "SELECT id, user_id, name, scopes, created_at, expires_at, last_used_at, revoked_at
-                 FROM api_tokens WHERE token_hash = $1",
-                token_hash
+                r#"SELECT id AS "id!", user_id AS "user_id!", name AS "name!",
+                          scopes AS "scopes!", created_at AS "created_at!",
+                          expires_at AS "expires_at!", last_used_at, revoked_at
+                     FROM sigil_api_token_by_hash($1, $2)"#,
+                token_hash,
+                touch
             )
-            .fetch_optional(&mut *tx)
-            .await?;
-            if touch
-                && let Some(row) = &row
-                && row.revoked_at.is_none()
-                && row.expires_at > Utc::now()
-            {
-                sqlx::query!(
-                    "UPDATE api_tokens SET last_used_at = now()
-                     WHERE id = $1
-                       AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')",
-                    row.id
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(row)
+            .fetch_optional(&self.pool)
+            .await?)
         })
         .await
     }

@@ -526,3 +526,69 @@ async fn batch_items_keep_their_references_without_foreign_keys() {
     let deleted = delete_record().await.expect("delete the record");
     assert_eq!(deleted.rows_affected(), 1);
 }
+
+/// The one-statement API-token lookup (`sigil_api_token_by_hash`) sees the
+/// row whose hash it presents and no other, leaves nothing presented on the
+/// connection once its statement ends, records a use only of a usable
+/// token and at most once a minute, and changes nothing else.
+#[tokio::test]
+async fn the_token_lookup_presents_its_hash_for_its_own_statement_only() {
+    let seeded = Seeded::new().await;
+    let (usable, revoked) = ("a".repeat(64), "b".repeat(64));
+    for (hash, revoked_at) in [(&usable, "NULL"), (&revoked, "now()")] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO api_tokens (user_id, name, token_hash, scopes, expires_at, revoked_at)
+             VALUES ($1, 'ci', $2, ARRAY['verify'], now() + interval '1 day', {revoked_at})"
+        )))
+        .bind(seeded.alice)
+        .bind(hash)
+        .execute(&seeded.superuser)
+        .await
+        .expect("token");
+    }
+    let mut conn = seeded.pool.acquire().await.expect("connection");
+    let lookup =
+        "SELECT user_id, last_used_at IS NULL AS unused FROM sigil_api_token_by_hash($1, $2)";
+    let found = sqlx::query(lookup)
+        .bind(&usable)
+        .bind(true)
+        .fetch_all(&mut *conn)
+        .await
+        .expect("lookup");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].get::<Uuid, _>("user_id"), seeded.alice);
+    // The row as read: its use is recorded by the same statement.
+    assert!(found[0].get::<bool, _>("unused"));
+    // The same connection, next statement: nothing presented any more.
+    assert_eq!(count(&mut conn, "api_tokens").await, 0);
+    let unknown = sqlx::query(lookup)
+        .bind("c".repeat(64))
+        .bind(true)
+        .fetch_all(&mut *conn)
+        .await
+        .expect("lookup");
+    assert!(unknown.is_empty(), "another hash names no row");
+    let again = sqlx::query(lookup)
+        .bind(&usable)
+        .bind(true)
+        .fetch_one(&mut *conn)
+        .await
+        .expect("lookup");
+    assert!(
+        !again.get::<bool, _>("unused"),
+        "the first use was recorded"
+    );
+    sqlx::query(lookup)
+        .bind(&revoked)
+        .bind(true)
+        .fetch_one(&mut *conn)
+        .await
+        .expect("a revoked token is found, to be refused by the service");
+    let uses: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT token_hash, last_used_at IS NOT NULL FROM api_tokens ORDER BY token_hash",
+    )
+    .fetch_all(&seeded.superuser)
+    .await
+    .expect("uses");
+    assert_eq!(uses, vec![(usable.clone(), true), (revoked.clone(), false)]);
+}
