@@ -127,8 +127,11 @@ class Server:
             self.proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-        subprocess.run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)"],
-                       capture_output=True)
+        if os.environ.get("SIGIL_KEEP_DB") == "1":
+            print(f"kept database {self.db} (SIGIL_KEEP_DB=1)", flush=True)
+        else:
+            subprocess.run(["psql", f"{PG}/postgres", "-qc", f"DROP DATABASE IF EXISTS {self.db} WITH (FORCE)"],
+                           capture_output=True)
         redis_url = self.env["REDIS_URL"].removeprefix("redis://")
         host, _, port = redis_url.partition(":")
         keys = subprocess.run(["redis-cli", "-h", host, "-p", port or "6379", "--scan", "--pattern", f"{self.db}:*"],
