@@ -400,10 +400,15 @@ pub struct Page<C> {
 /// would be sent for records that are lost (seen under `just bench-cost`,
 /// BENCHMARKS.md). Begun in a task of its own, BEGIN always completes, and
 /// a transaction nobody waits for any more is dropped there, which queues
-/// its ROLLBACK as a dropped transaction always does.
+/// its ROLLBACK as a dropped transaction always does. Waiting for a
+/// connection stays with the caller (abandoning it is safe, and a caller
+/// gone leaves no BEGIN queued for nobody). `Transaction::begin` is what
+/// `Pool::begin` calls; sqlx marks it hidden, so an upgrade that changes
+/// it stops the build here, which is when to see whether upstream's
+/// `begin` has become safe to cancel.
 async fn begin_on(pool: &PgPool) -> Result<Tx, StoreError> {
-    let pool = pool.clone();
-    tokio::spawn(async move { pool.begin().await })
+    let connection = pool.acquire().await?;
+    tokio::spawn(Transaction::begin(connection, None))
         .await
         .map_err(|e| StoreError::Unavailable(format!("beginning a transaction: {e}")))?
         .map_err(StoreError::from)

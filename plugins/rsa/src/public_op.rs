@@ -47,6 +47,10 @@ pub fn recover_encoded_message(key: &RsaPublicKey, signature: &[u8]) -> Option<V
 /// RSASSA-PKCS1-v1_5 (RFC 8017 §8.2.2): `em` must be exactly
 /// `0x00 0x01 FF.. 0x00 || DigestInfo(digest)`, compared whole.
 pub fn pkcs1v15_matches(em: &[u8], digest_info_prefix: &[u8], digest: &[u8]) -> bool {
+    // The DigestInfo's last octet is the digest's length.
+    if digest_info_prefix.last().map(|&n| usize::from(n)) != Some(digest.len()) {
+        return false;
+    }
     let k = em.len();
     let t_len = digest_info_prefix.len() + digest.len();
     if k < t_len + 11 {
