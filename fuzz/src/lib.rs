@@ -139,6 +139,7 @@ fn descriptors() -> [Descriptor; 3] {
         default_hash: Some(HashAlgorithm::Sha256),
         signature_encodings: vec![SignatureEncoding::Der, SignatureEncoding::P1363],
         schemes: vec![SignatureScheme::Plain],
+        max_context_bytes: 0,
     };
     let ed25519 = Descriptor {
         name: "ed25519".into(),
@@ -397,6 +398,7 @@ pub fn signature(data: &[u8]) {
         hash_algorithm: None,
         signature_encoding: None,
         signature_algorithm: None,
+        context: None,
     };
     let reference = STANDARD.decode(text.trim());
     let max = limits.max_signature_bytes;

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use helpers::app::TestApp;
 use helpers::signers::{Kind, TestKey, b64};
 use serde_json::json;
-use sigil::plugins::{KeyFormat, SignatureEncoding, SignatureScheme, VerifyInput};
+use sigil::plugins::{KeyFormat, SignatureEncoding, SignatureScheme, Verdict, VerifyInput};
 
 const DURATION: Duration = Duration::from_secs(10);
 const CLIENTS: usize = 16;
@@ -93,7 +93,7 @@ fn main() {
             let descriptor = plugin.descriptor().clone();
             let hash = descriptor.default_hash;
             let input = VerifyInput {
-                key: spki.spki_der,
+                key: spki.public_key,
                 message: match hash {
                     Some(h) => h.digest(&document),
                     None => document.clone(),
@@ -102,6 +102,7 @@ fn main() {
                 signature: signature.clone(),
                 encoding: descriptor.signature_encodings[0],
                 scheme: SignatureScheme::Plain,
+                context: Vec::new(),
             };
             let _ = SignatureEncoding::Der;
             let executor = app.state.executor.clone();
@@ -110,7 +111,7 @@ fn main() {
                 let (p, i, executor) = (p.clone(), i.clone(), executor.clone());
                 async move {
                     let valid = executor.run(move || p.verify(i)).await.expect("run").expect("call").expect("answer");
-                    assert!(valid);
+                    assert!(valid.valid);
                     1
                 }
             })
@@ -128,7 +129,7 @@ fn main() {
                         })
                         .collect();
                     for chunk in futures::future::join_all(chunks).await {
-                        assert!(chunk.expect("run").expect("call").iter().all(|a| a == &Ok(true)));
+                        assert!(chunk.expect("run").expect("call").iter().all(|a| a == &Ok(Verdict::of(true))));
                     }
                     BATCH as u64
                 }

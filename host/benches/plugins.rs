@@ -19,7 +19,7 @@ use openssl::sign::Signer;
 use sigil::config::PluginsConfig;
 use sigil::plugins::{
     HashAlgorithm, KeyFormat, LoadedPlugin, PluginEngine, SandboxLimits, SignatureEncoding,
-    SignatureScheme, VerifyInput,
+    SignatureScheme, Verdict, VerifyInput,
 };
 
 const MESSAGE: &[u8] = b"Sigil benchmark document: the quick brown fox jumps over the lazy dog";
@@ -296,16 +296,17 @@ fn bench_plugins(c: &mut Criterion) {
             None => MESSAGE.to_vec(),
         };
         let input = VerifyInput {
-            key: key.spki_der.clone(),
+            key: key.public_key.clone(),
             message: message.clone(),
             hash: case.digest.map(|(_, h)| h),
             signature: signature.clone(),
             encoding: case.encoding,
             scheme: case.scheme,
+            context: Vec::new(),
         };
         assert_eq!(
             plugin.verify(input.clone()).expect("call"),
-            Ok(true),
+            Ok(Verdict::of(true)),
             "{}",
             case.label
         );
@@ -338,7 +339,7 @@ fn bench_plugins(c: &mut Criterion) {
             .expect("call")
             .expect("key accepted");
         let input = VerifyInput {
-            key: key.spki_der,
+            key: key.public_key,
             message: hash.map_or_else(|| message.clone(), |h| h.digest(&message)),
             hash,
             signature,
@@ -348,10 +349,11 @@ fn bench_plugins(c: &mut Criterion) {
                 SignatureEncoding::Raw
             },
             scheme: SignatureScheme::Plain,
+            context: Vec::new(),
         };
         assert_eq!(
             plugin.verify(input.clone()).expect("call"),
-            Ok(true),
+            Ok(Verdict::of(true)),
             "{label}"
         );
         let mut group = c.benchmark_group(label);
@@ -371,6 +373,7 @@ fn bench_plugins(c: &mut Criterion) {
             signature: Vec::new(),
             encoding: SignatureEncoding::Raw,
             scheme: SignatureScheme::Plain,
+            context: Vec::new(),
         };
         b.iter(|| plugin.verify(black_box(input.clone())).expect("call"))
     });

@@ -158,20 +158,28 @@ pub struct CachedResult {
     pub encoding: SignatureEncoding,
     /// The signature scheme.
     pub scheme: SignatureScheme,
+    /// What the plugin recovered of the signer (an Ethereum address).
+    pub recovered: Option<String>,
 }
 
 impl CachedResult {
     /// `valid` (one byte `0`/`1`), the plugin build's SHA-256 (32 raw
     /// bytes), then `hash|encoding|scheme` by their API names (`-` for no
-    /// hash): about 55 bytes where named MessagePack took about 135. Names,
-    /// not indexes, so hosts of different builds read each other's entries.
+    /// hash), then `|recovered` where there is one: about 55 bytes where
+    /// named MessagePack took about 135. Names, not indexes, so hosts of
+    /// different builds read each other's entries. (`recovered` never holds
+    /// `|`: see `Verdict::from_wit`.)
     pub fn to_bytes(&self) -> Option<Vec<u8>> {
         let sha = hex::decode(&self.plugin_sha256).ok()?;
         let hash = self.hash.map_or("-", HashAlgorithm::as_str);
         let mut bytes = Vec::with_capacity(1 + sha.len() + 24);
         bytes.push(u8::from(self.valid));
         bytes.extend_from_slice(&sha);
-        let names = format!("{hash}|{}|{}", self.encoding, self.scheme);
+        let mut names = format!("{hash}|{}|{}", self.encoding, self.scheme);
+        if let Some(recovered) = &self.recovered {
+            names.push('|');
+            names.push_str(recovered);
+        }
         bytes.extend_from_slice(names.as_bytes());
         Some(bytes)
     }
@@ -193,7 +201,8 @@ impl CachedResult {
         };
         let encoding = names.next()?.parse().ok()?;
         let scheme = names.next()?.parse().ok()?;
-        if names.next().is_some() {
+        let recovered = names.next().map(str::to_owned);
+        if names.next().is_some() || recovered.as_deref() == Some("") {
             return None;
         }
         Some(CachedResult {
@@ -202,6 +211,7 @@ impl CachedResult {
             hash,
             encoding,
             scheme,
+            recovered,
         })
     }
 }
@@ -832,11 +842,26 @@ impl Caches {
     /// `verify:doc:{document_hash}:key:{key}:sig:{sha256(signature)}`: the
     /// key binds the signature, so a cached answer is only ever reused for
     /// the very same signature.
-    pub fn result_key(&self, document_hash: &str, key: Uuid, signature: &[u8]) -> String {
+    pub fn result_key(
+        &self,
+        document_hash: &str,
+        key: Uuid,
+        signature: &[u8],
+        context: &[u8],
+    ) -> String {
         use sha2::Digest as _;
         let sig = hex::encode(sha2::Sha256::digest(signature));
-        self.results
-            .key(&format!("verify:doc:{document_hash}:key:{key}:sig:{sig}"))
+        // A context string is part of what was signed: it binds the entry
+        // as the signature does (and leaves context-free keys as they were).
+        if context.is_empty() {
+            self.results
+                .key(&format!("verify:doc:{document_hash}:key:{key}:sig:{sig}"))
+        } else {
+            let ctx = hex::encode(sha2::Sha256::digest(context));
+            self.results.key(&format!(
+                "verify:doc:{document_hash}:key:{key}:sig:{sig}:ctx:{ctx}"
+            ))
+        }
     }
 
     /// Whether results are cached at all.
@@ -1050,10 +1075,18 @@ mod tests {
                             hash,
                             encoding,
                             scheme,
+                            recovered: None,
                         };
                         let bytes = result.to_bytes().expect("encodes");
                         assert!(bytes.len() <= 64, "{} bytes", bytes.len());
-                        assert_eq!(CachedResult::from_bytes(&bytes), Some(result));
+                        assert_eq!(CachedResult::from_bytes(&bytes), Some(result.clone()));
+                        let address = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed";
+                        let recovering = CachedResult {
+                            recovered: Some(address.into()),
+                            ..result
+                        };
+                        let bytes = recovering.to_bytes().expect("encodes");
+                        assert_eq!(CachedResult::from_bytes(&bytes), Some(recovering));
                     }
                 }
             }
@@ -1067,10 +1100,13 @@ mod tests {
             hash: None,
             encoding: SignatureEncoding::ALL[0],
             scheme: SignatureScheme::ALL[0],
+            recovered: None,
         }
         .to_bytes()
         .expect("encodes");
-        extra.extend_from_slice(b"|more");
+        extra.extend_from_slice(b"|");
+        assert_eq!(CachedResult::from_bytes(&extra), None, "empty recovered");
+        extra.extend_from_slice(b"0xab|more");
         assert_eq!(CachedResult::from_bytes(&extra), None, "trailing field");
     }
 }

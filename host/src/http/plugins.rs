@@ -42,11 +42,22 @@ pub struct PluginView {
     pub serving: bool,
     /// The routes it serves (`ecdsa/p-256`).
     pub routes: Vec<String>,
+    /// The plugin contract the component exports (`0.2.0`, or `0.1.0` for
+    /// one built before it), where this host serves it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contract: Option<&'static str>,
 }
 
 fn view(state: &AppState, row: PluginRow) -> PluginView {
     let snapshot = state.plugins.snapshot();
-    let serving = snapshot.plugins().iter().any(|p| p.sha256() == row.sha256);
+    let serving_as = snapshot
+        .plugins()
+        .into_iter()
+        .find(|p| p.sha256() == row.sha256);
+    let (serving, contract) = (
+        serving_as.is_some(),
+        serving_as.map(|p| p.contract_version()),
+    );
     let routes = serde_json::from_value::<crate::plugins::Descriptor>(row.descriptor.clone())
         .map(|d| d.routes().iter().map(ToString::to_string).collect())
         .unwrap_or_default();
@@ -54,6 +65,7 @@ fn view(state: &AppState, row: PluginRow) -> PluginView {
         plugin: row,
         serving,
         routes,
+        contract,
     }
 }
 

@@ -22,7 +22,7 @@ use crate::cache::entities::Caches;
 use crate::plugins::{
     ContractError, KeyFormat, KeyInfo, LoadedPlugin, PluginExecutor, PluginRegistry,
 };
-use crate::store::keys::{self, KeyRow, KeyStatus, NewKey, pem_from_spki};
+use crate::store::keys::{self, KeyRow, KeyStatus, NewKey, pem_encode};
 use crate::store::text::{StoredJson, StoredText, StoredTime};
 use crate::store::{Store, StoreError};
 pub use decode::{Decoded, MAX_KEY_TEXT, decode};
@@ -269,7 +269,7 @@ impl Registrar<'_> {
             "plugin": plugin.label(),
             "custom": request.metadata.as_ref().map(StoredJson::as_value),
         });
-        let pem = pem_from_spki(&info.spki_der);
+        let pem = pem_encode(&info.pem_label, &info.public_key);
         let new = NewKey {
             user_id: owner,
             algorithm: &plugin.descriptor().algorithm,

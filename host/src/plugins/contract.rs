@@ -120,7 +120,7 @@ vocabulary!(
 );
 
 vocabulary!(
-    /// Signature schemes (RSA paddings).
+    /// Signature schemes (RSA paddings, Ethereum's message prefix).
     SignatureScheme {
         /// The algorithm's only scheme.
         Plain = "plain" => Plain,
@@ -128,6 +128,8 @@ vocabulary!(
         Pkcs1v15 = "pkcs1v15" => Pkcs1v15,
         /// RSASSA-PSS.
         Pss = "pss" => Pss,
+        /// Ethereum `personal_sign` (EIP-191).
+        Eip191 = "eip191" => Eip191,
     }
 );
 
@@ -202,7 +204,19 @@ pub struct Descriptor {
     pub signature_encodings: Vec<SignatureEncoding>,
     /// Signature schemes; the first is the default.
     pub schemes: Vec<SignatureScheme>,
+    /// Longest context string accepted (0: none).
+    #[serde(default)]
+    pub max_context_bytes: u32,
 }
+
+/// The longest context string FIPS 204 and 205 allow.
+pub const MAX_CONTEXT_BYTES: u32 = 255;
+
+/// Longest `recovered` text accepted from a plugin.
+const MAX_RECOVERED: usize = 128;
+
+/// Longest PEM label accepted from a plugin.
+const MAX_PEM_LABEL: usize = 32;
 
 /// Longest plugin, algorithm or curve name accepted from a descriptor
 /// (the catalogue columns are VARCHAR(32) and VARCHAR(64)).
@@ -212,7 +226,7 @@ impl Descriptor {
     /// Convert and validate a descriptor a plugin returned.
     pub fn from_wit(d: wit::Descriptor) -> Result<Self, String> {
         let curves = d
-            .curves
+            .parameter_sets
             .into_iter()
             .map(|c| {
                 let parameters: serde_json::Value = serde_json::from_str(&c.parameters_json)
@@ -243,6 +257,7 @@ impl Descriptor {
             default_hash: d.default_hash.map(Into::into),
             signature_encodings: d.signature_encodings.into_iter().map(Into::into).collect(),
             schemes: d.schemes.into_iter().map(Into::into).collect(),
+            max_context_bytes: d.max_context_bytes,
         };
         descriptor.validate()?;
         Ok(descriptor)
@@ -288,6 +303,12 @@ impl Descriptor {
         }
         if self.key_formats.is_empty() {
             return Err("a plugin must accept at least one key format".into());
+        }
+        if self.max_context_bytes > MAX_CONTEXT_BYTES {
+            return Err(format!(
+                "max-context-bytes is at most {MAX_CONTEXT_BYTES}, got {}",
+                self.max_context_bytes
+            ));
         }
         match self.input {
             MessageInput::Digest => {
@@ -350,32 +371,97 @@ impl fmt::Display for RouteKey {
 /// A key as the plugin canonicalised it (the contract's `key-info`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeyInfo {
-    /// The curve the key lies on.
+    /// The parameter set (curve) the key belongs to.
     pub curve: Option<String>,
     /// Key size in bits.
     pub bits: u32,
-    /// Canonical DER SubjectPublicKeyInfo.
+    /// The canonical key: DER SubjectPublicKeyInfo, or the algorithm's own
+    /// bytes where it has none.
     #[serde(skip)]
-    pub spki_der: Vec<u8>,
-    /// Hex SHA-256 of `spki_der`.
+    pub public_key: Vec<u8>,
+    /// The PEM label `public_key` is stored under (`PUBLIC KEY`).
+    #[serde(skip)]
+    pub pem_label: String,
+    /// Hex SHA-256 of `public_key`.
     pub fingerprint: String,
 }
 
-impl From<wit::KeyInfo> for KeyInfo {
-    fn from(k: wit::KeyInfo) -> Self {
-        KeyInfo {
+/// The PEM label of a SubjectPublicKeyInfo.
+pub const SPKI_PEM_LABEL: &str = "PUBLIC KEY";
+
+impl KeyInfo {
+    /// Convert and check a key-info a plugin returned: the label must be
+    /// one the host can write and read back as PEM.
+    pub fn from_wit(k: wit::KeyInfo) -> Result<Self, String> {
+        let label_ok = !k.pem_label.is_empty()
+            && k.pem_label.len() <= MAX_PEM_LABEL
+            && !k.pem_label.starts_with(' ')
+            && !k.pem_label.ends_with(' ')
+            && k.pem_label
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ');
+        if !label_ok {
+            return Err(format!(
+                "pem-label {:?} must be 1-{MAX_PEM_LABEL} upper-case letters, digits and inner spaces",
+                k.pem_label
+            ));
+        }
+        if k.public_key.is_empty() {
+            return Err("parse-key answered an empty public key".into());
+        }
+        Ok(KeyInfo {
             curve: k.curve,
             bits: k.bits,
-            spki_der: k.spki_der,
+            public_key: k.public_key,
+            pem_label: k.pem_label,
             fingerprint: k.fingerprint,
+        })
+    }
+}
+
+/// A plugin's answer to a verification that reached a yes/no (the
+/// contract's `verdict`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Verdict {
+    /// Whether the signature is valid.
+    pub valid: bool,
+    /// What the signature reveals of its signer (an Ethereum address).
+    pub recovered: Option<String>,
+}
+
+impl Verdict {
+    /// A verdict that recovers nothing.
+    pub fn of(valid: bool) -> Self {
+        Verdict {
+            valid,
+            recovered: None,
         }
+    }
+
+    /// Convert and check a verdict a plugin returned: `recovered` is short
+    /// printable ASCII, as it goes into answers and records.
+    pub fn from_wit(v: wit::Verdict) -> Result<Self, String> {
+        if let Some(text) = &v.recovered
+            && (text.is_empty()
+                || text.len() > MAX_RECOVERED
+                || !text.bytes().all(|b| b.is_ascii_graphic() && b != b'|'))
+        {
+            return Err(format!(
+                "recovered must be 1-{MAX_RECOVERED} printable ASCII characters other than |, got {} bytes",
+                text.len()
+            ));
+        }
+        Ok(Verdict {
+            valid: v.valid,
+            recovered: v.recovered,
+        })
     }
 }
 
 /// One verification as the host hands it to a plugin.
 #[derive(Debug, Clone)]
 pub struct VerifyInput {
-    /// Canonical SPKI DER of the key.
+    /// The canonical key (`KeyInfo::public_key`).
     pub key: Vec<u8>,
     /// Digest or document, per the plugin's input.
     pub message: Vec<u8>,
@@ -387,6 +473,8 @@ pub struct VerifyInput {
     pub encoding: SignatureEncoding,
     /// Signature scheme.
     pub scheme: SignatureScheme,
+    /// Context string (empty: none).
+    pub context: Vec<u8>,
 }
 
 impl VerifyInput {
@@ -398,6 +486,7 @@ impl VerifyInput {
             signature: self.signature,
             encoding: self.encoding.into(),
             scheme: self.scheme.into(),
+            context: self.context,
         }
     }
 }

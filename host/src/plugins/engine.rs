@@ -97,8 +97,14 @@ impl PluginEngine {
             .parallel_compilation(true);
         let engine = Engine::new(&config).map_err(|e| PluginError::Engine(format!("{e:#}")))?;
 
-        let linker = super::imports::linker(&engine, super::bindings::TYPES_IMPORT)
-            .map_err(|e| PluginError::Engine(format!("{e:#}")))?;
+        let linker = super::imports::linker(
+            &engine,
+            &[
+                super::bindings::TYPES_IMPORT,
+                super::bindings::v0_1::TYPES_IMPORT,
+            ],
+        )
+        .map_err(|e| PluginError::Engine(format!("{e:#}")))?;
 
         let tick_ms = EPOCH_TICK.as_millis().max(1);
         let deadline_ticks = u64::try_from(limits.deadline.as_millis().div_ceil(tick_ms))

@@ -242,7 +242,7 @@ fn reason(interface: &str) -> &'static str {
 
 /// The linker every plugin is instantiated with: the allow-list, the
 /// trapping stubs, the inert filesystem and the contract's types.
-pub fn linker(engine: &Engine, contract_types: &str) -> wasmtime::Result<Linker<SandboxState>> {
+pub fn linker(engine: &Engine, contract_types: &[&str]) -> wasmtime::Result<Linker<SandboxState>> {
     let mut linker = Linker::new(engine);
     let l = &mut linker;
     cli::environment::add_to_linker::<_, WasiCli>(l, <SandboxState as WasiCliView>::cli)?;
@@ -267,7 +267,9 @@ pub fn linker(engine: &Engine, contract_types: &str) -> wasmtime::Result<Linker<
     add_poll(l)?;
     add_monotonic_clock(l)?;
     add_inert_filesystem(l)?;
-    l.instance(contract_types)?;
+    for types in contract_types {
+        l.instance(types)?;
+    }
     Ok(linker)
 }
 
@@ -480,7 +482,7 @@ mod tests {
     fn the_linker_provides_the_allow_list() {
         let engine =
             Engine::new(wasmtime::Config::new().wasm_component_model(true)).expect("engine");
-        let linker = linker(&engine, "sigil:plugin/types@0.1.0").expect("linker");
+        let linker = linker(&engine, &["sigil:plugin/types@0.1.0"]).expect("linker");
         let bytes = wat::parse_str(
             r#"(component
                  (import "wasi:clocks/monotonic-clock@0.2.6" (instance $clock

@@ -16,6 +16,8 @@
 //! - [`policy`] — what the catalogue says verification means, and the
 //!   checks the host makes itself;
 //! - [`contract`] — the contract's vocabulary on the host side;
+//! - `contract_0_1` — contract 0.1.0 translated to 0.2.0, for components
+//!   built before it;
 //! - [`error`] — why loading or calling a plugin failed;
 //! - `bindings` — the generated WIT bindings (private).
 
@@ -23,6 +25,7 @@ mod bindings;
 pub mod check;
 pub mod conformance;
 pub mod contract;
+mod contract_0_1;
 pub mod engine;
 pub mod error;
 pub mod executor;
@@ -34,10 +37,10 @@ pub mod registry;
 pub mod sandbox;
 pub mod signing;
 
-pub use bindings::CONTRACT_VERSION;
+pub use bindings::{CONTRACT_VERSION, CONTRACT_VERSIONS};
 pub use contract::{
     AlgorithmType, CurveSpec, Descriptor, HashAlgorithm, KeyFormat, KeyInfo, MessageInput,
-    RouteKey, SignatureEncoding, SignatureScheme, VerifyInput,
+    RouteKey, SignatureEncoding, SignatureScheme, Verdict, VerifyInput,
 };
 pub use engine::{PluginEngine, SandboxLimits};
 pub use error::{ContractError, PluginError, internal_detail};

@@ -118,14 +118,15 @@ impl KeyRow {
         }
     }
 
-    /// The key as DER SubjectPublicKeyInfo (`None` if the stored PEM is
-    /// corrupt).
+    /// The canonical key the plugin made, as stored: DER
+    /// SubjectPublicKeyInfo, or the algorithm's own bytes under another
+    /// PEM label (`None` if the stored PEM is corrupt).
     pub fn spki(&self) -> Option<Vec<u8>> {
         spki_from_pem(&self.key_data)
     }
 }
 
-/// DER of a PEM SubjectPublicKeyInfo.
+/// The bytes of a PEM block, whatever its label.
 pub fn spki_from_pem(pem: &str) -> Option<Vec<u8>> {
     let body: String = pem
         .lines()
@@ -137,13 +138,19 @@ pub fn spki_from_pem(pem: &str) -> Option<Vec<u8>> {
 
 /// PEM of a DER SubjectPublicKeyInfo: the form keys are stored in.
 pub fn pem_from_spki(der: &[u8]) -> String {
+    pem_encode("PUBLIC KEY", der)
+}
+
+/// PEM of `der` under `label` (a key whose canonical form is not a
+/// SubjectPublicKeyInfo keeps the label its plugin gave).
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
     let body = STANDARD.encode(der);
-    let mut pem = String::from("-----BEGIN PUBLIC KEY-----\n");
+    let mut pem = format!("-----BEGIN {label}-----\n");
     for line in body.as_bytes().chunks(64) {
         pem.push_str(std::str::from_utf8(line).unwrap_or_default());
         pem.push('\n');
     }
-    pem.push_str("-----END PUBLIC KEY-----\n");
+    pem.push_str(&format!("-----END {label}-----\n"));
     pem
 }
 

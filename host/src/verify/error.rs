@@ -3,7 +3,7 @@
 
 use super::ItemError;
 use super::recorder::RecordError;
-use crate::plugins::{ContractError, PluginError, internal_detail};
+use crate::plugins::{ContractError, PluginError, Verdict, internal_detail};
 use crate::store::StoreError;
 
 /// Why a verification produced no answer.
@@ -121,8 +121,8 @@ impl VerifyError {
 /// A plugin's answer with both layers of failure as one error: the
 /// sandbox's (`PluginError`) and the plugin's refusal (`ContractError`).
 pub(super) fn verdict(
-    answer: Result<Result<bool, ContractError>, PluginError>,
-) -> Result<bool, VerifyError> {
+    answer: Result<Result<Verdict, ContractError>, PluginError>,
+) -> Result<Verdict, VerifyError> {
     Ok(answer??)
 }
 

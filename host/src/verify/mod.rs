@@ -56,6 +56,10 @@ use request::{Plan, Prepared, VerifyItem};
 pub struct Verified {
     /// Whether the signature is valid.
     pub valid: bool,
+    /// Ethereum: the EIP-55 address the signature recovers to (valid or
+    /// not); absent for algorithms that recover nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovered_address: Option<String>,
     /// The stored record.
     pub verification_id: Uuid,
     /// The key.
@@ -83,6 +87,9 @@ pub struct BatchResult {
     pub valid: Option<bool>,
     /// The stored record, if there is one.
     pub verification_id: Option<Uuid>,
+    /// Ethereum: the address the signature recovers to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovered_address: Option<String>,
     /// Why there is no answer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ItemError>,
@@ -167,22 +174,22 @@ impl Verifier {
         key.policy.check(&plan, &prepared)?;
         let work = self.hash(plan, prepared).await?;
         let answer = match self.cached_answers(&[(&work, &key)]).await.pop().flatten() {
-            Some(valid) => Answer {
-                valid,
+            Some(verdict) => Answer {
+                verdict,
                 cached: true,
             },
             None => {
-                let valid = self.run_one(&key, &work).await?;
-                self.remember(&work, &key, valid).await;
+                let verdict = self.run_one(&key, &work).await?;
+                self.remember(&work, &key, &verdict).await;
                 Answer {
-                    valid,
+                    verdict,
                     cached: false,
                 }
             }
         };
-        let record = outcome::record(caller, &work, &key, answer, None, outcome::now());
+        let record = outcome::record(caller, &work, &key, &answer, None, outcome::now());
         let recent = [outcome::view(&record, &key)];
-        let verified = Verified::new(&record, &key, answer.cached);
+        let verified = Verified::new(&record, &key, &answer);
         self.record(caller, Unit::Records(vec![record]), &recent)
             .await?;
         Ok(verified)

@@ -1,6 +1,8 @@
 //! What a verification leaves behind: its record (committed before the
 //! answer is sent), its entry in the caller's recent list, and the answer.
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -9,13 +11,13 @@ use super::recorder::Unit;
 use super::request::Plan;
 use super::{BatchResult, BatchVerified, ItemError, Verified, VerifyError};
 use crate::auth::Caller;
-use crate::plugins::{LoadedPlugin, PluginError};
+use crate::plugins::{LoadedPlugin, PluginError, Verdict};
 use crate::store::verifications::{NewBatch, NewRecord, RecordView, time_ordered_id};
 
 /// A verification's answer, and whether the result cache gave it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Answer {
-    pub(super) valid: bool,
+    pub(super) verdict: Verdict,
     pub(super) cached: bool,
 }
 
@@ -24,7 +26,7 @@ pub(super) fn record(
     caller: &Caller,
     work: &Work,
     key: &Resolved,
-    Answer { valid, cached }: Answer,
+    answer: &Answer,
     batch: Option<Uuid>,
     at: DateTime<Utc>,
 ) -> NewRecord {
@@ -35,18 +37,19 @@ pub(super) fn record(
         public_key_id: key.key.id,
         algorithm_id: key.key.algorithm_id,
         curve_id: key.key.curve_id,
-        is_valid: valid,
+        is_valid: answer.verdict.valid,
         verified_at: at,
-        metadata: record_metadata(&key.plugin, &work.plan, cached, batch),
+        metadata: record_metadata(&key.plugin, work, answer, batch),
     }
 }
 
 fn record_metadata(
     plugin: &LoadedPlugin,
-    plan: &Plan,
-    cached: bool,
+    work: &Work,
+    answer: &Answer,
     batch: Option<Uuid>,
 ) -> serde_json::Value {
+    let (plan, cached): (&Plan, bool) = (&work.plan, answer.cached);
     let descriptor = plugin.descriptor();
     let mut metadata = serde_json::json!({
         "plugin": descriptor.name,
@@ -60,6 +63,12 @@ fn record_metadata(
     });
     if let Some(batch) = batch {
         metadata["batch_id"] = serde_json::json!(batch);
+    }
+    if !work.context.is_empty() {
+        metadata["context"] = serde_json::json!(STANDARD.encode(&work.context));
+    }
+    if let Some(recovered) = &answer.verdict.recovered {
+        metadata["recovered_address"] = serde_json::json!(recovered);
     }
     metadata
 }
@@ -87,9 +96,10 @@ pub(super) fn now() -> DateTime<Utc> {
 }
 
 impl Verified {
-    pub(super) fn new(record: &NewRecord, key: &Resolved, cached: bool) -> Self {
+    pub(super) fn new(record: &NewRecord, key: &Resolved, answer: &Answer) -> Self {
         Verified {
             valid: record.is_valid,
+            recovered_address: answer.verdict.recovered.clone(),
             verification_id: record.id,
             public_key_id: record.public_key_id,
             algorithm: key.key.algorithm.clone(),
@@ -97,7 +107,7 @@ impl Verified {
             document_hash: record.document_hash.clone(),
             verified_at: record.verified_at,
             plugin: key.plugin.label(),
-            cached,
+            cached: answer.cached,
         }
     }
 }
@@ -123,12 +133,13 @@ impl Outcome {
         for (index, slot) in slots.into_iter().enumerate() {
             match answered(slot, keys) {
                 Ok((work, key, answer)) => {
-                    let record = record(caller, &work, key, answer, Some(batch_id), verified_at);
+                    let record = record(caller, &work, key, &answer, Some(batch_id), verified_at);
                     items.push((i32::try_from(index).unwrap_or(i32::MAX), record.id));
                     results.push(BatchResult {
                         index,
                         valid: Some(record.is_valid),
                         verification_id: Some(record.id),
+                        recovered_address: answer.verdict.recovered,
                         error: None,
                     });
                     recent.push(view(&record, key));
@@ -141,6 +152,7 @@ impl Outcome {
                         index,
                         valid: None,
                         verification_id: None,
+                        recovered_address: None,
                         error: Some(item_error),
                     });
                 }
@@ -176,10 +188,10 @@ fn answered(slot: Slot, keys: &Keys) -> Result<(Work, &Resolved, Answer), Verify
         Slot::Answered {
             key,
             work,
-            valid,
+            verdict,
             cached,
         } => match keys.usable(key) {
-            Some(key) => Ok((work, key, Answer { valid, cached })),
+            Some(key) => Ok((work, key, Answer { verdict, cached })),
             None => Err(VerifyError::KeyNotFound),
         },
         Slot::Pending | Slot::Ready { .. } => {

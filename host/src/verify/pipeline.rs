@@ -23,7 +23,7 @@ use crate::auth::Caller;
 use crate::cache::entities::CachedResult;
 use crate::config::VerifyConfig;
 use crate::metrics::Metrics;
-use crate::plugins::{LoadedPlugin, MAX_BATCH_CALL, PluginError, VerifyInput};
+use crate::plugins::{LoadedPlugin, MAX_BATCH_CALL, PluginError, Verdict, VerifyInput};
 use crate::store::StoreError;
 use crate::store::catalog::CurveRow;
 use crate::store::keys::{KeyRow, KeyStatus};
@@ -83,6 +83,7 @@ pub(super) struct Work {
     message: Vec<u8>,
     pub(super) document_hash: String,
     signature: Vec<u8>,
+    pub(super) context: Vec<u8>,
 }
 
 impl Work {
@@ -94,6 +95,7 @@ impl Work {
             message,
             document_hash,
             signature: prepared.signature,
+            context: prepared.context,
         }
     }
 
@@ -105,26 +107,31 @@ impl Work {
             signature: self.signature.clone(),
             encoding: self.plan.encoding,
             scheme: self.plan.scheme,
+            context: self.context.clone(),
         }
     }
 
     /// A cached answer applies only if the same plugin build answered under
-    /// the same hash, encoding and scheme.
-    fn cached(&self, result: &CachedResult, plugin: &LoadedPlugin) -> Option<bool> {
+    /// the same hash, encoding and scheme (the context is in the cache key).
+    fn cached(&self, result: &CachedResult, plugin: &LoadedPlugin) -> Option<Verdict> {
         let same = result.plugin_sha256 == plugin.sha256()
             && result.hash == self.plan.hash
             && result.encoding == self.plan.encoding
             && result.scheme == self.plan.scheme;
-        same.then_some(result.valid)
+        same.then(|| Verdict {
+            valid: result.valid,
+            recovered: result.recovered.clone(),
+        })
     }
 
-    fn to_cache(&self, valid: bool, plugin: &LoadedPlugin) -> CachedResult {
+    fn to_cache(&self, verdict: &Verdict, plugin: &LoadedPlugin) -> CachedResult {
         CachedResult {
-            valid,
+            valid: verdict.valid,
             plugin_sha256: plugin.sha256().to_owned(),
             hash: self.plan.hash,
             encoding: self.plan.encoding,
             scheme: self.plan.scheme,
+            recovered: verdict.recovered.clone(),
         }
     }
 }
@@ -141,7 +148,7 @@ pub(super) enum Slot {
     Answered {
         key: usize,
         work: Work,
-        valid: bool,
+        verdict: Verdict,
         cached: bool,
     },
 }
@@ -153,10 +160,14 @@ pub(super) enum Slot {
 /// any item (every verification answered is recorded).
 pub(super) struct Twins(Vec<(usize, usize)>);
 
+/// What makes two ready items the same verification: key, plan, document
+/// hash, signature and context.
+type Sameness<'a> = (usize, &'a Plan, &'a str, &'a [u8], &'a [u8]);
+
 impl Twins {
     /// The ready items that repeat an earlier ready item.
     pub(super) fn find(slots: &[Slot]) -> Self {
-        let mut first: HashMap<(usize, &Plan, &str, &[u8]), usize> = HashMap::new();
+        let mut first: HashMap<Sameness<'_>, usize> = HashMap::new();
         let mut twins = Vec::new();
         for (index, slot) in slots.iter().enumerate() {
             let Slot::Ready { key, work } = slot else {
@@ -167,6 +178,7 @@ impl Twins {
                 &work.plan,
                 work.document_hash.as_str(),
                 &work.signature[..],
+                &work.context[..],
             );
             match first.entry(same) {
                 Entry::Occupied(seen) => twins.push((index, *seen.get())),
@@ -189,7 +201,9 @@ impl Twins {
     pub(super) fn copy_answers(&self, slots: &mut [Slot]) {
         for &(index, first) in &self.0 {
             let (outcome, cached) = match slots.get(first) {
-                Some(Slot::Answered { valid, cached, .. }) => (Ok(*valid), *cached),
+                Some(Slot::Answered {
+                    verdict, cached, ..
+                }) => (Ok(verdict.clone()), *cached),
                 Some(Slot::Failed(failure)) => (Err(same_failure(failure)), false),
                 _ => continue,
             };
@@ -224,7 +238,7 @@ pub(super) type Parsed = Vec<Result<(VerifyItem, Prepared), VerifyError>>;
 type PluginGroup = (Arc<LoadedPlugin>, Vec<(usize, VerifyInput)>);
 
 /// A batch's answers from the plugins: (item index, answer).
-pub(super) type Computed = Vec<(usize, Result<bool, VerifyError>)>;
+pub(super) type Computed = Vec<(usize, Result<Verdict, VerifyError>)>;
 
 /// A batch's size within the limits.
 pub(super) fn check_batch_len(limits: &VerifyConfig, len: usize) -> Result<(), VerifyError> {
@@ -459,7 +473,10 @@ impl Verifier {
 
     /// Cached answers for `works` in one round trip (`None`: not cached, or
     /// cached by another plugin build or under other parameters).
-    pub(super) async fn cached_answers(&self, works: &[(&Work, &Resolved)]) -> Vec<Option<bool>> {
+    pub(super) async fn cached_answers(
+        &self,
+        works: &[(&Work, &Resolved)],
+    ) -> Vec<Option<Verdict>> {
         let cache_keys = works
             .iter()
             .map(|(work, key)| self.cache_key(work, key))
@@ -477,8 +494,12 @@ impl Verifier {
     }
 
     fn cache_key(&self, work: &Work, key: &Resolved) -> String {
-        self.caches
-            .result_key(&work.document_hash, key.key.id, &work.signature)
+        self.caches.result_key(
+            &work.document_hash,
+            key.key.id,
+            &work.signature,
+            &work.context,
+        )
     }
 
     /// Answer ready batch items from the result cache; group the others by
@@ -505,7 +526,7 @@ impl Verifier {
         let mut answered = Vec::new();
         for ((index, work, key), hit) in ready.into_iter().zip(hits) {
             match hit {
-                Some(valid) => answered.push((index, valid)),
+                Some(verdict) => answered.push((index, verdict)),
                 None => groups
                     .entry(Arc::as_ptr(&key.plugin) as usize)
                     .or_insert_with(|| (key.plugin.clone(), Vec::new()))
@@ -513,8 +534,8 @@ impl Verifier {
                     .push((index, work.input(&key.spki))),
             }
         }
-        for (index, valid) in answered {
-            answer(slots, index, Ok(valid), true);
+        for (index, verdict) in answered {
+            answer(slots, index, Ok(verdict), true);
         }
         groups.into_values().collect()
     }
@@ -555,7 +576,11 @@ impl Verifier {
     }
 
     /// Run a single verification's plugin call on a worker.
-    pub(super) async fn run_one(&self, key: &Resolved, work: &Work) -> Result<bool, VerifyError> {
+    pub(super) async fn run_one(
+        &self,
+        key: &Resolved,
+        work: &Work,
+    ) -> Result<Verdict, VerifyError> {
         let (plugin, input) = (key.plugin.clone(), work.input(&key.spki));
         let started = Instant::now();
         let answer = self.executor.call(move || plugin.verify(input)).await;
@@ -572,8 +597,11 @@ impl Verifier {
     /// Keep a single verification's answer in the result cache. (Batch
     /// answers are never cached: a single verification must never be
     /// answered from a batch equation's verdict.)
-    pub(super) async fn remember(&self, work: &Work, key: &Resolved, valid: bool) {
-        let entry = (self.cache_key(work, key), work.to_cache(valid, &key.plugin));
+    pub(super) async fn remember(&self, work: &Work, key: &Resolved, verdict: &Verdict) {
+        let entry = (
+            self.cache_key(work, key),
+            work.to_cache(verdict, &key.plugin),
+        );
         self.caches.store_results(vec![entry]).await;
     }
 
@@ -595,16 +623,16 @@ impl Verifier {
 }
 
 /// Put a plugin's or the cache's answer in its ready slot.
-fn answer(slots: &mut [Slot], index: usize, answer: Result<bool, VerifyError>, cached: bool) {
+fn answer(slots: &mut [Slot], index: usize, answer: Result<Verdict, VerifyError>, cached: bool) {
     let Some(slot) = slots.get_mut(index) else {
         return;
     };
     *slot = match (std::mem::replace(slot, Slot::Pending), answer) {
         (_, Err(error)) => Slot::Failed(error),
-        (Slot::Ready { key, work }, Ok(valid)) => Slot::Answered {
+        (Slot::Ready { key, work }, Ok(verdict)) => Slot::Answered {
             key,
             work,
-            valid,
+            verdict,
             cached,
         },
         (other, Ok(_)) => other,

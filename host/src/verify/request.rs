@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::VerifyError;
 use crate::config::VerifyConfig;
+use crate::plugins::contract::MAX_CONTEXT_BYTES;
 use crate::plugins::{Descriptor, HashAlgorithm, MessageInput, SignatureEncoding, SignatureScheme};
 
 /// One verification request (also a batch item).
@@ -32,8 +33,12 @@ pub struct VerifyItem {
     pub hash_algorithm: Option<String>,
     /// ECDSA: `der` (default) or `p1363` (r||s).
     pub signature_encoding: Option<String>,
-    /// RSA: `pkcs1v15` (default) or `pss`.
+    /// RSA: `pkcs1v15` (default) or `pss`; Ethereum: `eip191` (default,
+    /// `personal_sign`) or `plain` (the document is the 32-byte digest).
     pub signature_algorithm: Option<String>,
+    /// ML-DSA and SLH-DSA: the context string, base64, at most 255 bytes
+    /// (default empty). Refused by algorithms without context strings.
+    pub context: Option<String>,
 }
 
 /// The decoded parts of a request.
@@ -43,15 +48,17 @@ pub struct Prepared {
     digest: Option<Vec<u8>>,
     /// The signature bytes.
     pub signature: Vec<u8>,
+    /// The context string (empty: none).
+    pub context: Vec<u8>,
 }
 
 /// Decode a base64 field of at most `max` bytes, refusing oversized input
 /// before decoding it.
 fn decode_base64(field: &'static str, value: &str, max: usize) -> Result<Vec<u8>, VerifyError> {
-    let (too_large, malformed) = if field == "document" {
-        ("document_too_large", "invalid_document")
-    } else {
-        ("signature_too_large", "malformed_signature")
+    let (too_large, malformed) = match field {
+        "document" => ("document_too_large", "invalid_document"),
+        "context" => ("invalid_context", "invalid_context"),
+        _ => ("signature_too_large", "malformed_signature"),
     };
     let oversized = || VerifyError::invalid(too_large, format!("{field} exceeds {max} bytes"));
     if value.len() > max.div_ceil(3) * 4 + 4 {
@@ -110,10 +117,15 @@ impl Prepared {
                 "the signature is empty",
             ));
         }
+        let context = match &item.context {
+            Some(context) => decode_base64("context", context, MAX_CONTEXT_BYTES as usize)?,
+            None => Vec::new(),
+        };
         Ok(Self {
             document,
             digest,
             signature,
+            context,
         })
     }
 
@@ -184,6 +196,7 @@ impl Plan {
             "unsupported_signature_algorithm",
             "signature_algorithm",
         )?;
+        check_context(descriptor, prepared)?;
         Ok(Self {
             hash,
             encoding,
@@ -235,6 +248,27 @@ fn digest_hash(
         ));
     }
     Ok(hash)
+}
+
+/// A context string only where the plugin takes one, and no longer than
+/// it declares.
+fn check_context(descriptor: &Descriptor, prepared: &Prepared) -> Result<(), VerifyError> {
+    let len = prepared.context.len();
+    let max = descriptor.max_context_bytes as usize;
+    if len == 0 || len <= max {
+        return Ok(());
+    }
+    Err(VerifyError::invalid(
+        "unsupported_context",
+        if max == 0 {
+            format!("{} takes no context string", descriptor.algorithm)
+        } else {
+            format!(
+                "{} takes a context of at most {max} bytes, got {len}",
+                descriptor.algorithm
+            )
+        },
+    ))
 }
 
 /// A raw-message plugin takes the document itself and no hash.
@@ -322,6 +356,7 @@ mod tests {
             default_hash: Some(HashAlgorithm::Sha256),
             signature_encodings: vec![SignatureEncoding::Der, SignatureEncoding::P1363],
             schemes: vec![SignatureScheme::Plain],
+            max_context_bytes: 0,
         }
     }
 
@@ -347,6 +382,7 @@ mod tests {
             hash_algorithm: None,
             signature_encoding: None,
             signature_algorithm: None,
+            context: None,
         }
     }
 
@@ -377,6 +413,45 @@ mod tests {
         let prepared = Prepared::from_item(&by_hash, &limits()).expect("prepared");
         assert_eq!(prepared.document_len(), 0);
         assert_eq!(prepared.digest, Some(vec![0xab; 32]));
+    }
+
+    #[test]
+    fn a_context_string_goes_only_where_the_plugin_takes_one_and_fits() {
+        let ml_dsa = Descriptor {
+            max_context_bytes: 255,
+            ..ed25519()
+        };
+        let with = |bytes: &[u8]| changed(|i| i.context = Some(STANDARD.encode(bytes)));
+        let plan = |d: &Descriptor, item: &VerifyItem| {
+            let prepared = Prepared::from_item(item, &limits())?;
+            Plan::new(d, item, &prepared).map(|_| prepared.context)
+        };
+        assert_eq!(plan(&ml_dsa, &with(b"app-v1")).expect("planned"), b"app-v1");
+        assert_eq!(plan(&ml_dsa, &with(&[7; 255])).expect("planned").len(), 255);
+        assert_eq!(plan(&ed25519(), &item()).expect("planned"), b"");
+        // An empty context is no context, for every plugin.
+        assert_eq!(plan(&ed25519(), &with(b"")).expect("planned"), b"");
+        assert_eq!(
+            refusal(plan(&ed25519(), &with(b"app-v1"))),
+            ("unsupported_context", false)
+        );
+        let short = Descriptor {
+            max_context_bytes: 4,
+            ..ml_dsa.clone()
+        };
+        assert_eq!(
+            refusal(plan(&short, &with(b"app-v1"))),
+            ("unsupported_context", false)
+        );
+        assert_eq!(
+            refusal(plan(&ml_dsa, &with(&[7; 256]))),
+            ("invalid_context", false)
+        );
+        let not_base64 = changed(|i| i.context = Some("not base64!".into()));
+        assert_eq!(
+            refusal(plan(&ml_dsa, &not_base64)),
+            ("invalid_context", true)
+        );
     }
 
     /// The default item with one change.

@@ -851,7 +851,7 @@ async fn slh_dsa_is_hot_loaded_and_verifies_python_slh_dsa_signatures() {
 fn verification_cost_of_the_new_plugins_is_printed() {
     use base64::Engine as _;
     use sigil::plugins::{
-        HashAlgorithm, KeyFormat, SignatureEncoding, SignatureScheme, VerifyInput,
+        HashAlgorithm, KeyFormat, SignatureEncoding, SignatureScheme, Verdict, VerifyInput,
     };
     use std::time::Instant;
     const MESSAGE: &[u8] = b"Sigil benchmark document: the quick brown fox jumps over the lazy dog";
@@ -983,7 +983,7 @@ fn verification_cost_of_the_new_plugins_is_printed() {
     cases.push((
         "schnorr-secp256k1".into(),
         "schnorr-secp256k1",
-        lifted.spki_der,
+        lifted.public_key,
         b64d(&schnorr["signatures"][0]["document"]),
         b64d(&schnorr["signatures"][0]["signature"]),
         None,
@@ -1012,16 +1012,17 @@ fn verification_cost_of_the_new_plugins_is_printed() {
             .expect("call")
             .expect("key");
         let input = VerifyInput {
-            key: key.spki_der,
+            key: key.public_key,
             message: hash.map_or_else(|| message.clone(), |h| h.digest(&message)),
             hash,
             signature,
             encoding,
             scheme: SignatureScheme::Plain,
+            context: Vec::new(),
         };
         assert_eq!(
             plugin.verify(input.clone()).expect("call"),
-            Ok(true),
+            Ok(Verdict::of(true)),
             "{label}"
         );
         let empty = VerifyInput {
@@ -1031,6 +1032,7 @@ fn verification_cost_of_the_new_plugins_is_printed() {
             signature: Vec::new(),
             encoding: SignatureEncoding::Raw,
             scheme: SignatureScheme::Plain,
+            context: Vec::new(),
         };
         let per_call = |input: &VerifyInput, n: u32| {
             let mut rounds: Vec<f64> = (0..5)

@@ -428,7 +428,7 @@ async fn a_high_s_signature_never_verifies_on_a_low_s_curve_whatever_plugin_is_a
         )
         .expect("call")
         .expect("key")
-        .spki_der;
+        .public_key;
     let direct = lenient.verify(sigil::plugins::VerifyInput {
         key: spki,
         message: digest,
@@ -436,9 +436,10 @@ async fn a_high_s_signature_never_verifies_on_a_low_s_curve_whatever_plugin_is_a
         signature: high.clone(),
         encoding: sigil::plugins::SignatureEncoding::Der,
         scheme: sigil::plugins::SignatureScheme::Plain,
+        context: Vec::new(),
     });
     assert!(
-        matches!(direct, Ok(Ok(true))),
+        matches!(direct, Ok(Ok(sigil::plugins::Verdict { valid: true, .. }))),
         "the fixture is lenient: {direct:?}"
     );
 
@@ -548,8 +549,11 @@ async fn http_conformance(
                     if group.encoding != sigil::plugins::SignatureEncoding::Raw {
                         item["signature_encoding"] = json!(group.encoding.to_string());
                     }
-                    if group.scheme != sigil::plugins::SignatureScheme::Plain {
+                    if Some(&group.scheme) != descriptor.schemes.first() {
                         item["signature_algorithm"] = json!(group.scheme.to_string());
+                    }
+                    if !vector.context.is_empty() {
+                        item["context"] = json!(b64(&vector.context));
                     }
                     item
                 })
@@ -572,7 +576,13 @@ async fn http_conformance(
             for (vector, result) in chunk.iter().zip(results) {
                 report.vectors += 1;
                 let accepted = result["valid"] == true;
-                if accepted == vector.valid {
+                let recovered_as_expected = match &vector.recovered {
+                    Some(expected) if result["valid"].is_boolean() => {
+                        result["recovered_address"] == json!(expected)
+                    }
+                    _ => true,
+                };
+                if accepted == vector.valid && recovered_as_expected {
                     report.passed += 1;
                 } else {
                     report.failures.push(format!(
@@ -652,6 +662,9 @@ async fn the_hot_loaded_plugins_conform_through_http() {
         ("ed448", 80),
         ("schnorr-secp256k1", 19),
         ("slh-dsa", 29),
+        ("ethereum", 66),
+        // Built against contract 0.1.0: it loads and answers unchanged.
+        ("test-contract-0-1", 150),
     ] {
         let uploaded = app
             .upload_plugin(&admin, crate::helpers::component_bytes(name))

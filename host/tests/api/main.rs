@@ -12,6 +12,7 @@ mod auth;
 mod batch;
 mod cli;
 mod conformance;
+mod contract;
 mod history;
 mod hostile;
 mod input;

@@ -41,11 +41,11 @@ async fn every_bad_upload_is_refused_with_its_own_error_and_changes_nothing() {
             wat::parse_str(r#"(component (core module $m (func (export "f"))) (core instance $i (instantiate $m)) (func $f (canon lift (core func $i "f"))) (export "run" (func $f)))"#).expect("wat"),
             StatusCode::UNPROCESSABLE_ENTITY,
             "wrong_world",
-            "sigil:plugin/verifier@0.1.0",
+            "sigil:plugin/verifier@0.2.0",
         ),
         (
             "another contract version",
-            wat::parse_str(r#"(component (core module $m (func (export "d"))) (core instance $i (instantiate $m)) (func $d (canon lift (core func $i "d"))) (instance $v (export "describe" (func $d))) (export "sigil:plugin/verifier@0.2.0" (instance $v)))"#).expect("wat"),
+            wat::parse_str(r#"(component (core module $m (func (export "d"))) (core instance $i (instantiate $m)) (func $d (canon lift (core func $i "d"))) (instance $v (export "describe" (func $d))) (export "sigil:plugin/verifier@0.3.0" (instance $v)))"#).expect("wat"),
             StatusCode::UNPROCESSABLE_ENTITY,
             "incompatible_contract",
             "0.2.0",

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::Signer as _;
 use sigil::plugins::{
     KeyFormat, LoadedPlugin, PluginError, PluginExecutor, PluginRegistry, SignatureEncoding,
-    SignatureScheme, VerifyInput,
+    SignatureScheme, Verdict, VerifyInput,
 };
 
 /// How long a contained call may take at most: the 100 ms deadline plus
@@ -25,6 +25,7 @@ fn hostile_input(behaviour: u8) -> VerifyInput {
         signature: vec![behaviour],
         encoding: SignatureEncoding::Raw,
         scheme: SignatureScheme::Plain,
+        context: Vec::new(),
     }
 }
 
@@ -36,20 +37,27 @@ fn ed25519_input(plugin: &LoadedPlugin, message: &[u8]) -> VerifyInput {
         .expect("call")
         .expect("key");
     VerifyInput {
-        key: key.spki_der,
+        key: key.public_key,
         message: message.to_vec(),
         hash: None,
         signature: signing.sign(message).to_bytes().to_vec(),
         encoding: SignatureEncoding::Raw,
         scheme: SignatureScheme::Plain,
+        context: Vec::new(),
     }
 }
 
 #[test]
 fn hostile_plugin_answers_normally_when_asked_nicely() {
     let hostile = crate::helpers::plugin("test-hostile");
-    assert_eq!(hostile.verify(hostile_input(1)).expect("call"), Ok(true));
-    assert_eq!(hostile.verify(hostile_input(0)).expect("call"), Ok(false));
+    assert_eq!(
+        hostile.verify(hostile_input(1)).expect("call"),
+        Ok(Verdict::of(true))
+    );
+    assert_eq!(
+        hostile.verify(hostile_input(0)).expect("call"),
+        Ok(Verdict::of(false))
+    );
 }
 
 #[test]
@@ -117,7 +125,10 @@ fn stack_overflow_is_a_trap() {
 #[test]
 fn sandbox_grants_no_clock_or_environment() {
     let hostile = crate::helpers::plugin("test-hostile");
-    assert_eq!(hostile.verify(hostile_input(6)).expect("call"), Ok(false));
+    assert_eq!(
+        hostile.verify(hostile_input(6)).expect("call"),
+        Ok(Verdict::of(false))
+    );
 }
 
 /// `std::thread::sleep` (monotonic-clock `subscribe-duration`, then
@@ -184,7 +195,7 @@ async fn sleeping_plugins_leave_every_worker_free() {
         .await
         .expect("executor")
         .expect("call");
-    assert_eq!(answer, Ok(true));
+    assert_eq!(answer, Ok(Verdict::of(true)));
     assert!(
         honest.elapsed() < CONTAINED,
         "an honest verification after the sleepers took {:?}",
@@ -282,7 +293,10 @@ fn admission_deadline_stops_every_call() {
     );
 
     let admitted = hostile.admitted();
-    assert_eq!(admitted.verify(hostile_input(1)).expect("call"), Ok(true));
+    assert_eq!(
+        admitted.verify(hostile_input(1)).expect("call"),
+        Ok(Verdict::of(true))
+    );
 }
 
 #[test]
@@ -325,14 +339,14 @@ fn other_contract_version_is_refused() {
             (core instance $i (instantiate $m))
             (func $describe (canon lift (core func $i "describe")))
             (instance $verifier (export "describe" (func $describe)))
-            (export "sigil:plugin/verifier@0.2.0" (instance $verifier)))"#,
+            (export "sigil:plugin/verifier@0.3.0" (instance $verifier)))"#,
     )
     .expect("wat");
     let error = LoadedPlugin::load(crate::helpers::engine(), &component).expect_err("refused");
     match error {
         PluginError::IncompatibleContract { found, expected } => {
-            assert_eq!(found, "sigil:plugin/verifier@0.2.0");
-            assert_eq!(expected, "sigil:plugin/verifier@0.1.0");
+            assert_eq!(found, "sigil:plugin/verifier@0.3.0");
+            assert_eq!(expected, "sigil:plugin/verifier@0.2.0 (or @0.1.0)");
         }
         other => panic!("expected incompatible contract, got {other:?}"),
     }
@@ -379,7 +393,10 @@ async fn other_plugins_keep_answering_while_one_misbehaves() {
         );
     }
     for outcome in futures_join(honest).await {
-        assert_eq!(outcome.expect("executor").expect("call"), Ok(true));
+        assert_eq!(
+            outcome.expect("executor").expect("call"),
+            Ok(Verdict::of(true))
+        );
     }
 }
 
@@ -410,7 +427,7 @@ fn registry_swap_leaves_in_flight_requests_on_their_version() {
         in_flight
             .verify(ed25519_input(&in_flight, b"still here"))
             .expect("call"),
-        Ok(true)
+        Ok(Verdict::of(true))
     );
 
     registry.remove(&second.descriptor().routes(), second.sha256());

@@ -27,7 +27,7 @@ use ed25519_dalek::{Signature, VerifyingKey};
 use sigil_plugin_sdk::keys::{self, KeyBytes};
 use sigil_plugin_sdk::request::{require_encoding, require_scheme};
 use sigil_plugin_sdk::{
-    AlgorithmType, CurveInfo, Descriptor, Error, KeyFormat, KeyInfo, MessageInput, Plugin,
+    AlgorithmType, Descriptor, Error, KeyFormat, KeyInfo, MessageInput, ParameterSet, Plugin,
     SignatureEncoding, SignatureScheme, VerifyRequest,
 };
 
@@ -46,7 +46,7 @@ impl Plugin for Ed25519 {
             algorithm: "EdDSA".into(),
             algorithm_type: AlgorithmType::Eddsa,
             description: "Edwards-curve Digital Signature Algorithm".into(),
-            curves: vec![CurveInfo {
+            parameter_sets: vec![ParameterSet {
                 name: CURVE.into(),
                 description: "Ed25519 (RFC 8032) over edwards25519, strict verification".into(),
                 parameters_json: format!(
@@ -59,6 +59,7 @@ impl Plugin for Ed25519 {
             default_hash: None,
             signature_encodings: vec![SignatureEncoding::Raw],
             schemes: vec![SignatureScheme::Plain],
+            max_context_bytes: 0,
         }
     }
 

@@ -21,7 +21,7 @@ use ed448_goldilocks::{
 use sigil_plugin_sdk::keys::{self, KeyBytes};
 use sigil_plugin_sdk::request::{require_encoding, require_scheme};
 use sigil_plugin_sdk::{
-    AlgorithmType, CurveInfo, Descriptor, Error, KeyFormat, KeyInfo, MessageInput, Plugin,
+    AlgorithmType, Descriptor, Error, KeyFormat, KeyInfo, MessageInput, ParameterSet, Plugin,
     SignatureEncoding, SignatureScheme, VerifyRequest,
 };
 
@@ -40,7 +40,7 @@ impl Plugin for Ed448 {
             algorithm: "EdDSA".into(),
             algorithm_type: AlgorithmType::Eddsa,
             description: "Edwards-curve Digital Signature Algorithm".into(),
-            curves: vec![CurveInfo {
+            parameter_sets: vec![ParameterSet {
                 name: CURVE.into(),
                 description: "Ed448 (RFC 8032) over edwards448, strict verification".into(),
                 parameters_json: format!(
@@ -53,6 +53,7 @@ impl Plugin for Ed448 {
             default_hash: None,
             signature_encodings: vec![SignatureEncoding::Raw],
             schemes: vec![SignatureScheme::Plain],
+            max_context_bytes: 0,
         }
     }
 

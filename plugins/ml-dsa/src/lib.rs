@@ -1,8 +1,9 @@
 //! ML-DSA (FIPS 204) verification: ML-DSA-44, ML-DSA-65 and ML-DSA-87 in
-//! pure mode with the empty context string (contract 0.1.0 carries no
-//! context; HashML-DSA is not offered).
+//! pure mode, with the request's context string (up to 255 bytes, empty by
+//! default; contract 0.2.0). HashML-DSA is not offered.
 //!
-//! The parameter sets are the plugin's "curves" in the host's catalogue.
+//! The parameter sets are the plugin's `parameter-sets`, "curves" in the
+//! host's catalogue.
 //! Policy:
 //! - keys: an SPKI with the parameter set's object identifier
 //!   (`id-ml-dsa-44` 2.16.840.1.101.3.4.3.17, `-65` .18, `-87` .19, no
@@ -25,11 +26,14 @@ use mldsa::{
     VerifyingKey,
 };
 use sigil_plugin_sdk::keys::{self, KeyBytes};
-use sigil_plugin_sdk::request::{require_encoding, require_scheme};
+use sigil_plugin_sdk::request::{require_context, require_encoding, require_scheme};
 use sigil_plugin_sdk::{
-    AlgorithmType, CurveInfo, Descriptor, Error, KeyFormat, KeyInfo, MessageInput, Plugin,
+    AlgorithmType, Descriptor, Error, KeyFormat, KeyInfo, MessageInput, ParameterSet, Plugin,
     SignatureEncoding, SignatureScheme, VerifyRequest,
 };
+
+/// The longest context string FIPS 204 allows.
+const MAX_CONTEXT_BYTES: u32 = 255;
 
 /// One FIPS 204 parameter set as the catalogue names it.
 struct Set {
@@ -78,12 +82,12 @@ impl Plugin for MlDsa {
             algorithm: "ML-DSA".into(),
             algorithm_type: AlgorithmType::Other,
             description: "Module-Lattice-Based Digital Signature Algorithm (FIPS 204)".into(),
-            curves: SETS
+            parameter_sets: SETS
                 .iter()
-                .map(|set| CurveInfo {
+                .map(|set| ParameterSet {
                     name: set.name.into(),
                     description: format!(
-                        "{} (FIPS 204, security category {}), pure, empty context",
+                        "{} (FIPS 204, security category {}), pure, with a context string of up to 255 bytes",
                         set.name, set.category
                     ),
                     parameters_json: format!(
@@ -98,6 +102,7 @@ impl Plugin for MlDsa {
             default_hash: None,
             signature_encodings: vec![SignatureEncoding::Raw],
             schemes: vec![SignatureScheme::Plain],
+            max_context_bytes: MAX_CONTEXT_BYTES,
         }
     }
 
@@ -259,7 +264,8 @@ where
             "not a valid ML-DSA signature encoding (hint encoding or z out of range)",
         ));
     };
-    Ok(key.verify_with_context(&request.message, &[], &signature))
+    let context = require_context(request, MAX_CONTEXT_BYTES as usize)?;
+    Ok(key.verify_with_context(&request.message, context, &signature))
 }
 
 sigil_plugin_sdk::export_plugin!(MlDsa);

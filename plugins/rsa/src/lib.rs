@@ -70,13 +70,14 @@ impl Plugin for Rsa {
             algorithm_type: AlgorithmType::Rsa,
             description:
                 "Rivest–Shamir–Adleman signatures (PKCS #1 v1.5, PSS), 2048-8192-bit moduli".into(),
-            curves: vec![],
+            parameter_sets: vec![],
             key_formats: vec![KeyFormat::Pem, KeyFormat::Der, KeyFormat::Raw],
             input: MessageInput::Digest,
             hashes: HASHES.to_vec(),
             default_hash: Some(HashAlgorithm::Sha256),
             signature_encodings: vec![SignatureEncoding::Raw],
             schemes: SCHEMES.to_vec(),
+            max_context_bytes: 0,
         }
     }
 

@@ -26,7 +26,7 @@ use k256::schnorr::{Signature, VerifyingKey};
 use sigil_plugin_sdk::keys::{self, KeyBytes};
 use sigil_plugin_sdk::request::{require_encoding, require_scheme};
 use sigil_plugin_sdk::{
-    AlgorithmType, CurveInfo, Descriptor, Error, KeyFormat, KeyInfo, MessageInput, Plugin,
+    AlgorithmType, Descriptor, Error, KeyFormat, KeyInfo, MessageInput, ParameterSet, Plugin,
     SignatureEncoding, SignatureScheme, VerifyRequest,
 };
 
@@ -47,7 +47,7 @@ impl Plugin for SchnorrSecp256k1 {
             algorithm: ALGORITHM.into(),
             algorithm_type: AlgorithmType::Other,
             description: "Schnorr signatures over secp256k1 (BIP-340)".into(),
-            curves: vec![CurveInfo {
+            parameter_sets: vec![ParameterSet {
                 name: CURVE.into(),
                 description:
                     "BIP-340 Schnorr over secp256k1: x-only keys, 64-byte signatures, messages of any length"
@@ -62,6 +62,7 @@ impl Plugin for SchnorrSecp256k1 {
             default_hash: None,
             signature_encodings: vec![SignatureEncoding::Raw],
             schemes: vec![SignatureScheme::Plain],
+            max_context_bytes: 0,
         }
     }
 

@@ -30,8 +30,8 @@ use elliptic_curve::{CurveArithmetic, FieldBytesSize, PublicKey};
 use crate::keys::{self, KeyBytes};
 use crate::request::{require_digest, require_encoding, require_scheme};
 use crate::{
-    AlgorithmType, CurveInfo, Descriptor, Error, HashAlgorithm, KeyFormat, KeyInfo, MessageInput,
-    Plugin, SignatureEncoding, SignatureScheme, VerifyRequest,
+    AlgorithmType, Descriptor, Error, HashAlgorithm, KeyFormat, KeyInfo, MessageInput,
+    ParameterSet, Plugin, SignatureEncoding, SignatureScheme, VerifyRequest,
 };
 
 /// `id-ecPublicKey` (RFC 5480).
@@ -77,7 +77,7 @@ where
             algorithm: "ECDSA".into(),
             algorithm_type: AlgorithmType::Ecdsa,
             description: "Elliptic Curve Digital Signature Algorithm".into(),
-            curves: vec![CurveInfo {
+            parameter_sets: vec![ParameterSet {
                 name: C::CURVE.into(),
                 description: C::DESCRIPTION.into(),
                 parameters_json: format!(
@@ -92,6 +92,7 @@ where
             default_hash: C::HASHES.first().copied(),
             signature_encodings: ENCODINGS.to_vec(),
             schemes: SCHEMES.to_vec(),
+            max_context_bytes: 0,
         }
     }
 
@@ -210,7 +211,7 @@ mod tests {
     }
 
     fn field_bits(descriptor: &Descriptor) -> Option<u64> {
-        let parameters = &descriptor.curves.first()?.parameters_json;
+        let parameters = &descriptor.parameter_sets.first()?.parameters_json;
         let rest = &parameters[parameters.find("\"field_bits\":")? + "\"field_bits\":".len()..];
         rest.split([',', '}']).next()?.parse().ok()
     }

@@ -57,7 +57,7 @@ fn trim_ascii(bytes: &[u8]) -> &[u8] {
     &bytes[start..end]
 }
 
-/// Lower-case hex SHA-256 of a DER SubjectPublicKeyInfo.
+/// Lower-case hex SHA-256 of a canonical key.
 pub fn fingerprint(spki_der: &[u8]) -> String {
     let digest = Sha256::digest(spki_der);
     let mut out = String::with_capacity(64);
@@ -72,11 +72,23 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Build the `key-info` answer for a canonical SubjectPublicKeyInfo.
 pub fn key_info(curve: Option<&str>, bits: u32, spki_der: Vec<u8>) -> KeyInfo {
+    labelled_key_info(curve, bits, spki_der, "PUBLIC KEY")
+}
+
+/// Build the `key-info` answer for a canonical key that is not a
+/// SubjectPublicKeyInfo (an Ethereum address), stored under `pem_label`.
+pub fn labelled_key_info(
+    curve: Option<&str>,
+    bits: u32,
+    public_key: Vec<u8>,
+    pem_label: &str,
+) -> KeyInfo {
     KeyInfo {
         curve: curve.map(str::to_owned),
         bits,
-        fingerprint: fingerprint(&spki_der),
-        spki_der,
+        fingerprint: fingerprint(&public_key),
+        public_key,
+        pem_label: pem_label.to_owned(),
     }
 }
 

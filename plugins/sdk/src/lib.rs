@@ -15,7 +15,7 @@
 extern crate self as sigil_plugin_sdk;
 
 pub mod bindings {
-    //! Bindings generated from `wit/sigil-plugin.wit`.
+    //! Bindings generated from `wit/sigil-plugin.wit` (contract 0.2.0).
     #![allow(missing_docs)]
     wit_bindgen::generate!({
         path: "../../wit",
@@ -32,9 +32,19 @@ pub mod keys;
 pub mod request;
 
 pub use bindings::sigil::plugin::types::{
-    AlgorithmType, CurveInfo, Descriptor, Error, HashAlgorithm, KeyFormat, KeyInfo, MessageInput,
-    SignatureEncoding, SignatureScheme, VerifyRequest,
+    AlgorithmType, Descriptor, Error, HashAlgorithm, KeyFormat, KeyInfo, MessageInput,
+    ParameterSet, SignatureEncoding, SignatureScheme, Verdict, VerifyRequest,
 };
+
+impl From<bool> for Verdict {
+    /// A verdict that recovers nothing.
+    fn from(valid: bool) -> Self {
+        Verdict {
+            valid,
+            recovered: None,
+        }
+    }
+}
 
 /// What a plugin implements. [`export_plugin!`] turns it into the
 /// component's `verifier` export.
@@ -45,13 +55,30 @@ pub trait Plugin {
     /// See `parse-key` in the WIT contract.
     fn parse_key(key: Vec<u8>, format: KeyFormat, curve: Option<String>) -> Result<KeyInfo, Error>;
 
-    /// See `verify` in the WIT contract.
+    /// See `verify` in the WIT contract: valid or not. Algorithms that
+    /// recover something of the signer override [`Plugin::verdict`] too.
     fn verify(request: VerifyRequest) -> Result<bool, Error>;
 
     /// See `verify-batch` in the WIT contract. The default verifies each
     /// request in turn; override it where the algorithm can amortise work.
     fn verify_batch(requests: Vec<VerifyRequest>) -> Vec<Result<bool, Error>> {
         requests.into_iter().map(Self::verify).collect()
+    }
+
+    /// The contract's `verify` answer. The default is [`Plugin::verify`]'s
+    /// answer, recovering nothing; an algorithm that recovers the signer
+    /// (Ethereum) overrides this and [`Plugin::verdict_batch`].
+    fn verdict(request: VerifyRequest) -> Result<Verdict, Error> {
+        Self::verify(request).map(Verdict::from)
+    }
+
+    /// The contract's `verify-batch` answer; the default is
+    /// [`Plugin::verify_batch`]'s, recovering nothing.
+    fn verdict_batch(requests: Vec<VerifyRequest>) -> Vec<Result<Verdict, Error>> {
+        Self::verify_batch(requests)
+            .into_iter()
+            .map(|answer| answer.map(Verdict::from))
+            .collect()
     }
 }
 
@@ -86,13 +113,13 @@ macro_rules! export_plugin {
             }
             fn verify(
                 request: $crate::VerifyRequest,
-            ) -> ::std::result::Result<bool, $crate::Error> {
-                <$plugin as $crate::Plugin>::verify(request)
+            ) -> ::std::result::Result<$crate::Verdict, $crate::Error> {
+                <$plugin as $crate::Plugin>::verdict(request)
             }
             fn verify_batch(
                 requests: ::std::vec::Vec<$crate::VerifyRequest>,
-            ) -> ::std::vec::Vec<::std::result::Result<bool, $crate::Error>> {
-                <$plugin as $crate::Plugin>::verify_batch(requests)
+            ) -> ::std::vec::Vec<::std::result::Result<$crate::Verdict, $crate::Error>> {
+                <$plugin as $crate::Plugin>::verdict_batch(requests)
             }
         }
 

@@ -79,3 +79,16 @@ pub fn require_scheme(
         )))
     }
 }
+
+/// The request's context string, at most `max` bytes (the descriptor's
+/// `max-context-bytes`; 0 for algorithms without context strings). The
+/// host already refuses longer ones; this keeps a plugin safe without it.
+pub fn require_context(request: &VerifyRequest, max: usize) -> Result<&[u8], Error> {
+    if request.context.len() > max {
+        return Err(Error::unsupported(format!(
+            "a context string of at most {max} bytes is accepted, got {}",
+            request.context.len()
+        )));
+    }
+    Ok(&request.context)
+}

@@ -1,9 +1,10 @@
 //! SLH-DSA (FIPS 205) verification: SLH-DSA-SHA2-128s, -SHA2-128f,
-//! -SHAKE-128s and -SHAKE-128f in pure mode with the empty context string
-//! (contract 0.1.0 carries no context; HashSLH-DSA is not offered), with
-//! RustCrypto `slh-dsa`.
+//! -SHAKE-128s and -SHAKE-128f in pure mode, with the request's context
+//! string (up to 255 bytes, empty by default; contract 0.2.0), with
+//! RustCrypto `slh-dsa`. HashSLH-DSA is not offered.
 //!
-//! The parameter sets are the plugin's "curves" in the host's catalogue,
+//! The parameter sets are the plugin's `parameter-sets`, "curves" in the
+//! host's catalogue,
 //! as ML-DSA's are. Only the security-category-1 sets are served: their
 //! signatures (7856 and 17088 bytes) fit the host's
 //! `verify.max_signature_bytes` (17088); the 192- and 256-bit sets'
@@ -22,19 +23,23 @@
 //!   signature. Every byte string of the right length decodes (an SLH-DSA
 //!   signature is hash values only), so the rest is the hypertree check;
 //! - the message is the whole document (`raw-message`), signed as FIPS
-//!   205's pure `slh_sign` with an empty context (`0x00 || 0x00 || M`);
+//!   205's pure `slh_sign` with the context `ctx`
+//!   (`0x00 || len(ctx) || ctx || M`);
 //! - `bits` in `key-info` is the sets' claimed security strength, 128.
 
 use pkcs8::EncodePublicKey;
 use pkcs8::der::Decode;
 use pkcs8::spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
 use sigil_plugin_sdk::keys::{self, KeyBytes};
-use sigil_plugin_sdk::request::{require_encoding, require_scheme};
+use sigil_plugin_sdk::request::{require_context, require_encoding, require_scheme};
 use sigil_plugin_sdk::{
-    AlgorithmType, CurveInfo, Descriptor, Error, KeyFormat, KeyInfo, MessageInput, Plugin,
-    SignatureEncoding, SignatureScheme, VerifyRequest,
+    AlgorithmType, Descriptor, Error, KeyFormat, KeyInfo, MessageInput, Plugin, SignatureEncoding,
+    SignatureScheme, VerifyRequest,
 };
 use slhdsa::{ParameterSet, Sha2_128f, Sha2_128s, Shake128f, Shake128s, Signature, VerifyingKey};
+
+/// The longest context string FIPS 205 allows.
+const MAX_CONTEXT_BYTES: u32 = 255;
 
 /// The parameter sets served, to dispatch on a type.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -108,12 +113,12 @@ impl Plugin for SlhDsa {
             algorithm: "SLH-DSA".into(),
             algorithm_type: AlgorithmType::Other,
             description: "Stateless Hash-Based Digital Signature Algorithm (FIPS 205)".into(),
-            curves: SETS
+            parameter_sets: SETS
                 .iter()
-                .map(|set| CurveInfo {
+                .map(|set| sigil_plugin_sdk::ParameterSet {
                     name: set.name.into(),
                     description: format!(
-                        "{} (FIPS 205, security category 1, {} hashes, {} signatures), pure, empty context",
+                        "{} (FIPS 205, security category 1, {} hashes, {} signatures), pure, with a context string of up to 255 bytes",
                         set.name,
                         set.family,
                         if set.tradeoff == "small" { "small" } else { "fast-signing" }
@@ -130,6 +135,7 @@ impl Plugin for SlhDsa {
             default_hash: None,
             signature_encodings: vec![SignatureEncoding::Raw],
             schemes: vec![SignatureScheme::Plain],
+            max_context_bytes: MAX_CONTEXT_BYTES,
         }
     }
 
@@ -250,14 +256,15 @@ fn spki_of<P: ParameterSet>(raw: &[u8]) -> Result<Vec<u8>, Error> {
         .map_err(|e| Error::Internal(format!("encoding the key: {e}")))
 }
 
-/// Pure SLH-DSA verification with the empty context.
+/// Pure SLH-DSA verification with the request's context.
 fn verify_with<P: ParameterSet>(raw: &[u8], request: &VerifyRequest) -> Result<bool, Error> {
+    let context = require_context(request, MAX_CONTEXT_BYTES as usize)?;
     let key = VerifyingKey::<P>::try_from(raw)
         .map_err(|_| Error::malformed_key("the public key's length does not fit its set"))?;
     let signature = Signature::<P>::try_from(request.signature.as_slice())
         .map_err(|_| Error::malformed_signature("wrong signature length"))?;
     Ok(key
-        .try_verify_with_context(&request.message, &[], &signature)
+        .try_verify_with_context(&request.message, context, &signature)
         .is_ok())
 }
 

@@ -45,13 +45,14 @@ impl Plugin for Hostile {
             algorithm: "HOSTILE".into(),
             algorithm_type: AlgorithmType::Other,
             description: "misbehaves on request, for sandbox tests".into(),
-            curves: vec![],
+            parameter_sets: vec![],
             key_formats: vec![KeyFormat::Raw],
             input: MessageInput::RawMessage,
             hashes: vec![],
             default_hash: None,
             signature_encodings: vec![SignatureEncoding::Raw],
             schemes: vec![SignatureScheme::Plain],
+            max_context_bytes: 0,
         }
     }
 
