@@ -56,7 +56,7 @@ check-plugin FILE:
 # Check every built component against Wycheproof.
 check-plugins: plugins
     cargo build --quiet --locked -p sigil-check
-    for f in target/plugins/default/*.wasm target/plugins/extra/ecdsa-p384.wasm target/plugins/extra/ecdsa-p521.wasm target/plugins/extra/ecdsa-brainpoolp256r1.wasm target/plugins/extra/ecdsa-brainpoolp384r1.wasm target/plugins/extra/ed448.wasm target/plugins/extra/schnorr-secp256k1.wasm target/plugins/extra/slh-dsa.wasm target/plugins/extra/ethereum.wasm target/plugins/extra/template.wasm; do cargo run --quiet --locked -p sigil-check -- "$f" | tail -n 2; done
+    for f in target/plugins/default/*.wasm target/plugins/extra/ecdsa-p384.wasm target/plugins/extra/ecdsa-p521.wasm target/plugins/extra/ecdsa-brainpoolp256r1.wasm target/plugins/extra/ecdsa-brainpoolp384r1.wasm target/plugins/extra/ecdsa-brainpoolp512r1.wasm target/plugins/extra/ed448.wasm target/plugins/extra/schnorr-secp256k1.wasm target/plugins/extra/slh-dsa.wasm target/plugins/extra/ethereum.wasm target/plugins/extra/template.wasm; do cargo run --quiet --locked -p sigil-check -- "$f" | tail -n 2; done
 
 # Benchmarks (criterion); results are summarised in BENCHMARKS.md.
 bench: plugins

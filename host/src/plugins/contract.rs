@@ -104,6 +104,10 @@ vocabulary!(
         Sha3_256 = "sha3-256" => Sha3256,
         /// Keccak-256 (Ethereum).
         Keccak256 = "keccak256" => Keccak256,
+        /// SHA3-384.
+        Sha3_384 = "sha3-384" => Sha3384,
+        /// SHA3-512.
+        Sha3_512 = "sha3-512" => Sha3512,
     }
 );
 
@@ -148,8 +152,8 @@ impl HashAlgorithm {
     pub fn output_len(self) -> usize {
         match self {
             HashAlgorithm::Sha256 | HashAlgorithm::Sha3_256 | HashAlgorithm::Keccak256 => 32,
-            HashAlgorithm::Sha384 => 48,
-            HashAlgorithm::Sha512 => 64,
+            HashAlgorithm::Sha384 | HashAlgorithm::Sha3_384 => 48,
+            HashAlgorithm::Sha512 | HashAlgorithm::Sha3_512 => 64,
         }
     }
 
@@ -162,6 +166,8 @@ impl HashAlgorithm {
             HashAlgorithm::Sha512 => sha2::Sha512::digest(data).to_vec(),
             HashAlgorithm::Sha3_256 => sha3::Sha3_256::digest(data).to_vec(),
             HashAlgorithm::Keccak256 => sha3::Keccak256::digest(data).to_vec(),
+            HashAlgorithm::Sha3_384 => sha3::Sha3_384::digest(data).to_vec(),
+            HashAlgorithm::Sha3_512 => sha3::Sha3_512::digest(data).to_vec(),
         }
     }
 }

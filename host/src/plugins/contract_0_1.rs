@@ -1,6 +1,7 @@
 //! Contract 0.1.0 in terms of 0.2.0: components built before 0.2.0 keep
 //! loading and serving unchanged. 0.1.0 is 0.2.0 without context strings,
-//! recovery, PEM labels and the `eip191` scheme, and with `curves` where
+//! recovery, PEM labels, the `eip191` scheme and the SHA3-384 and SHA3-512
+//! hashes, and with `curves` where
 //! 0.2.0 says `parameter-sets`; each translation below is total from 0.1.0
 //! and refuses only what a 0.1.0 plugin cannot have declared.
 
@@ -29,15 +30,31 @@ same_enum!(AlgorithmType {
     Other
 });
 same_enum!(KeyFormat { Pem, Der, Raw });
-same_enum!(HashAlgorithm {
-    Sha256,
-    Sha384,
-    Sha512,
-    Sha3256,
-    Keccak256
-});
 same_enum!(SignatureEncoding { Der, P1363, Raw });
 same_enum!(MessageInput { Digest, RawMessage });
+
+fn hash_from(value: v0_1::HashAlgorithm) -> wit::HashAlgorithm {
+    match value {
+        v0_1::HashAlgorithm::Sha256 => wit::HashAlgorithm::Sha256,
+        v0_1::HashAlgorithm::Sha384 => wit::HashAlgorithm::Sha384,
+        v0_1::HashAlgorithm::Sha512 => wit::HashAlgorithm::Sha512,
+        v0_1::HashAlgorithm::Sha3256 => wit::HashAlgorithm::Sha3256,
+        v0_1::HashAlgorithm::Keccak256 => wit::HashAlgorithm::Keccak256,
+    }
+}
+
+fn hash_to(value: wit::HashAlgorithm) -> Result<v0_1::HashAlgorithm, String> {
+    match value {
+        wit::HashAlgorithm::Sha256 => Ok(v0_1::HashAlgorithm::Sha256),
+        wit::HashAlgorithm::Sha384 => Ok(v0_1::HashAlgorithm::Sha384),
+        wit::HashAlgorithm::Sha512 => Ok(v0_1::HashAlgorithm::Sha512),
+        wit::HashAlgorithm::Sha3256 => Ok(v0_1::HashAlgorithm::Sha3256),
+        wit::HashAlgorithm::Keccak256 => Ok(v0_1::HashAlgorithm::Keccak256),
+        wit::HashAlgorithm::Sha3384 | wit::HashAlgorithm::Sha3512 => {
+            Err("contract 0.1.0 has no sha3-384 or sha3-512".into())
+        }
+    }
+}
 
 fn scheme_from(value: v0_1::SignatureScheme) -> wit::SignatureScheme {
     match value {
@@ -75,8 +92,8 @@ pub fn descriptor(d: v0_1::Descriptor) -> wit::Descriptor {
             .collect(),
         key_formats: d.key_formats.into_iter().map(Into::into).collect(),
         input: d.input.into(),
-        hashes: d.hashes.into_iter().map(Into::into).collect(),
-        default_hash: d.default_hash.map(Into::into),
+        hashes: d.hashes.into_iter().map(hash_from).collect(),
+        default_hash: d.default_hash.map(hash_from),
         signature_encodings: d.signature_encodings.into_iter().map(Into::into).collect(),
         schemes: d.schemes.into_iter().map(scheme_from).collect(),
         max_context_bytes: 0,
@@ -111,7 +128,7 @@ pub fn request(r: wit::VerifyRequest) -> Result<v0_1::VerifyRequest, String> {
     Ok(v0_1::VerifyRequest {
         key: r.key,
         message: r.message,
-        hash: r.hash.map(Into::into),
+        hash: r.hash.map(hash_to).transpose()?,
         signature: r.signature,
         encoding: r.encoding.into(),
         scheme: scheme_to(r.scheme)?,

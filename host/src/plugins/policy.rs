@@ -80,7 +80,7 @@ const KNOWN_ORDERS: &[(&str, &str)] = &[
         "P-521",
         "01fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409",
     ),
-    // RFC 5639, section 3.4 and 3.6 (q).
+    // RFC 5639, sections 3.4, 3.6 and 3.7 (q).
     (
         "brainpoolP256r1",
         "a9fb57dba1eea9bc3e660a909d838d718c397aa3b561a6f7901e0e82974856a7",
@@ -88,6 +88,10 @@ const KNOWN_ORDERS: &[(&str, &str)] = &[
     (
         "brainpoolP384r1",
         "8cb91e82a3386d280f5d6f7e50e641df152f7109ed5456b31f166e6cac0425a7cf3ab6af6b7fc3103b883202e9046565",
+    ),
+    (
+        "brainpoolP512r1",
+        "aadd9db8dbe9c48b3fd4e6ae33c9fc07cb308db3b3c9d20ed6639cca70330870553e5c414ca92619418661197fac10471db1d381085ddaddb58796829ca90069",
     ),
 ];
 

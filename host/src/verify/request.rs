@@ -26,7 +26,8 @@ pub struct VerifyItem {
     pub document_hash: Option<String>,
     /// The signature, base64.
     pub signature: String,
-    /// `sha256`, `sha384`, `sha512`, `sha3-256` or `keccak256`; default
+    /// `sha256`, `sha384`, `sha512`, `sha3-256`, `sha3-384`, `sha3-512` or
+    /// `keccak256`; default
     /// from the key's plugin (P-256, secp256k1 and RSA: sha256; P-384:
     /// sha384; P-521: sha512). Plugins that sign the document itself
     /// (EdDSA, ML-DSA) take none.

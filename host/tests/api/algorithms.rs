@@ -851,7 +851,7 @@ async fn slh_dsa_is_hot_loaded_and_verifies_python_slh_dsa_signatures() {
 fn verification_cost_of_the_new_plugins_is_printed() {
     use base64::Engine as _;
     use sigil::plugins::{
-        HashAlgorithm, KeyFormat, SignatureEncoding, SignatureScheme, Verdict, VerifyInput,
+        HashAlgorithm, KeyFormat, SignatureEncoding, SignatureScheme, VerifyInput,
     };
     use std::time::Instant;
     const MESSAGE: &[u8] = b"Sigil benchmark document: the quick brown fox jumps over the lazy dog";
@@ -1004,6 +1004,36 @@ fn verification_cost_of_the_new_plugins_is_printed() {
             SignatureEncoding::Raw,
         ));
     }
+    // Ethereum: eth-account's personal_sign vector of the secret key
+    // 0x0101..01, whose SPKI OpenSSL makes from the key.
+    let ethereum: Value = serde_json::from_str(include_str!(
+        "../../src/plugins/vectors/ethereum-personal-sign.json"
+    ))
+    .expect("vectors");
+    let vector = &ethereum["groups"][0]["tests"][1];
+    let hexd = |v: &Value| hex::decode(v.as_str().expect("hex")).expect("hex");
+    let secp256k1 = EcGroup::from_curve_name(Nid::SECP256K1).expect("group");
+    let mut point = openssl::ec::EcPoint::new(&secp256k1).expect("point");
+    let mut context = openssl::bn::BigNumContext::new().expect("bn");
+    point
+        .mul_generator2(
+            &secp256k1,
+            &openssl::bn::BigNum::from_slice(&[1; 32]).expect("scalar"),
+            &mut context,
+        )
+        .expect("point");
+    cases.push((
+        "ethereum (eip191)".into(),
+        "ethereum",
+        PKey::from_ec_key(EcKey::from_public_key(&secp256k1, &point).expect("key"))
+            .expect("pkey")
+            .public_key_to_der()
+            .expect("der"),
+        hexd(&vector["message"]),
+        hexd(&vector["signature"]),
+        None,
+        SignatureEncoding::Raw,
+    ));
     let mut lines = Vec::new();
     for (label, component, spki, message, signature, hash, encoding) in cases {
         let plugin = crate::helpers::plugin(component);
@@ -1017,12 +1047,16 @@ fn verification_cost_of_the_new_plugins_is_printed() {
             hash,
             signature,
             encoding,
-            scheme: SignatureScheme::Plain,
+            // The plugin's default: `plain`, or Ethereum's `eip191`.
+            scheme: plugin.descriptor().schemes[0],
             context: Vec::new(),
         };
         assert_eq!(
-            plugin.verify(input.clone()).expect("call"),
-            Ok(Verdict::of(true)),
+            plugin
+                .verify(input.clone())
+                .expect("call")
+                .map(|verdict| verdict.valid),
+            Ok(true),
             "{label}"
         );
         let empty = VerifyInput {

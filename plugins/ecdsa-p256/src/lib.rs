@@ -1,5 +1,5 @@
-//! ECDSA over NIST P-256 with SHA-256/384/512 and SHA3-256 digests, DER or
-//! P1363 signatures.
+//! ECDSA over NIST P-256 with SHA-256/384/512 and SHA3-256/512 digests, DER
+//! or P1363 signatures.
 //!
 //! Everything but the choice of curve and policy lives in
 //! `sigil_plugin_sdk::ecdsa`.
@@ -21,6 +21,7 @@ impl EcdsaCurve for P256 {
         HashAlgorithm::Sha384,
         HashAlgorithm::Sha512,
         HashAlgorithm::Sha3256,
+        HashAlgorithm::Sha3512,
     ];
     const LOW_S_ONLY: bool = false;
 }

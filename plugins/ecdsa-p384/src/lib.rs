@@ -1,4 +1,5 @@
-//! ECDSA over NIST P-384 with SHA-384/256/512 digests, DER or P1363 signatures.
+//! ECDSA over NIST P-384 with SHA-384/256/512 and SHA3-384/512 digests, DER
+//! or P1363 signatures.
 //!
 //! Everything but the choice of curve and policy lives in
 //! `sigil_plugin_sdk::ecdsa`.
@@ -19,6 +20,8 @@ impl EcdsaCurve for P384 {
         HashAlgorithm::Sha384,
         HashAlgorithm::Sha256,
         HashAlgorithm::Sha512,
+        HashAlgorithm::Sha3384,
+        HashAlgorithm::Sha3512,
     ];
     const LOW_S_ONLY: bool = false;
 }

@@ -1,10 +1,10 @@
-//! ECDSA over NIST P-521 with SHA-512 digests, DER or P1363 signatures.
+//! ECDSA over NIST P-521 with SHA-512 and SHA3-512 digests, DER or P1363
+//! signatures.
 //!
 //! Everything but the choice of curve and policy lives in
-//! `sigil_plugin_sdk::ecdsa`. SHA-512 is the one hash Wycheproof pairs with
-//! P-521 that the contract names (its SHA3-512 set needs a hash the 0.1.0
-//! contract does not have), so it is the one declared: admission tests
-//! every hash a plugin declares.
+//! `sigil_plugin_sdk::ecdsa`. SHA-512 and SHA3-512 are the hashes
+//! Wycheproof pairs with P-521 (SHA3-512 since contract 0.2.0), so they are
+//! the ones declared: admission tests every hash a plugin declares.
 
 use sigil_plugin_sdk::HashAlgorithm;
 use sigil_plugin_sdk::ecdsa::{Ecdsa, EcdsaCurve};
@@ -18,7 +18,7 @@ impl EcdsaCurve for P521 {
     const VERSION: &'static str = sigil_plugin_sdk::plugin_version!();
     const CURVE: &'static str = "P-521";
     const DESCRIPTION: &'static str = "NIST P-521 (secp521r1)";
-    const HASHES: &'static [HashAlgorithm] = &[HashAlgorithm::Sha512];
+    const HASHES: &'static [HashAlgorithm] = &[HashAlgorithm::Sha512, HashAlgorithm::Sha3512];
     const LOW_S_ONLY: bool = false;
 }
 

@@ -1,5 +1,5 @@
-//! Ed448 (RFC 8032 PureEdDSA over edwards448, empty context) with strict
-//! verification.
+//! Ed448 (RFC 8032 PureEdDSA over edwards448, with the request's context
+//! string of up to 255 bytes, empty by default) with strict verification.
 //!
 //! Policy, as for Ed25519:
 //! - keys: 57 bytes (raw) or an `id-Ed448` SPKI (RFC 8410); the encoding
@@ -9,8 +9,9 @@
 //!   (`S < ℓ`, the 57th byte zero) and not zero, the cofactorless
 //!   equation `[S]B = R + [k]A` (ed448-goldilocks' `verify_raw`, after a
 //!   canonical-encoding check of `R` it does not make);
-//! - Ed448ph and context strings are not offered (contract 0.1.0 has no
-//!   context); the host hands over the raw message.
+//! - Ed448ph is not offered; the host hands over the raw message, and the
+//!   context (contract 0.2.0) goes into the signature's hash as RFC 8032's
+//!   `dom4(0, context)`.
 
 use ed448_goldilocks::pkcs8::EncodePublicKey;
 use ed448_goldilocks::pkcs8::spki::der::Decode;
@@ -19,11 +20,14 @@ use ed448_goldilocks::{
     ALGORITHM_OID, CompressedEdwardsY, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, Signature, VerifyingKey,
 };
 use sigil_plugin_sdk::keys::{self, KeyBytes};
-use sigil_plugin_sdk::request::{require_encoding, require_scheme};
+use sigil_plugin_sdk::request::{require_context, require_encoding, require_scheme};
 use sigil_plugin_sdk::{
     AlgorithmType, Descriptor, Error, KeyFormat, KeyInfo, MessageInput, ParameterSet, Plugin,
     SignatureEncoding, SignatureScheme, VerifyRequest,
 };
+
+/// The longest context string RFC 8032 allows.
+const MAX_CONTEXT_BYTES: u32 = 255;
 
 /// `id-Ed448` (RFC 8410).
 const ID_ED448: ObjectIdentifier = ALGORITHM_OID;
@@ -53,7 +57,7 @@ impl Plugin for Ed448 {
             default_hash: None,
             signature_encodings: vec![SignatureEncoding::Raw],
             schemes: vec![SignatureScheme::Plain],
-            max_context_bytes: 0,
+            max_context_bytes: MAX_CONTEXT_BYTES,
         }
     }
 
@@ -79,6 +83,7 @@ impl Plugin for Ed448 {
         }
         require_encoding(&request, &[SignatureEncoding::Raw])?;
         require_scheme(&request, &[SignatureScheme::Plain])?;
+        let context = require_context(&request, MAX_CONTEXT_BYTES as usize)?;
         let key = decode_key(&spki_key_bytes(&request.key)?)?;
         let bytes = <[u8; SIGNATURE_LENGTH]>::try_from(request.signature.as_slice())
             .map_err(|_| Error::malformed_signature("an Ed448 signature is 114 bytes"))?;
@@ -90,7 +95,9 @@ impl Plugin for Ed448 {
             return Ok(false);
         }
         let signature = Signature::from_bytes(&bytes);
-        Ok(key.verify_raw(&signature, &request.message).is_ok())
+        Ok(key
+            .verify_ctx(&signature, context, &request.message)
+            .is_ok())
     }
 }
 

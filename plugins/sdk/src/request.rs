@@ -8,8 +8,8 @@ use crate::{Error, HashAlgorithm, SignatureEncoding, SignatureScheme, VerifyRequ
 pub fn digest_len(hash: HashAlgorithm) -> usize {
     match hash {
         HashAlgorithm::Sha256 | HashAlgorithm::Sha3256 | HashAlgorithm::Keccak256 => 32,
-        HashAlgorithm::Sha384 => 48,
-        HashAlgorithm::Sha512 => 64,
+        HashAlgorithm::Sha384 | HashAlgorithm::Sha3384 => 48,
+        HashAlgorithm::Sha512 | HashAlgorithm::Sha3512 => 64,
     }
 }
 
@@ -21,6 +21,8 @@ pub fn hash_name(hash: HashAlgorithm) -> &'static str {
         HashAlgorithm::Sha512 => "sha512",
         HashAlgorithm::Sha3256 => "sha3-256",
         HashAlgorithm::Keccak256 => "keccak256",
+        HashAlgorithm::Sha3384 => "sha3-384",
+        HashAlgorithm::Sha3512 => "sha3-512",
     }
 }
 
