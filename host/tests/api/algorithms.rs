@@ -70,7 +70,7 @@ async fn upload(app: &TestApp, token: &str, name: &str) {
 }
 
 #[tokio::test]
-async fn p521_is_hot_loaded_and_verifies_openssl_signatures_over_sha512() {
+async fn p521_is_hot_loaded_and_verifies_openssl_signatures_over_sha512_and_sha3_512() {
     let app = TestApp::spawn().await;
     let (_, admin) = app.admin().await;
     let group = EcGroup::from_curve_name(Nid::SECP521R1).expect("group");
@@ -107,6 +107,15 @@ async fn p521_is_hot_loaded_and_verifies_openssl_signatures_over_sha512() {
     )
     .await;
     assert_eq!(forged["valid"], false, "{forged}");
+    // SHA3-512 (contract 0.2.0), named; the same signature under the
+    // default SHA-512 is wrong.
+    let mut signer = Signer::new(MessageDigest::sha3_512(), &key).expect("signer");
+    let signature = signer.sign_oneshot_to_vec(DOCUMENT).expect("sign");
+    let sha3 = json!({"hash_algorithm": "sha3-512"});
+    let answer = verdict(&app, &admin, &id, DOCUMENT, &signature, sha3).await;
+    assert_eq!(answer["valid"], true, "{answer}");
+    let answer = verdict(&app, &admin, &id, DOCUMENT, &signature, json!({})).await;
+    assert_eq!(answer["valid"], false, "{answer}");
 }
 
 #[tokio::test]
@@ -221,9 +230,12 @@ fn openssl_sign(key: &PKey<Private>, md: MessageDigest, document: &[u8]) -> Vec<
 /// plugins beside the default ECDSA ones, catalogues its curve with the
 /// policy it proposes (no low-S rule, the RFC 5639 order, its hashes),
 /// takes OpenSSL keys as PEM and as a raw point with the curve named, and
-/// answers OpenSSL signatures: valid over the right document and hash, in
-/// DER and P1363; invalid with the document or the signature tampered, or
-/// read under another hash; an undeclared hash is refused.
+/// answers OpenSSL signatures: valid over the right document and hash
+/// (SHA3-256, -384 and -512 too, since contract 0.2.0), in DER and P1363;
+/// invalid with the document or the signature tampered, or read under
+/// another hash; an undeclared hash is refused. brainpoolP512r1's curve is
+/// the plugin's own definition on RustCrypto's generic arithmetic, so
+/// OpenSSL's keys and signatures check its constants from outside.
 #[tokio::test]
 async fn brainpool_plugins_are_hot_loaded_and_verify_openssl_signatures() {
     use crate::helpers::signers::der_to_p1363;
@@ -248,9 +260,19 @@ async fn brainpool_plugins_are_hot_loaded_and_verify_openssl_signatures() {
             Nid::BRAINPOOL_P384R1,
             48,
             ("sha384", MessageDigest::sha384()),
-            vec![],
+            vec![("sha3-384", MessageDigest::sha3_384())],
             "sha256",
             "8cb91e82a3386d280f5d6f7e50e641df152f7109ed5456b31f166e6cac0425a7cf3ab6af6b7fc3103b883202e9046565",
+        ),
+        (
+            "ecdsa-brainpoolp512r1",
+            "brainpoolP512r1",
+            Nid::BRAINPOOL_P512R1,
+            64,
+            ("sha512", MessageDigest::sha512()),
+            vec![("sha3-512", MessageDigest::sha3_512())],
+            "sha384",
+            "aadd9db8dbe9c48b3fd4e6ae33c9fc07cb308db3b3c9d20ed6639cca70330870553e5c414ca92619418661197fac10471db1d381085ddaddb58796829ca90069",
         ),
     ];
     for (plugin, curve, nid, size, (default_hash, default_md), others, undeclared, order) in cases {
@@ -924,6 +946,13 @@ fn verification_cost_of_the_new_plugins_is_printed() {
             Nid::BRAINPOOL_P384R1,
             MessageDigest::sha384(),
             HashAlgorithm::Sha384,
+        ),
+        (
+            "ecdsa-bp512r1 (sha512)",
+            "ecdsa-brainpoolp512r1",
+            Nid::BRAINPOOL_P512R1,
+            MessageDigest::sha512(),
+            HashAlgorithm::Sha512,
         ),
     ] {
         let key = ec(nid);
