@@ -37,8 +37,8 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use super::contract::{
-    AlgorithmType, CurveSpec, Descriptor, HashAlgorithm, KeyFormat, MAX_CONTEXT_BYTES,
-    MessageInput, RouteKey, SignatureEncoding, SignatureScheme, VerifyInput,
+    AlgorithmType, CurveSpec, Descriptor, HashAlgorithm, KeyFormat, MessageInput, RouteKey,
+    SignatureEncoding, SignatureScheme, VerifyInput,
 };
 use super::engine::SandboxLimits;
 use super::plugin::{LoadedPlugin, MAX_BATCH_CALL};
@@ -452,16 +452,20 @@ pub fn admission(plugin: &LoadedPlugin, catalogue: &Catalogue) -> Result<Admitte
             testable_hint()
         )));
     }
+    let takes_context = descriptor.max_context_bytes > 0;
     let started = Instant::now();
     let mut checks = 0;
     for (name, groups) in sets {
         let groups: Vec<Group> = if complete {
-            groups.into_iter().map(with_tampering).collect()
+            groups
+                .into_iter()
+                .map(|g| with_tampering(g, takes_context))
+                .collect()
         } else {
             groups
                 .into_iter()
                 .take(ADMISSION_GROUPS)
-                .map(|g| with_tampering(sample(g)))
+                .map(|g| with_tampering(sample(g), takes_context))
                 .collect()
         };
         let report = run_set(plugin, name.clone(), groups);
@@ -506,8 +510,9 @@ fn sample(mut group: Group) -> Group {
 }
 
 /// The group and, for its first valid vector, tampered copies that must
-/// be refused.
-fn with_tampering(mut group: Group) -> Group {
+/// be refused; for a plugin that takes context strings (`takes_context`),
+/// also the signature under a context it was not made with.
+fn with_tampering(mut group: Group, takes_context: bool) -> Group {
     if let Some(genuine) = group.cases.iter().find(|c| c.expect == Expect::Accept) {
         let tampered = |comment: &str, message: Vec<u8>, signature: Vec<u8>| Case {
             tc_id: genuine.tc_id,
@@ -522,11 +527,27 @@ fn with_tampering(mut group: Group) -> Group {
         altered.push(b'!');
         let cut = genuine.signature[..genuine.signature.len().saturating_sub(1)].to_vec();
         let zeros = vec![0u8; genuine.signature.len()];
-        let extra = vec![
+        let mut extra = vec![
             tampered("altered message", altered, genuine.signature.clone()),
             tampered("truncated signature", genuine.message.clone(), cut),
             tampered("zeroed signature", genuine.message.clone(), zeros),
         ];
+        if takes_context {
+            // Another context of the same length (or one byte where the
+            // vector has none): a plugin that ignores the context accepts it.
+            let mut context = genuine.context.clone();
+            match context.first_mut() {
+                Some(first) => *first ^= 1,
+                None => context.push(b'x'),
+            }
+            let mut other = tampered(
+                "another context string",
+                genuine.message.clone(),
+                genuine.signature.clone(),
+            );
+            other.context = context;
+            extra.push(other);
+        }
         group.cases.extend(extra);
     }
     group
@@ -878,8 +899,11 @@ fn eddsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
             .collect();
         sets.push((label.to_owned(), groups));
     }
-    if ed448_curve(plugin).is_some() && descriptor.max_context_bytes >= MAX_CONTEXT_BYTES {
-        sets.extend(ed448_context_set(format));
+    if ed448_curve(plugin).is_some() && descriptor.max_context_bytes > 0 {
+        sets.extend(ed448_context_set(
+            format,
+            descriptor.max_context_bytes as usize,
+        ));
     }
     sets
 }
@@ -912,8 +936,9 @@ struct Ed448ContextTest {
 }
 
 /// The Ed448 context vectors as one set, for a plugin that takes context
-/// strings of up to 255 bytes (Wycheproof's Ed448 set has none).
-fn ed448_context_set(format: KeyFormat) -> Option<(String, Vec<Group>)> {
+/// strings (Wycheproof's Ed448 set has none): those whose context is no
+/// longer than the plugin takes.
+fn ed448_context_set(format: KeyFormat, max_context: usize) -> Option<(String, Vec<Group>)> {
     let file = serde_json::from_str::<Ed448ContextFile>(ED448_CONTEXT_VECTORS).ok()?;
     let mut groups = Vec::new();
     for group in file.groups {
@@ -924,6 +949,7 @@ fn ed448_context_set(format: KeyFormat) -> Option<(String, Vec<Group>)> {
         let cases = group
             .tests
             .into_iter()
+            .filter(|t| t.context.len() / 2 <= max_context)
             .map(|t| {
                 Some(Case {
                     tc_id: t.tc_id,
@@ -1206,6 +1232,9 @@ struct SlhDsaTest {
     signature: String,
     /// `valid` or `invalid`.
     result: String,
+    /// The context string, hex (absent: empty).
+    #[serde(default)]
+    context: String,
 }
 
 /// Whether an algorithm name is SLH-DSA (FIPS 205, formerly SPHINCS+).
@@ -1215,8 +1244,9 @@ fn is_slh_dsa(algorithm: &str) -> bool {
 
 /// The SLH-DSA vectors for the parameter sets `plugin` serves (its
 /// curves, by FIPS 205 name or the set's OID), one test set per parameter
-/// set. Pure SLH-DSA with the empty context (a signature made with a
-/// context string is among the vectors to refuse).
+/// set. Pure SLH-DSA; the vectors with a context string run where the
+/// plugin takes one that long (a signature made with a context and
+/// verified without it, or with another, is among the vectors to refuse).
 /// A group whose every vector is to be refused is one whose key is wrong,
 /// and refusing its key refuses them.
 fn slh_dsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
@@ -1240,9 +1270,11 @@ fn slh_dsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
         let Ok(der) = hex::decode(&group.spki) else {
             continue;
         };
+        let max_context = descriptor.max_context_bytes as usize;
         let cases: Vec<Case> = group
             .tests
             .into_iter()
+            .filter(|t| t.context.len() / 2 <= max_context)
             .filter_map(|t| {
                 Some(Case {
                     tc_id: t.tc_id,
@@ -1254,7 +1286,7 @@ fn slh_dsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
                     },
                     message: hex::decode(t.message).ok()?,
                     signature: hex::decode(t.signature).ok()?,
-                    context: Vec::new(),
+                    context: hex::decode(t.context).ok()?,
                     recovered: None,
                 })
             })
@@ -1806,7 +1838,7 @@ mod curve_matching_tests {
     fn the_slh_dsa_file_holds_every_set_with_its_invalid_vectors() {
         let file: SlhDsaFile = serde_json::from_str(SLH_DSA_VECTORS).expect("the file parses");
         let count: usize = file.groups.iter().map(|g| g.tests.len()).sum();
-        assert_eq!(count, 29);
+        assert_eq!(count, 37);
         for (set, arc) in [
             ("SLH-DSA-SHA2-128s", 20u8),
             ("SLH-DSA-SHA2-128f", 21),
@@ -1834,7 +1866,19 @@ mod curve_matching_tests {
                 "{set}"
             );
             let valid = genuine.tests.iter().filter(|t| t.result == "valid").count();
-            assert_eq!((valid, genuine.tests.len()), (2, 7), "{set}");
+            assert_eq!((valid, genuine.tests.len()), (3, 9), "{set}");
+            // One valid vector with the context "sigil", and the same
+            // signature refused under the empty context and under another.
+            let with_context = |hex: &str| {
+                genuine
+                    .tests
+                    .iter()
+                    .filter(|t| t.context == hex)
+                    .map(|t| t.result.as_str())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(with_context("736967696c"), ["valid"], "{set}");
+            assert_eq!(with_context("736967696d"), ["invalid"], "{set}");
         }
         let wrong_keys: Vec<&SlhDsaGroup> = file
             .groups

@@ -249,6 +249,9 @@ impl LoadedPlugin {
                 answers.len()
             )));
         }
+        // One answer the contract forbids (a `recovered` text out of
+        // bounds) fails the whole call: the caller then verifies the items
+        // one by one, and only the offending one fails.
         answers.into_iter().map(settle).collect()
     }
 

@@ -37,8 +37,9 @@ pub struct VerifyItem {
     /// RSA: `pkcs1v15` (default) or `pss`; Ethereum: `eip191` (default,
     /// `personal_sign`) or `plain` (the document is the 32-byte digest).
     pub signature_algorithm: Option<String>,
-    /// ML-DSA and SLH-DSA: the context string, base64, at most 255 bytes
-    /// (default empty). Refused by algorithms without context strings.
+    /// ML-DSA, SLH-DSA and Ed448: the context string, base64, at most 255
+    /// bytes (default empty; an empty one is no context). A non-empty one
+    /// is refused by algorithms without context strings.
     pub context: Option<String>,
 }
 
@@ -58,7 +59,7 @@ pub struct Prepared {
 fn decode_base64(field: &'static str, value: &str, max: usize) -> Result<Vec<u8>, VerifyError> {
     let (too_large, malformed) = match field {
         "document" => ("document_too_large", "invalid_document"),
-        "context" => ("invalid_context", "invalid_context"),
+        "context" => ("context_too_large", "invalid_context"),
         _ => ("signature_too_large", "malformed_signature"),
     };
     let oversized = || VerifyError::invalid(too_large, format!("{field} exceeds {max} bytes"));
@@ -446,7 +447,7 @@ mod tests {
         );
         assert_eq!(
             refusal(plan(&ml_dsa, &with(&[7; 256]))),
-            ("invalid_context", false)
+            ("context_too_large", false)
         );
         let not_base64 = changed(|i| i.context = Some("not base64!".into()));
         assert_eq!(

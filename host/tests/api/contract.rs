@@ -173,7 +173,7 @@ async fn ml_dsa_verifies_only_with_the_context_the_signature_was_made_with() {
 
     let too_long = app.verify(&admin, request(Some(&[7; 256]))).await;
     assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(too_long.body["code"], "invalid_context");
+    assert_eq!(too_long.body["code"], "context_too_large");
     let not_base64 = {
         let mut body = request(None);
         body["context"] = json!("not base64!");
@@ -229,13 +229,22 @@ async fn ethereum_is_hot_loaded_and_answers_the_address_it_recovers() {
         hex::encode(sha2::Sha256::digest(&address)),
         "the stored key is the address"
     );
+    let shown = by_spki.body["key_data"].as_str().unwrap_or_default();
     assert!(
-        by_spki.body["key_data"]
-            .as_str()
-            .is_some_and(|pem| pem.starts_with("-----BEGIN ETHEREUM ADDRESS-----")),
+        shown.starts_with("-----BEGIN ETHEREUM ADDRESS-----"),
         "{:?}",
         by_spki.body
     );
+    // The key as shown registers again, as the same address.
+    let again = app
+        .post(
+            "/v1/keys",
+            Some(&admin),
+            json!({"key_data": shown, "format": "PEM", "algorithm": "Ethereum"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
+    assert_eq!(again.body["fingerprint"], by_spki.body["fingerprint"]);
 
     let vectors: Value = serde_json::from_str(ETHEREUM_VECTORS).expect("vectors");
     let group = &vectors["groups"][0];
@@ -303,6 +312,17 @@ async fn ethereum_is_hot_loaded_and_answers_the_address_it_recovers() {
         results[2]["error"]["code"], "non_canonical_signature",
         "{results}"
     );
+    // v as the bare recovery id: the same signature spelt another way.
+    let bare = app
+        .verify(
+            &admin,
+            item(&test(
+                "v as the bare recovery id (0 or 1): a second spelling",
+            )),
+        )
+        .await;
+    assert_eq!(bare.status, StatusCode::BAD_REQUEST, "{:?}", bare.body);
+    assert_eq!(bare.body["code"], "malformed_signature");
 
     // The digest itself, with the `plain` scheme.
     let plain_group = &vectors["groups"][1];

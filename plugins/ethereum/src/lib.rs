@@ -2,16 +2,19 @@
 //! against an Ethereum address (contract 0.2.0).
 //!
 //! Policy:
-//! - keys: a 20-byte address (`raw`), or a secp256k1 public key (a SEC1
-//!   point as `raw`, 33 or 65 bytes; an SPKI as `der` or `pem`), which is
+//! - keys: a 20-byte address (`raw`, or PEM under `ETHEREUM ADDRESS` as
+//!   the host shows a stored one), or a secp256k1 public key (a SEC1 point
+//!   as `raw`, 33 or 65 bytes; an SPKI as `der` or `pem`), which is
 //!   reduced to its address. The canonical key is the address's 20 bytes,
 //!   stored under the PEM label `ETHEREUM ADDRESS`;
-//! - signatures: 65 bytes `r || s || v` (`raw`), `v` 27 or 28 (or 0 or 1);
+//! - signatures: 65 bytes `r || s || v` (`raw`), `v` 27 or 28, as
+//!   `personal_sign` writes it and the `ecrecover` precompile takes it;
 //!   `r` and `s` in `[1, n)`, else malformed; a high `s` is refused as
 //!   non-canonical (EIP-2: every signer that follows it produces low `s`,
-//!   and accepting both would make each signature malleable); `v` values
-//!   that encode a chain id (EIP-155) belong to transactions and are
-//!   refused;
+//!   and accepting both would make each signature malleable). For the same
+//!   reason `v` has one spelling: the bare recovery id (0 or 1) some
+//!   libraries write, and `v` values that encode a chain id (EIP-155, a
+//!   transaction's), are refused, so each signature has one byte string;
 //! - schemes: `eip191` (default), `personal_sign`: the digest is
 //!   Keccak-256 of `"\x19Ethereum Signed Message:\n"`, the document's
 //!   length in decimal and the document; `plain`: the document is itself
@@ -65,6 +68,18 @@ impl Plugin for Ethereum {
             return Err(Error::rejected_key(format!(
                 "an Ethereum key names no curve, got {curve:?}"
             )));
+        }
+        // An address as the host stores and shows it.
+        if format == KeyFormat::Pem
+            && let Some(address) = keys::pem_labelled(&key, PEM_LABEL)
+        {
+            if address.len() != 20 {
+                return Err(Error::malformed_key(format!(
+                    "an {PEM_LABEL} is 20 bytes, got {}",
+                    address.len()
+                )));
+            }
+            return Ok(keys::labelled_key_info(None, 256, address, PEM_LABEL));
         }
         let address = match keys::unwrap(key, format)? {
             KeyBytes::Raw(raw) if raw.len() == 20 => raw,
@@ -142,10 +157,9 @@ fn decode_signature(bytes: &[u8]) -> Result<(Signature, RecoveryId), Error> {
     }
     let v = match bytes[64] {
         27 | 28 => bytes[64] - 27,
-        0 | 1 => bytes[64],
         other => {
             return Err(Error::malformed_signature(format!(
-                "v is {other}; a message signature's v is 27 or 28 (or 0 or 1)"
+                "v is {other}; a message signature's v is 27 or 28"
             )));
         }
     };

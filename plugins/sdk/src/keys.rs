@@ -45,6 +45,19 @@ pub fn unwrap(key: Vec<u8>, format: KeyFormat) -> Result<KeyBytes, Error> {
     }
 }
 
+/// The bytes of a PEM block labelled `label`, for an algorithm whose
+/// canonical key is not a SubjectPublicKeyInfo and is stored under a label
+/// of its own (contract 0.2.0's `pem-label`), so that a key as the host
+/// shows it can be registered again. `None` when the bytes are not PEM or
+/// carry another label.
+pub fn pem_labelled(key: &[u8], label: &str) -> Option<Vec<u8>> {
+    if key.len() > MAX_KEY_BYTES {
+        return None;
+    }
+    let (found, der) = pem_rfc7468::decode_vec(trim_ascii(key)).ok()?;
+    (found == label).then_some(der)
+}
+
 fn trim_ascii(bytes: &[u8]) -> &[u8] {
     let start = bytes
         .iter()

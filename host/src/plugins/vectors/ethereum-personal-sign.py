@@ -12,7 +12,9 @@ the vectors of one scheme: `eip191` (personal_sign: the document is the
 message) and `plain` (the document is the 32-byte digest). Vectors to
 refuse: an altered message, another key's signature (valid signature,
 wrong address: recovers the other address), a high-S twin (EIP-2), a
-v of 29 and of 37 (EIP-155, a transaction's), r of zero, one byte short.
+v of 29, the bare recovery id as v (0 or 1: a second spelling of the same
+signature), a v of 37 (EIP-155, a transaction's), r of zero, one byte
+short.
 """
 
 import json
@@ -90,6 +92,8 @@ def main():
             add("signed by another key", document, stranger, "invalid", Account.from_key(other).address)
             add("high-S twin (EIP-2)", document, high_s(genuine), "invalid")
             add("v = 29", document, genuine[:64] + bytes([29]), "invalid")
+            add("v as the bare recovery id (0 or 1): a second spelling", document,
+                genuine[:64] + bytes([genuine[64] - 27]), "invalid")
             add("v = 37 (EIP-155, a transaction's)", document, genuine[:64] + bytes([37]), "invalid")
             add("r = 0", document, bytes(32) + genuine[32:], "invalid")
             add("one byte short", document, genuine[:64], "invalid")

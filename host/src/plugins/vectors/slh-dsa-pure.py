@@ -1,24 +1,26 @@
 #!/usr/bin/env python3
-"""Make slh-dsa-pure.json: known-answer vectors for pure SLH-DSA (FIPS 205)
-with the empty context, for the four parameter sets the slh-dsa plugin
-serves (SLH-DSA-SHA2-128s, -SHA2-128f, -SHAKE-128s, -SHAKE-128f).
+"""Make slh-dsa-pure.json: known-answer vectors for pure SLH-DSA (FIPS 205),
+for the four parameter sets the slh-dsa plugin serves (SLH-DSA-SHA2-128s,
+-SHA2-128f, -SHAKE-128s, -SHAKE-128f), with the empty context unless a
+vector names one (`context`, hex; contract 0.2.0 carries it).
 
-No published vector set fits Sigil's contract 0.1.0 (pure mode, empty
-context, keys as SPKI) in a form a crate carries, so these are made by an
+No published vector set fits Sigil's contract (pure mode, keys as SPKI)
+in a form a crate carries, so these are made by an
 implementation independent of the plugin's RustCrypto `slh-dsa`: the pure
 Python PyPI package `slh-dsa` (imported as `slhdsa`; 0.2.5 made the
 committed file, `pip install slh-dsa==0.2.5`). Its SubjectPublicKeyInfo
 encoder writes the keys' SPKI, so the object identifiers (RFC 9814) come
 from it too, not from the plugin.
 
-Per parameter set, one key and seven vectors:
-  valid    the empty message; a short document;
+Per parameter set, one key and nine vectors:
+  valid    the empty message; a short document; the document signed and
+           verified with the context string "sigil";
   invalid  a bit flipped in the randomizer R (the signature's first byte);
            a bit flipped in the last byte (the top layer's authentication
            path); the signature one byte short (wrong length); a signature
-           by another key of the same set (wrong key); a signature made
-           with a non-empty context string ("sigil"), which pure
-           verification with the empty context must refuse.
+           by another key of the same set (wrong key); the signature made
+           with the context "sigil" verified with the empty context, and
+           with the context "sigim".
 And one group whose key is wrong: an SPKI naming SLH-DSA-SHA2-128s with a
 31-byte key, which must be refused at parse-key (or answer invalid).
 
@@ -81,18 +83,21 @@ def main() -> None:
     tc_id = 0
     groups = []
 
-    def test(comment, message, signature, valid, key):
+    def test(comment, message, signature, valid, key, ctx=b""):
         nonlocal tc_id
         tc_id += 1
-        answered = key.verify_pure(message, signature)
+        answered = key.verify_pure(message, signature, ctx=ctx)
         assert answered == valid, f"tcId {tc_id} ({comment}): slh-dsa answered {answered}"
-        return {
+        vector = {
             "tc_id": tc_id,
             "comment": comment,
             "message": message.hex(),
             "signature": signature.hex(),
             "result": "valid" if valid else "invalid",
         }
+        if ctx:
+            vector["context"] = ctx.hex()
+        return vector
 
     first_signature = None
     for name, par in SETS:
@@ -115,6 +120,10 @@ def main() -> None:
                  DOCUMENT, by_other, False, key),
             test("invalid: signed with the context string \"sigil\", verified with the empty context",
                  DOCUMENT, with_context, False, key),
+            test("valid: signed and verified with the context string \"sigil\"",
+                 DOCUMENT, with_context, True, key, CONTEXT),
+            test("invalid: signed with the context string \"sigil\", verified with \"sigim\"",
+                 DOCUMENT, with_context, False, key, b"sigim"),
         ]
         groups.append({
             "parameter_set": name,
@@ -147,7 +156,7 @@ def main() -> None:
 
     out = {
         "algorithm": "SLH-DSA",
-        "mode": "pure (FIPS 205 slh_sign), empty context, deterministic signing (opt_rand = PK.seed)",
+        "mode": "pure (FIPS 205 slh_sign), the empty context unless a vector names one (hex), deterministic signing (opt_rand = PK.seed)",
         "generated_by": f"slh-dsa {version('slh-dsa')} (PyPI, pure Python) through host/src/plugins/vectors/slh-dsa-pure.py",
         "number_of_tests": tc_id,
         "groups": groups,
