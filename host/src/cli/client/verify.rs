@@ -21,7 +21,9 @@ revoked or unknown, the signature is malformed, no connection...).
 Examples:
   openssl pkeyutl -sign -inkey alice.key -rawin -in doc.txt -out doc.sig
   sigil verify --key 3f0c...e1 doc.txt doc.sig && echo signed by alice
-  sigil verify --key $KEY --encoding p1363 --hash sha384 doc.txt doc.sig")]
+  sigil verify --key $KEY --encoding p1363 --hash sha384 doc.txt doc.sig
+  sigil verify --key $MLDSA_KEY --context 'invoice-v2' doc.txt doc.sig
+  sigil verify --key $ETH_ADDRESS_KEY --scheme eip191 message.txt sig.bin")]
 pub(crate) struct VerifyArgs {
     /// The id of the registered public key (`sigil keys list`).
     #[arg(long, short)]
@@ -41,15 +43,23 @@ pub(crate) struct VerifyArgs {
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ItemOptions {
     /// The hash over the document (sha256, sha384, sha512, sha3-256,
-    /// keccak256; default: the curve's).
+    /// sha3-384, sha3-512, keccak256; default: the curve's).
     #[arg(long, value_name = "HASH")]
     hash: Option<String>,
     /// ECDSA signature encoding: der (default) or p1363 (r||s).
     #[arg(long, value_parser = ["der", "p1363"])]
     encoding: Option<String>,
     /// RSA padding: pkcs1v15 (default) or pss.
-    #[arg(long, value_parser = ["pkcs1v15", "pss"])]
+    #[arg(long, value_parser = ["pkcs1v15", "pss"], conflicts_with = "scheme")]
     rsa_padding: Option<String>,
+    /// Ethereum: eip191 (default, personal_sign) or plain (the document
+    /// is the 32-byte digest).
+    #[arg(long, value_parser = ["eip191", "plain"])]
+    scheme: Option<String>,
+    /// ML-DSA, SLH-DSA, Ed448: the context string the signature was made
+    /// with, as text (at most 255 bytes).
+    #[arg(long, value_name = "TEXT")]
+    context: Option<String>,
     /// How signature files are written: raw bytes, base64 text, or auto
     /// (base64 when the file is only base64 text).
     #[arg(long, value_parser = ["auto", "raw", "base64"], default_value = "auto")]
@@ -84,13 +94,20 @@ impl ItemOptions {
             ),
             (
                 "signature_algorithm",
-                overrides.rsa_padding.as_ref().or(self.rsa_padding.as_ref()),
+                overrides
+                    .rsa_padding
+                    .as_ref()
+                    .or(self.rsa_padding.as_ref())
+                    .or(self.scheme.as_ref()),
             ),
         ];
         for (name, value) in fields {
             if let Some(value) = value {
                 item[name] = json!(value);
             }
+        }
+        if let Some(context) = &self.context {
+            item["context"] = json!(b64.encode(context));
         }
         Ok(item)
     }
@@ -160,6 +177,12 @@ pub(crate) fn run(args: &VerifyArgs) -> Result<Outcome> {
             output::field(&answer, "curve"),
             output::field(&answer, "verification_id"),
         )])?;
+        if answer.get("recovered_address").is_some() {
+            output::lines([format!(
+                "recovered address: {}",
+                output::field(&answer, "recovered_address")
+            )])?;
+        }
     } else {
         output::lines([format!(
             "INVALID: {} is not a signature over {} by key {key} (verification {})",
@@ -184,6 +207,8 @@ mod tests {
             hash: None,
             encoding: None,
             rsa_padding: None,
+            scheme: None,
+            context: None,
             signature_format: format.into(),
         }
     }
@@ -217,5 +242,18 @@ mod tests {
         assert_eq!(item["hash_algorithm"], "sha512");
         assert_eq!(item["document"], "ZG9j");
         assert!(item.get("signature_encoding").is_none());
+        assert!(item.get("context").is_none());
+    }
+
+    #[test]
+    fn a_context_and_an_ethereum_scheme_go_into_the_item() {
+        let mut opts = options("raw");
+        opts.context = Some("app".into());
+        opts.scheme = Some("plain".into());
+        let item = opts
+            .item("k", b"doc", b"sig", &Overrides::default())
+            .expect("item");
+        assert_eq!(item["context"], "YXBw");
+        assert_eq!(item["signature_algorithm"], "plain");
     }
 }
