@@ -538,6 +538,9 @@ async fn plugins_are_listed_and_managed_by_administrators_only() {
         "{shown:?}"
     );
     assert!(shown.stdout.contains("routes:"), "{shown:?}");
+    // The shipped plugins speak contract 0.2.0; P-256 takes no context.
+    assert!(shown.stdout.contains("contract:   0.2.0"), "{shown:?}");
+    assert!(shown.stdout.contains("context:    none"), "{shown:?}");
     let activated = admin.run(&["plugins", "activate", &label]).await;
     assert_eq!(activated.code, 0, "{activated:?}");
     assert!(

@@ -309,7 +309,21 @@ fn report(headline: &str, plugin: &Value) -> Result<()> {
             output::field(descriptor, "signature_encodings"),
         ),
         line("schemes:", output::field(descriptor, "schemes")),
+        line(
+            "context:",
+            match descriptor["max_context_bytes"].as_u64() {
+                Some(max) if max > 0 => format!("up to {max} bytes"),
+                _ => "none".into(),
+            },
+        ),
         line("key formats:", output::field(descriptor, "key_formats")),
         line("routes:", output::field(plugin, "routes")),
+        line(
+            "contract:",
+            match plugin["contract"].as_str() {
+                Some(version) => version.to_owned(),
+                None => "- (not served by the answering host)".into(),
+            },
+        ),
     ])
 }
