@@ -202,11 +202,11 @@ impl CachedResult {
         let encoding = names.next()?.parse().ok()?;
         let scheme = names.next()?.parse().ok()?;
         let recovered = names.next().map(str::to_owned);
-        // What a plugin may answer (`Verdict::from_wit`), checked again on
-        // the way back: the entry is sealed, this is defence in depth.
-        let recovered_ok = recovered.as_deref().is_none_or(|r| {
-            !r.is_empty() && r.len() <= 128 && r.bytes().all(|b| b.is_ascii_graphic())
-        });
+        // What a plugin may answer, checked again on the way back: the
+        // entry is sealed, this is defence in depth.
+        let recovered_ok = recovered
+            .as_deref()
+            .is_none_or(crate::plugins::Verdict::recovered_is_valid);
         if names.next().is_some() || !recovered_ok {
             return None;
         }

@@ -921,18 +921,50 @@ struct Ed448ContextFile {
 struct Ed448ContextGroup {
     /// The raw 57-byte key, hex.
     public_key: String,
-    tests: Vec<Ed448ContextTest>,
+    tests: Vec<KnownAnswer>,
 }
 
+/// One vector of the known-answer files made in the repository
+/// (`vectors/*.json`: Ed448 with context, SLH-DSA, Ethereum), all of one
+/// shape, hex throughout.
 #[derive(serde::Deserialize)]
-struct Ed448ContextTest {
+struct KnownAnswer {
     tc_id: usize,
     comment: String,
     message: String,
-    context: String,
     signature: String,
     /// `valid` or `invalid`.
     result: String,
+    /// The context string (absent: empty).
+    #[serde(default)]
+    context: String,
+    /// What the plugin must say it recovered (Ethereum), where known.
+    #[serde(default)]
+    recovered: Option<String>,
+}
+
+impl KnownAnswer {
+    /// Bytes of the context (hex digits / 2), to filter before decoding.
+    fn context_len(&self) -> usize {
+        self.context.len() / 2
+    }
+
+    /// The vector as a case; `None` if its hex does not decode.
+    fn into_case(self) -> Option<Case> {
+        Some(Case {
+            tc_id: self.tc_id,
+            comment: self.comment,
+            expect: if self.result == "valid" {
+                Expect::Accept
+            } else {
+                Expect::Reject
+            },
+            message: hex::decode(self.message).ok()?,
+            signature: hex::decode(self.signature).ok()?,
+            context: hex::decode(self.context).ok()?,
+            recovered: self.recovered,
+        })
+    }
 }
 
 /// The Ed448 context vectors as one set, for a plugin that takes context
@@ -949,22 +981,8 @@ fn ed448_context_set(format: KeyFormat, max_context: usize) -> Option<(String, V
         let cases = group
             .tests
             .into_iter()
-            .filter(|t| t.context.len() / 2 <= max_context)
-            .map(|t| {
-                Some(Case {
-                    tc_id: t.tc_id,
-                    comment: t.comment,
-                    expect: if t.result == "valid" {
-                        Expect::Accept
-                    } else {
-                        Expect::Reject
-                    },
-                    message: hex::decode(t.message).ok()?,
-                    signature: hex::decode(t.signature).ok()?,
-                    context: hex::decode(t.context).ok()?,
-                    recovered: None,
-                })
-            })
+            .filter(|t| t.context_len() <= max_context)
+            .map(KnownAnswer::into_case)
             .collect::<Option<Vec<Case>>>()?;
         groups.push(Group {
             key: key_bytes(format, &der, &pem_armour(&der)),
@@ -1221,20 +1239,7 @@ struct SlhDsaGroup {
     /// The key's SubjectPublicKeyInfo, hex: the form every plugin takes,
     /// since a raw 32-byte key does not say which 128-bit set it is.
     spki: String,
-    tests: Vec<SlhDsaTest>,
-}
-
-#[derive(serde::Deserialize)]
-struct SlhDsaTest {
-    tc_id: usize,
-    comment: String,
-    message: String,
-    signature: String,
-    /// `valid` or `invalid`.
-    result: String,
-    /// The context string, hex (absent: empty).
-    #[serde(default)]
-    context: String,
+    tests: Vec<KnownAnswer>,
 }
 
 /// Whether an algorithm name is SLH-DSA (FIPS 205, formerly SPHINCS+).
@@ -1274,22 +1279,8 @@ fn slh_dsa_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
         let cases: Vec<Case> = group
             .tests
             .into_iter()
-            .filter(|t| t.context.len() / 2 <= max_context)
-            .filter_map(|t| {
-                Some(Case {
-                    tc_id: t.tc_id,
-                    comment: t.comment,
-                    expect: if t.result == "valid" {
-                        Expect::Accept
-                    } else {
-                        Expect::Reject
-                    },
-                    message: hex::decode(t.message).ok()?,
-                    signature: hex::decode(t.signature).ok()?,
-                    context: hex::decode(t.context).ok()?,
-                    recovered: None,
-                })
-            })
+            .filter(|t| t.context_len() <= max_context)
+            .filter_map(KnownAnswer::into_case)
             .collect();
         let negative = cases.iter().all(|c| c.expect == Expect::Reject);
         let group_of_vectors = Group {
@@ -1325,20 +1316,7 @@ struct EthereumGroup {
     address: String,
     /// `eip191` or `plain`.
     scheme: String,
-    tests: Vec<EthereumTest>,
-}
-
-#[derive(serde::Deserialize)]
-struct EthereumTest {
-    tc_id: usize,
-    comment: String,
-    message: String,
-    signature: String,
-    /// `valid` or `invalid`.
-    result: String,
-    /// The address the signature recovers to, where it recovers one and
-    /// the plugin may answer (not for refused encodings).
-    recovered: Option<String>,
+    tests: Vec<KnownAnswer>,
 }
 
 /// Whether `plugin` serves Ethereum signatures: algorithm `Ethereum`
@@ -1372,21 +1350,7 @@ fn ethereum_sets(plugin: &LoadedPlugin) -> Vec<(String, Vec<Group>)> {
         let cases: Vec<Case> = group
             .tests
             .into_iter()
-            .filter_map(|t| {
-                Some(Case {
-                    tc_id: t.tc_id,
-                    comment: t.comment,
-                    expect: if t.result == "valid" {
-                        Expect::Accept
-                    } else {
-                        Expect::Reject
-                    },
-                    message: hex::decode(t.message).ok()?,
-                    signature: hex::decode(t.signature).ok()?,
-                    context: Vec::new(),
-                    recovered: t.recovered,
-                })
-            })
+            .filter_map(KnownAnswer::into_case)
             .collect();
         let group_of_vectors = Group {
             key,

@@ -444,13 +444,20 @@ impl Verdict {
         }
     }
 
-    /// Convert and check a verdict a plugin returned: `recovered` is short
-    /// printable ASCII, as it goes into answers and records.
+    /// Whether `text` may be a verdict's `recovered`: 1 to 128 printable
+    /// ASCII characters without `|`, as it goes into answers, records and
+    /// the result cache's `|`-separated entries.
+    pub fn recovered_is_valid(text: &str) -> bool {
+        !text.is_empty()
+            && text.len() <= MAX_RECOVERED
+            && text.bytes().all(|b| b.is_ascii_graphic() && b != b'|')
+    }
+
+    /// Convert and check a verdict a plugin returned
+    /// ([`Verdict::recovered_is_valid`]).
     pub fn from_wit(v: wit::Verdict) -> Result<Self, String> {
         if let Some(text) = &v.recovered
-            && (text.is_empty()
-                || text.len() > MAX_RECOVERED
-                || !text.bytes().all(|b| b.is_ascii_graphic() && b != b'|'))
+            && !Self::recovered_is_valid(text)
         {
             return Err(format!(
                 "recovered must be 1-{MAX_RECOVERED} printable ASCII characters other than |, got {} bytes",

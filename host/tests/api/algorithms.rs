@@ -56,17 +56,8 @@ async fn verdict(
 
 /// Upload a component from target/plugins; it is admitted and serves.
 async fn upload(app: &TestApp, token: &str, name: &str) {
-    let uploaded = app
-        .upload_plugin(token, crate::helpers::component_bytes(name))
-        .await;
-    assert_eq!(
-        uploaded.status,
-        StatusCode::CREATED,
-        "{name}: {:?}",
-        uploaded.body
-    );
-    assert_eq!(uploaded.body["name"], name);
-    assert_eq!(uploaded.body["status"], "active");
+    let uploaded = app.upload_active(token, name).await;
+    assert_eq!(uploaded["name"], name);
 }
 
 #[tokio::test]

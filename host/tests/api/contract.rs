@@ -17,20 +17,6 @@ use crate::helpers::signers::b64;
 const ETHEREUM_VECTORS: &str =
     include_str!("../../src/plugins/vectors/ethereum-personal-sign.json");
 
-async fn upload(app: &TestApp, token: &str, name: &str) -> Value {
-    let uploaded = app
-        .upload_plugin(token, crate::helpers::component_bytes(name))
-        .await;
-    assert_eq!(
-        uploaded.status,
-        StatusCode::CREATED,
-        "{name}: {:?}",
-        uploaded.body
-    );
-    assert_eq!(uploaded.body["status"], "active", "{:?}", uploaded.body);
-    uploaded.body
-}
-
 /// A component written against contract 0.1.0's bindings (no SDK, no
 /// context, a `bool` answer) is admitted by upload into a host that
 /// speaks 0.2.0, said to be 0.1.0 in `GET /v1/plugins`, and verifies
@@ -40,7 +26,7 @@ async fn upload(app: &TestApp, token: &str, name: &str) -> Value {
 async fn a_component_built_against_contract_0_1_is_hot_loaded_and_serves_unchanged() {
     let app = TestApp::spawn_with(|c| c.plugins.dir = None).await;
     let (_, admin) = app.admin().await;
-    let uploaded = upload(&app, &admin, "test-contract-0-1").await;
+    let uploaded = app.upload_active(&admin, "test-contract-0-1").await;
     assert_eq!(uploaded["version"], "0.1.9");
     let listed = app.get("/v1/plugins", Some(&admin)).await.body;
     let row = listed["items"]
@@ -56,14 +42,12 @@ async fn a_component_built_against_contract_0_1_is_hot_loaded_and_serves_unchang
     let signer = PKey::generate_ed25519().expect("key");
     let der = signer.public_key_to_der().expect("der");
     let key = app
-        .post(
-            "/v1/keys",
-            Some(&admin),
+        .add_key(
+            &admin,
             json!({"key_data": b64(&der), "format": "DER", "algorithm": "EdDSA"}),
         )
         .await;
-    assert_eq!(key.status, StatusCode::CREATED, "{:?}", key.body);
-    let id = key.body["id"].as_str().expect("id").to_owned();
+    let id = key["id"].as_str().expect("id").to_owned();
     let document = b"Signed by OpenSSL, verified by a 0.1.0 component.";
     let mut sign = openssl::sign::Signer::new_without_digest(&signer).expect("signer");
     let signature = sign.sign_oneshot_to_vec(document).expect("sign");
@@ -125,14 +109,12 @@ async fn ml_dsa_verifies_only_with_the_context_the_signature_was_made_with() {
     let app = TestApp::spawn().await;
     let (_, admin) = app.admin().await;
     let created = app
-        .post(
-            "/v1/keys",
-            Some(&admin),
+        .add_key(
+            &admin,
             json!({"key_data": b64(&key), "format": "DER", "algorithm": "ML-DSA"}),
         )
         .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
-    let id = created.body["id"].as_str().expect("id").to_owned();
+    let id = created["id"].as_str().expect("id").to_owned();
     let request = |context: Option<&[u8]>| {
         let mut body =
             json!({"public_key_id": id, "document": b64(&message), "signature": b64(&signature)});
@@ -205,7 +187,7 @@ fn address_of(key: &EcKey<openssl::pkey::Public>) -> Vec<u8> {
 async fn ethereum_is_hot_loaded_and_answers_the_address_it_recovers() {
     let app = TestApp::spawn_with(|c| c.plugins.dir = None).await;
     let (_, admin) = app.admin().await;
-    upload(&app, &admin, "ethereum").await;
+    app.upload_active(&admin, "ethereum").await;
 
     let spki_signer =
         EcKey::generate(&EcGroup::from_curve_name(Nid::SECP256K1).expect("group")).expect("key");
@@ -216,35 +198,30 @@ async fn ethereum_is_hot_loaded_and_answers_the_address_it_recovers() {
         .public_key_to_der()
         .expect("der");
     let by_spki = app
-        .post(
-            "/v1/keys",
-            Some(&admin),
+        .add_key(
+            &admin,
             json!({"key_data": b64(&spki), "format": "DER", "algorithm": "Ethereum"}),
         )
         .await;
-    assert_eq!(by_spki.status, StatusCode::CREATED, "{:?}", by_spki.body);
     let address = address_of(&public);
     assert_eq!(
-        by_spki.body["fingerprint"],
+        by_spki["fingerprint"],
         hex::encode(sha2::Sha256::digest(&address)),
         "the stored key is the address"
     );
-    let shown = by_spki.body["key_data"].as_str().unwrap_or_default();
+    let shown = by_spki["key_data"].as_str().unwrap_or_default();
     assert!(
         shown.starts_with("-----BEGIN ETHEREUM ADDRESS-----"),
-        "{:?}",
-        by_spki.body
+        "{by_spki}"
     );
     // The key as shown registers again, as the same address.
     let again = app
-        .post(
-            "/v1/keys",
-            Some(&admin),
+        .add_key(
+            &admin,
             json!({"key_data": shown, "format": "PEM", "algorithm": "Ethereum"}),
         )
         .await;
-    assert_eq!(again.status, StatusCode::CREATED, "{:?}", again.body);
-    assert_eq!(again.body["fingerprint"], by_spki.body["fingerprint"]);
+    assert_eq!(again["fingerprint"], by_spki["fingerprint"]);
 
     let vectors: Value = serde_json::from_str(ETHEREUM_VECTORS).expect("vectors");
     let group = &vectors["groups"][0];
@@ -253,15 +230,13 @@ async fn ethereum_is_hot_loaded_and_answers_the_address_it_recovers() {
     let signer_address = group["address"].as_str().expect("address");
     let raw = hex(&json!(signer_address.trim_start_matches("0x")));
     let key = app
-        .post(
-            "/v1/keys",
-            Some(&admin),
+        .add_key(
+            &admin,
             json!({"key_data": b64(&raw), "format": "raw", "algorithm": "Ethereum"}),
         )
         .await;
-    assert_eq!(key.status, StatusCode::CREATED, "{:?}", key.body);
-    assert_eq!(key.body["curve"], Value::Null);
-    let id = key.body["id"].as_str().expect("id").to_owned();
+    assert_eq!(key["curve"], Value::Null);
+    let id = key["id"].as_str().expect("id").to_owned();
     let test = |comment: &str| -> Value {
         group["tests"]
             .as_array()

@@ -436,6 +436,26 @@ impl TestApp {
         }
     }
 
+    /// Upload the built component `name` (`target/plugins`); the answer
+    /// must be 201 with the version active. Returns the stored version.
+    pub async fn upload_active(&self, token: &str, name: &str) -> Value {
+        let uploaded = self
+            .upload_plugin(token, super::component_bytes(name))
+            .await;
+        assert_eq!(
+            uploaded.status,
+            StatusCode::CREATED,
+            "{name}: {:?}",
+            uploaded.body
+        );
+        assert_eq!(
+            uploaded.body["status"], "active",
+            "{name}: {:?}",
+            uploaded.body
+        );
+        uploaded.body
+    }
+
     /// A verification record by id (`GET /v1/verifications/{id}`).
     pub async fn record(&self, token: &str, id: &str) -> Answer {
         self.get(&format!("/v1/verifications/{id}"), Some(token))
