@@ -90,7 +90,7 @@ async fn act_as(pool: &PgPool, user: Uuid) -> sqlx::Transaction<'static, sqlx::P
 /// for each of Alice and Bob, and an admin; `pool` connects as the
 /// application role, `superuser` bypasses RLS.
 struct Seeded {
-    _app: TestApp,
+    app: TestApp,
     pool: PgPool,
     superuser: PgPool,
     alice: Uuid,
@@ -109,7 +109,7 @@ impl Seeded {
         seed_rows(&superuser, bob).await;
         let pool = app.app_role().await;
         Self {
-            _app: app,
+            app,
             pool,
             superuser,
             alice,
@@ -525,6 +525,354 @@ async fn batch_items_keep_their_references_without_foreign_keys() {
     assert_eq!(items().await, before - 1, "Bob's item stays");
     let deleted = delete_record().await.expect("delete the record");
     assert_eq!(deleted.rows_affected(), 1);
+}
+
+/// A verification record keeps what its five foreign keys guaranteed,
+/// checked once per statement since migration 20261203000100: even where
+/// row-level security does not apply (the superuser here), a record naming
+/// a user, key, algorithm or curve that does not exist, or a curve of
+/// another algorithm, is refused with SQLSTATE 23503 under the foreign
+/// key's name, the whole statement with it; a user, key, algorithm or
+/// curve that records name cannot be deleted or have its key rewritten;
+/// rows no record names still can.
+#[tokio::test]
+async fn records_keep_their_references_without_foreign_keys() {
+    let seeded = Seeded::new().await;
+    let db = &seeded.superuser;
+    let key = seeded.id_of("public_keys", seeded.alice).await;
+    let records = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM verification_records")
+            .fetch_one(db)
+            .await
+            .expect("count")
+    };
+    let before = records().await;
+    let other_algorithm: Uuid =
+        sqlx::query_scalar("SELECT algorithm_id FROM curves WHERE name = 'Curve25519'")
+            .fetch_one(db)
+            .await
+            .expect("Ed25519's algorithm");
+    let missing = Uuid::new_v4();
+    let write = |user: Uuid, key_id: Uuid, algorithm: Option<Uuid>, curve: Option<Option<Uuid>>| async move {
+        sqlx::query(
+            "INSERT INTO verification_records (user_id, document_hash, public_key_id, algorithm_id, curve_id, is_valid)
+             SELECT $1, 'abcd', $2, coalesce($3, k.algorithm_id), CASE WHEN $5 THEN $4 ELSE k.curve_id END, true
+             FROM public_keys k WHERE k.id = $6",
+        )
+        .bind(user)
+        .bind(key_id)
+        .bind(algorithm)
+        .bind(curve.flatten())
+        .bind(curve.is_some())
+        .bind(key)
+        .execute(db)
+        .await
+    };
+    let alice = seeded.alice;
+    for (what, constraint, result) in [
+        (
+            "a missing user",
+            "verification_records_user_id_fkey",
+            write(missing, key, None, None).await,
+        ),
+        (
+            "a missing key",
+            "verification_records_public_key_id_fkey",
+            write(alice, missing, None, None).await,
+        ),
+        (
+            "a missing algorithm",
+            "verification_records_algorithm_id_fkey",
+            write(alice, key, Some(missing), None).await,
+        ),
+        (
+            "a missing curve",
+            "verification_records_curve_algorithm_fkey",
+            write(alice, key, None, Some(Some(missing))).await,
+        ),
+        (
+            "a curve of another algorithm",
+            "verification_records_curve_algorithm_fkey",
+            write(alice, key, Some(other_algorithm), None).await,
+        ),
+    ] {
+        let error = result.expect_err(what);
+        let error = error.as_database_error().expect("a database error");
+        assert_eq!(error.code().as_deref(), Some("23503"), "{what}");
+        assert_eq!(error.constraint(), Some(constraint), "{what}");
+    }
+    // One bad row refuses the whole statement.
+    let mixed = sqlx::query(
+        "INSERT INTO verification_records (user_id, document_hash, public_key_id, algorithm_id, curve_id, is_valid)
+         SELECT u, 'abcd', k.id, k.algorithm_id, k.curve_id, true
+         FROM public_keys k, unnest(ARRAY[$2, $3]::uuid[]) AS u WHERE k.id = $1",
+    )
+    .bind(key)
+    .bind(alice)
+    .bind(missing)
+    .execute(db)
+    .await;
+    assert_eq!(sqlstate(mixed).as_deref(), Some("23503"));
+    assert_eq!(
+        records().await,
+        before,
+        "nothing of a refused statement is kept"
+    );
+    // A good record is still accepted, with or without a curve where the
+    // algorithm has none.
+    write(alice, key, None, None)
+        .await
+        .expect("a record naming what exists");
+
+    // What records name is neither deleted nor re-keyed, under the foreign
+    // key's name (the API reports `user_has_history` by it).
+    let curve: Uuid = sqlx::query_scalar("SELECT curve_id FROM public_keys WHERE id = $1")
+        .bind(key)
+        .fetch_one(db)
+        .await
+        .expect("curve");
+    let algorithm: Uuid = sqlx::query_scalar("SELECT algorithm_id FROM public_keys WHERE id = $1")
+        .bind(key)
+        .fetch_one(db)
+        .await
+        .expect("algorithm");
+    for (statement, id, constraint) in [
+        (
+            "DELETE FROM users WHERE id = $1",
+            alice,
+            "verification_records_user_id_fkey",
+        ),
+        (
+            "UPDATE users SET id = gen_random_uuid() WHERE id = $1",
+            alice,
+            "verification_records_user_id_fkey",
+        ),
+        (
+            "DELETE FROM public_keys WHERE id = $1",
+            key,
+            "verification_records_public_key_id_fkey",
+        ),
+        (
+            "UPDATE public_keys SET id = gen_random_uuid() WHERE id = $1",
+            key,
+            "verification_records_public_key_id_fkey",
+        ),
+        (
+            "DELETE FROM algorithms WHERE id = $1",
+            algorithm,
+            "verification_records_algorithm_id_fkey",
+        ),
+        (
+            "UPDATE algorithms SET id = gen_random_uuid() WHERE id = $1",
+            algorithm,
+            "verification_records_algorithm_id_fkey",
+        ),
+        (
+            "DELETE FROM curves WHERE id = $1",
+            curve,
+            "verification_records_curve_algorithm_fkey",
+        ),
+        (
+            "UPDATE curves SET algorithm_id = $2 WHERE id = $1",
+            curve,
+            "verification_records_curve_algorithm_fkey",
+        ),
+    ] {
+        let refused = sqlx::query(sqlx::AssertSqlSafe(statement))
+            .bind(id)
+            .bind(other_algorithm)
+            .execute(db)
+            .await
+            .expect_err(statement);
+        let refused = refused.as_database_error().expect("a database error");
+        assert_eq!(refused.code().as_deref(), Some("23503"), "{statement}");
+        assert_eq!(refused.constraint(), Some(constraint), "{statement}");
+    }
+    // Other columns of a named row change freely; a row no record names goes.
+    sqlx::query("UPDATE users SET status = status, id = id WHERE id = $1")
+        .bind(alice)
+        .execute(db)
+        .await
+        .expect("an update that keeps the id");
+    let unused: Uuid = sqlx::query_scalar(
+        "INSERT INTO public_keys (user_id, algorithm_id, curve_id, key_data, format)
+         SELECT user_id, algorithm_id, curve_id, 'unused', 'PEM' FROM public_keys WHERE id = $1
+         RETURNING id",
+    )
+    .bind(key)
+    .fetch_one(db)
+    .await
+    .expect("an unused key");
+    let deleted = sqlx::query("DELETE FROM public_keys WHERE id = $1")
+        .bind(unused)
+        .execute(db)
+        .await
+        .expect("a key without history is deleted");
+    assert_eq!(deleted.rows_affected(), 1);
+}
+
+/// A record locks what it names until its transaction ends, as a foreign
+/// key's check does: a key deleted while a record naming it is being
+/// written waits, and is then refused; a record naming a key whose delete
+/// is being committed waits, and is then refused.
+#[tokio::test]
+async fn a_record_and_a_delete_of_its_key_do_not_both_commit() {
+    let seeded = Seeded::new().await;
+    let db = &seeded.superuser;
+    let new_key = || async {
+        sqlx::query_scalar::<_, Uuid>(
+            "INSERT INTO public_keys (user_id, algorithm_id, curve_id, key_data, format)
+             SELECT $1, a.id, c.id, 'key', 'PEM' FROM algorithms a JOIN curves c ON c.algorithm_id = a.id
+             WHERE c.name = 'P-256' RETURNING id",
+        )
+        .bind(seeded.alice)
+        .fetch_one(db)
+        .await
+        .expect("key")
+    };
+    let record_on = |key: Uuid| {
+        sqlx::query(
+            "INSERT INTO verification_records (user_id, document_hash, public_key_id, algorithm_id, curve_id, is_valid)
+             SELECT user_id, 'abcd', id, algorithm_id, curve_id, true FROM public_keys WHERE id = $1",
+        )
+        .bind(key)
+    };
+    let delete = |key: Uuid| sqlx::query("DELETE FROM public_keys WHERE id = $1").bind(key);
+    let settle = std::time::Duration::from_millis(300);
+
+    // The record first: the delete waits for its commit, then is refused.
+    let key = new_key().await;
+    let mut recording = db.begin().await.expect("begin");
+    let written = record_on(key)
+        .execute(&mut *recording)
+        .await
+        .expect("record");
+    assert_eq!(written.rows_affected(), 1);
+    let deleting = tokio::spawn({
+        let db = db.clone();
+        async move { delete(key).execute(&db).await }
+    });
+    tokio::time::sleep(settle).await;
+    assert!(
+        !deleting.is_finished(),
+        "the delete must wait for the record's transaction"
+    );
+    recording.commit().await.expect("commit");
+    let refused = deleting.await.expect("task");
+    assert_eq!(sqlstate(refused).as_deref(), Some("23503"));
+
+    // The delete first: the record waits for its commit, then is refused.
+    let key = new_key().await;
+    let mut deleting = db.begin().await.expect("begin");
+    delete(key)
+        .execute(&mut *deleting)
+        .await
+        .expect("delete a key without history");
+    let recording = tokio::spawn({
+        let db = db.clone();
+        async move { record_on_key(&db, key).await }
+    });
+    tokio::time::sleep(settle).await;
+    assert!(
+        !recording.is_finished(),
+        "the record must wait for the delete's transaction"
+    );
+    deleting.commit().await.expect("commit");
+    let refused = recording.await.expect("task");
+    assert_eq!(sqlstate(refused).as_deref(), Some("23503"));
+}
+
+/// A record on `key` with the key's columns given as values (the key may
+/// be gone by the time the statement's check runs).
+async fn record_on_key(
+    db: &PgPool,
+    key: Uuid,
+) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
+    let (user, algorithm, curve): (Uuid, Uuid, Option<Uuid>) =
+        sqlx::query_as("SELECT user_id, algorithm_id, curve_id FROM public_keys WHERE id = $1")
+            .bind(key)
+            .fetch_one(db)
+            .await?;
+    sqlx::query(
+        "INSERT INTO verification_records (user_id, document_hash, public_key_id, algorithm_id, curve_id, is_valid)
+         VALUES ($1, 'abcd', $2, $3, $4, true)",
+    )
+    .bind(user)
+    .bind(key)
+    .bind(algorithm)
+    .bind(curve)
+    .execute(db)
+    .await
+}
+
+/// Recording a batch checks each item with one probe by key, whatever the
+/// statistics of the day's partition say: no plan node of any statement
+/// the recording runs, the triggers' included, discards more rows than the
+/// batch has items. Planned as an anti-join from a new partition's
+/// estimates, the items' check compared every item with every record of
+/// the batch (N²/2 rows). auto_explain shows every plan, nested ones too,
+/// as notices, which psql prints.
+#[tokio::test]
+async fn a_batchs_items_are_checked_with_one_probe_each() {
+    const ITEMS: usize = 300;
+    let seeded = Seeded::new().await;
+    let key = seeded.id_of("public_keys", seeded.alice).await;
+    let alice = seeded.alice;
+    let script = format!(
+        "LOAD 'auto_explain';
+         SET auto_explain.log_min_duration = 0;
+         SET auto_explain.log_nested_statements = on;
+         SET auto_explain.log_analyze = on;
+         SET auto_explain.log_timing = off;
+         SET auto_explain.log_level = notice;
+         SET client_min_messages = notice;
+         SET ROLE sigil_app;
+         SELECT set_config('sigil.user_id', '{alice}', false);
+         WITH ids AS (SELECT array_agg(gen_random_uuid()) AS r, gen_random_uuid() AS b, now() AS t
+                      FROM generate_series(1, {ITEMS})),
+              k AS (SELECT id, algorithm_id, curve_id FROM public_keys WHERE id = '{key}')
+         SELECT record_verifications(
+             ids.r, array_fill('{alice}'::uuid, ARRAY[{ITEMS}]), array_fill(repeat('ab', 32), ARRAY[{ITEMS}]),
+             array_fill(k.id, ARRAY[{ITEMS}]), array_fill(k.algorithm_id, ARRAY[{ITEMS}]),
+             array_fill(k.curve_id, ARRAY[{ITEMS}]), array_fill(true, ARRAY[{ITEMS}]),
+             array_fill(ids.t, ARRAY[{ITEMS}]), array_fill('{{}}'::jsonb, ARRAY[{ITEMS}]),
+             ARRAY[ids.b], ARRAY['{alice}'::uuid], ARRAY[{ITEMS}], ARRAY[{ITEMS}], ARRAY[ids.t],
+             ARRAY['{{}}'::jsonb], array_fill(ids.b, ARRAY[{ITEMS}]),
+             array(SELECT generate_series(0, {ITEMS} - 1)), ids.r)
+         FROM ids, k;"
+    );
+    let output = tokio::process::Command::new("psql")
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+        .arg(crate::helpers::app::admin_url(&seeded.app.database))
+        .args(["-c", &script])
+        .output()
+        .await
+        .expect("psql runs");
+    let notices = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "psql failed: {notices}");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout)
+            .trim()
+            .lines()
+            .last(),
+        Some(ITEMS.to_string().as_str()),
+        "the batch's records are written"
+    );
+    assert!(
+        notices.contains("batch_items_name_existing_rows") || notices.contains("new_items"),
+        "auto_explain showed the items' check: {notices}"
+    );
+    for line in notices.lines().filter(|l| l.contains("Rows Removed by")) {
+        let removed: usize = line
+            .rsplit(':')
+            .next()
+            .and_then(|n| n.trim().parse().ok())
+            .expect("a count");
+        assert!(
+            removed <= ITEMS,
+            "a plan discarded {removed} rows for a batch of {ITEMS} items: {line}\n{notices}"
+        );
+    }
 }
 
 /// The one-statement API-token lookup (`sigil_api_token_by_hash`) sees the

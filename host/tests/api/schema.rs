@@ -369,12 +369,11 @@ async fn keys_uniques_foreign_keys_and_checks_match_the_seed() {
         (
             "verification_records",
             &[
-                // Partitioned by day: keys include the partition key.
+                // Partitioned by day: keys include the partition key. The
+                // references to the user, key, algorithm and curve are
+                // checked per statement by triggers, not foreign keys
+                // (migration 20261203000100; rls::records_keep_their_references_*).
                 "PRIMARY KEY (id, verification_time)",
-                "FOREIGN KEY (user_id) REFERENCES users(id)",
-                "FOREIGN KEY (public_key_id) REFERENCES public_keys(id)",
-                "FOREIGN KEY (algorithm_id) REFERENCES algorithms(id)",
-                "FOREIGN KEY (curve_id) REFERENCES curves(id)",
             ],
         ),
         (
@@ -418,20 +417,24 @@ async fn seed_indexes_exist_on_their_columns() {
             "(algorithm_id)",
         ),
         ("idx_public_keys_curve_id", "public_keys", "(curve_id)"),
+        // The seed's (user_id) index is served by this one's first column
+        // (migration 20261203000100 dropped it).
         (
-            "idx_verification_records_user_id",
+            "idx_verification_records_user_time_id",
             "verification_records",
-            "(user_id)",
+            "(user_id, verification_time DESC, id DESC)",
         ),
         (
             "idx_verification_records_public_key_id",
             "verification_records",
             "(public_key_id)",
         ),
+        // The history's page order (time, then id) since migration
+        // 20261203000100: a probe by time and id is a point lookup.
         (
             "idx_verification_records_verification_time",
             "verification_records",
-            "(verification_time)",
+            "(verification_time DESC, id DESC)",
         ),
         (
             "idx_batch_verifications_user_id",
