@@ -150,7 +150,7 @@ impl AppState {
         let (recorder, _writers) = Recorder::start(
             store.clone(),
             metrics.clone(),
-            2,
+            config.verify.record_writers,
             config.verify.record_batch_max,
             Duration::from_millis(config.verify.record_batch_linger_ms),
         );

@@ -453,6 +453,10 @@ pub struct VerifyConfig {
     pub max_signature_bytes: usize,
     /// Verification records committed per transaction at most.
     pub record_batch_max: usize,
+    /// Connections committing records at once. Each commits whatever
+    /// queued while it was busy, so fewer writers make larger groups
+    /// (less PostgreSQL work per record) and more writers shorter waits.
+    pub record_writers: usize,
     /// How long a record may wait for company before its commit, in ms.
     pub record_batch_linger_ms: u64,
     /// Verification-result cache lifetime in seconds (0 disables it).
@@ -467,6 +471,7 @@ impl Default for VerifyConfig {
             max_batch_document_bytes: 32 << 20,
             max_signature_bytes: 17088,
             record_batch_max: 512,
+            record_writers: 2,
             record_batch_linger_ms: 0,
             result_cache_ttl_secs: 3600,
         }

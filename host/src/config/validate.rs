@@ -27,7 +27,7 @@ impl Config {
         self.plugins.validate()?;
         self.auth.validate()?;
         self.http.validate()?;
-        self.verify.validate()?;
+        self.verify.validate(self.database.max_connections)?;
         self.history.validate()?;
         self.rate_limits.validate(self.verify.max_batch_items)?;
         self.overload.validate()?;
@@ -67,7 +67,8 @@ impl DatabaseConfig {
                 format!("{} is not a readable file", cert.display()),
             ));
         }
-        Ok(())
+        // The recorder's writers and the requests share the pool.
+        within("database.max_connections", self.max_connections, 2..=1000)
     }
 }
 
@@ -178,8 +179,17 @@ impl HttpConfig {
 }
 
 impl VerifyConfig {
-    fn validate(&self) -> Result<(), ConfigError> {
+    fn validate(&self, pool_size: u32) -> Result<(), ConfigError> {
         within("verify.max_batch_items", self.max_batch_items, 1..=100_000)?;
+        // Each writer holds a pooled connection while it commits: writers
+        // that could take the whole pool would starve every other query.
+        within("verify.record_writers", self.record_writers, 1..=16)?;
+        if self.record_writers >= pool_size as usize {
+            return Err(invalid(
+                "verify.record_writers",
+                format!("must be less than database.max_connections ({pool_size})"),
+            ));
+        }
         // Every request in a group waits for its commit: a linger of
         // seconds would be a stall, not a group.
         within(
@@ -278,7 +288,23 @@ mod tests {
     #[test]
     fn each_refusal_names_its_setting_and_variable() {
         type Spoil = fn(&mut Config);
-        let cases: [(Spoil, &str, &str); 16] = [
+        let cases: [(Spoil, &str, &str); 19] = [
+            (
+                |c| c.verify.record_writers = 0,
+                "verify.record_writers",
+                "SIGIL_VERIFY__RECORD_WRITERS",
+            ),
+            (
+                // As many writers as pooled connections: none left for requests.
+                |c| c.verify.record_writers = c.database.max_connections as usize,
+                "verify.record_writers",
+                "SIGIL_VERIFY__RECORD_WRITERS",
+            ),
+            (
+                |c| c.database.max_connections = 1,
+                "database.max_connections",
+                "SIGIL_DATABASE__MAX_CONNECTIONS",
+            ),
             (
                 |c| c.verify.record_batch_linger_ms = 101,
                 "verify.record_batch_linger_ms",
