@@ -72,6 +72,26 @@ async fn a_thousand_mixed_items_verify_in_order_and_are_recorded_atomically() {
     .await
     .expect("counts");
     assert_eq!((batches, records, batch_items), (1, 1000, 1000));
+    // Each item takes its record's id (time-ordered, so the items' primary
+    // key appends; migration 20261203000200), and that record is the one
+    // its result names.
+    let linked: Vec<(i32, Uuid, Uuid)> = sqlx::query_as(
+        "SELECT item_index, id, verification_record_id FROM batch_verification_items
+         WHERE batch_id = $1::uuid ORDER BY item_index",
+    )
+    .bind(batch_id)
+    .fetch_all(&db)
+    .await
+    .expect("items");
+    assert_eq!(linked.len(), 1000);
+    for ((index, id, record), result) in linked.iter().zip(results) {
+        assert_eq!(id, record, "item {index} has its record's id");
+        assert_eq!(
+            result["verification_id"].as_str(),
+            Some(record.to_string().as_str()),
+            "item {index}"
+        );
+    }
     let (total, success): (i32, i32) = sqlx::query_as(
         "SELECT total_count, success_count FROM batch_verifications WHERE id = $1::uuid",
     )
