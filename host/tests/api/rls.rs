@@ -17,9 +17,9 @@ const TABLES: [&str; 5] = [
     "public_keys_now",
 ];
 
-/// One key, one record, one batch with one item for `user` (as superuser).
-async fn seed_rows(db: &PgPool, user: Uuid) {
-    let key: Uuid = sqlx::query_scalar(
+/// A P-256 key of `user` (as superuser).
+async fn p256_key(db: &PgPool, user: Uuid) -> Uuid {
+    sqlx::query_scalar(
         "INSERT INTO public_keys (user_id, algorithm_id, curve_id, key_data, format)
          SELECT $1, a.id, c.id, 'key', 'PEM' FROM algorithms a JOIN curves c ON c.algorithm_id = a.id
          WHERE c.name = 'P-256' RETURNING id",
@@ -27,7 +27,12 @@ async fn seed_rows(db: &PgPool, user: Uuid) {
     .bind(user)
     .fetch_one(db)
     .await
-    .expect("key");
+    .expect("key")
+}
+
+/// One key, one record, one batch with one item for `user` (as superuser).
+async fn seed_rows(db: &PgPool, user: Uuid) {
+    let key = p256_key(db, user).await;
     let record: Uuid = sqlx::query_scalar(
         "INSERT INTO verification_records (user_id, document_hash, public_key_id, algorithm_id, curve_id, is_valid)
          SELECT $1, 'abcd', $2, algorithm_id, curve_id, true FROM public_keys WHERE id = $2 RETURNING id",
@@ -74,6 +79,19 @@ fn sqlstate<T>(result: Result<T, sqlx::Error>) -> Option<String> {
         .as_database_error()?
         .code()
         .map(|c| c.into_owned())
+}
+
+/// The SQLSTATE and constraint of a statement that must have been refused.
+fn refusal<T: std::fmt::Debug>(
+    result: Result<T, sqlx::Error>,
+    what: &str,
+) -> (Option<String>, Option<String>) {
+    let error = result.expect_err(what);
+    let error = error.as_database_error().expect("a database error");
+    (
+        error.code().map(|c| c.into_owned()),
+        error.constraint().map(str::to_owned),
+    )
 }
 
 async fn act_as(pool: &PgPool, user: Uuid) -> sqlx::Transaction<'static, sqlx::Postgres> {
@@ -596,10 +614,11 @@ async fn records_keep_their_references_without_foreign_keys() {
             write(alice, key, Some(other_algorithm), None).await,
         ),
     ] {
-        let error = result.expect_err(what);
-        let error = error.as_database_error().expect("a database error");
-        assert_eq!(error.code().as_deref(), Some("23503"), "{what}");
-        assert_eq!(error.constraint(), Some(constraint), "{what}");
+        assert_eq!(
+            refusal(result, what),
+            (Some("23503".into()), Some(constraint.into())),
+            "{what}"
+        );
     }
     // One bad row refuses the whole statement.
     let mixed = sqlx::query(
@@ -678,15 +697,16 @@ async fn records_keep_their_references_without_foreign_keys() {
             "verification_records_curve_algorithm_fkey",
         ),
     ] {
-        let refused = sqlx::query(sqlx::AssertSqlSafe(statement))
+        let result = sqlx::query(sqlx::AssertSqlSafe(statement))
             .bind(id)
             .bind(other_algorithm)
             .execute(db)
-            .await
-            .expect_err(statement);
-        let refused = refused.as_database_error().expect("a database error");
-        assert_eq!(refused.code().as_deref(), Some("23503"), "{statement}");
-        assert_eq!(refused.constraint(), Some(constraint), "{statement}");
+            .await;
+        assert_eq!(
+            refusal(result, statement),
+            (Some("23503".into()), Some(constraint.into())),
+            "{statement}"
+        );
     }
     // Other columns of a named row change freely; a row no record names goes.
     sqlx::query("UPDATE users SET status = status, id = id WHERE id = $1")
@@ -719,34 +739,13 @@ async fn records_keep_their_references_without_foreign_keys() {
 async fn a_record_and_a_delete_of_its_key_do_not_both_commit() {
     let seeded = Seeded::new().await;
     let db = &seeded.superuser;
-    let new_key = || async {
-        sqlx::query_scalar::<_, Uuid>(
-            "INSERT INTO public_keys (user_id, algorithm_id, curve_id, key_data, format)
-             SELECT $1, a.id, c.id, 'key', 'PEM' FROM algorithms a JOIN curves c ON c.algorithm_id = a.id
-             WHERE c.name = 'P-256' RETURNING id",
-        )
-        .bind(seeded.alice)
-        .fetch_one(db)
-        .await
-        .expect("key")
-    };
-    let record_on = |key: Uuid| {
-        sqlx::query(
-            "INSERT INTO verification_records (user_id, document_hash, public_key_id, algorithm_id, curve_id, is_valid)
-             SELECT user_id, 'abcd', id, algorithm_id, curve_id, true FROM public_keys WHERE id = $1",
-        )
-        .bind(key)
-    };
     let delete = |key: Uuid| sqlx::query("DELETE FROM public_keys WHERE id = $1").bind(key);
     let settle = std::time::Duration::from_millis(300);
 
     // The record first: the delete waits for its commit, then is refused.
-    let key = new_key().await;
+    let key = p256_key(db, seeded.alice).await;
     let mut recording = db.begin().await.expect("begin");
-    let written = record_on(key)
-        .execute(&mut *recording)
-        .await
-        .expect("record");
+    let written = record_on_key(&mut recording, key).await.expect("record");
     assert_eq!(written.rows_affected(), 1);
     let deleting = tokio::spawn({
         let db = db.clone();
@@ -762,7 +761,7 @@ async fn a_record_and_a_delete_of_its_key_do_not_both_commit() {
     assert_eq!(sqlstate(refused).as_deref(), Some("23503"));
 
     // The delete first: the record waits for its commit, then is refused.
-    let key = new_key().await;
+    let key = p256_key(db, seeded.alice).await;
     let mut deleting = db.begin().await.expect("begin");
     delete(key)
         .execute(&mut *deleting)
@@ -770,7 +769,10 @@ async fn a_record_and_a_delete_of_its_key_do_not_both_commit() {
         .expect("delete a key without history");
     let recording = tokio::spawn({
         let db = db.clone();
-        async move { record_on_key(&db, key).await }
+        async move {
+            let mut connection = db.acquire().await?;
+            record_on_key(&mut connection, key).await
+        }
     });
     tokio::time::sleep(settle).await;
     assert!(
@@ -785,13 +787,13 @@ async fn a_record_and_a_delete_of_its_key_do_not_both_commit() {
 /// A record on `key` with the key's columns given as values (the key may
 /// be gone by the time the statement's check runs).
 async fn record_on_key(
-    db: &PgPool,
+    db: &mut sqlx::PgConnection,
     key: Uuid,
 ) -> Result<sqlx::postgres::PgQueryResult, sqlx::Error> {
     let (user, algorithm, curve): (Uuid, Uuid, Option<Uuid>) =
         sqlx::query_as("SELECT user_id, algorithm_id, curve_id FROM public_keys WHERE id = $1")
             .bind(key)
-            .fetch_one(db)
+            .fetch_one(&mut *db)
             .await?;
     sqlx::query(
         "INSERT INTO verification_records (user_id, document_hash, public_key_id, algorithm_id, curve_id, is_valid)
