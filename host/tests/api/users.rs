@@ -131,17 +131,15 @@ async fn a_changed_password_ends_the_users_sessions_and_the_new_one_works() {
 #[tokio::test]
 async fn admins_delete_users_but_not_themselves() {
     let (app, admin_id, admin, jane) = admin_and_jane().await;
-    assert_eq!(
-        app.request(
+    let own = app
+        .request(
             Method::DELETE,
             &format!("/v1/users/{admin_id}"),
             Some(&admin),
-            None
+            None,
         )
-        .await
-        .code(),
-        "cannot_delete_self"
-    );
+        .await;
+    assert_eq!(own.code(), "cannot_delete_self", "{own:?}");
     let deleted = app
         .request(
             Method::DELETE,
@@ -150,17 +148,11 @@ async fn admins_delete_users_but_not_themselves() {
             None,
         )
         .await;
-    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.get(&format!("/v1/users/{jane}"), Some(&admin))
-            .await
-            .status,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        app.get("/v1/users/not-a-uuid", Some(&admin)).await.code(),
-        "invalid_path"
-    );
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{deleted:?}");
+    let gone = app.get(&format!("/v1/users/{jane}"), Some(&admin)).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{gone:?}");
+    let malformed = app.get("/v1/users/not-a-uuid", Some(&admin)).await;
+    assert_eq!(malformed.code(), "invalid_path", "{malformed:?}");
 }
 
 #[tokio::test]
