@@ -855,8 +855,8 @@ async fn slh_dsa_is_hot_loaded_and_verifies_python_slh_dsa_signatures() {
 
 /// What one verification costs in each new plugin, printed for
 /// BENCHMARKS.md (`cargo test --test api algorithms::verification_cost --
-/// --nocapture`), beside the ECDSA P-256 and Ed25519 plugins whose cost
-/// under the release-built benchmark is known, and the bare per-call
+/// --nocapture`), beside the ECDSA P-256, Ed25519 and RSA-2048 plugins
+/// whose cost under the release-built benchmark is known, and the bare per-call
 /// overhead: the test host is a debug build, so its per-call overhead is
 /// larger than a release host's while the compiled WebAssembly is the
 /// same. Only correctness is asserted.
@@ -911,6 +911,16 @@ fn verification_cost_of_the_new_plugins_is_printed() {
         MESSAGE.to_vec(),
         signed(&ed25519, None),
         None,
+        SignatureEncoding::Raw,
+    ));
+    let rsa = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).expect("rsa")).expect("pkey");
+    cases.push((
+        "rsa-2048 (sha256)".into(),
+        "rsa",
+        rsa.public_key_to_der().expect("der"),
+        MESSAGE.to_vec(),
+        signed(&rsa, Some(MessageDigest::sha256())),
+        Some(HashAlgorithm::Sha256),
         SignatureEncoding::Raw,
     ));
     let p521 = ec(Nid::SECP521R1);

@@ -24,6 +24,7 @@ mod quotas;
 mod redis;
 mod redis_topologies;
 mod rls;
+mod rsa_keys;
 mod sandbox;
 mod scale;
 mod schema;

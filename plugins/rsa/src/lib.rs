@@ -11,10 +11,13 @@
 //! - PSS: MGF1 over the message hash and a salt as long as that hash
 //!   (RFC 8017's recommendation).
 //!
-//! The `rsa` crate parses keys and holds the policy; the check itself
-//! (`public_op`) runs in time that varies with public data only.
+//! The `rsa` crate parses keys at registration and holds the policy; a
+//! verification decodes its key without the crate's constant-time setup
+//! (`verifying_key`, same checks), and the check itself (`public_op`) runs
+//! in time that varies with public data only.
 
 mod public_op;
+mod verifying_key;
 
 use rsa_crate::PublicKey as RsaPublicKey;
 use rsa_crate::pkcs1::DecodeRsaPublicKey;
@@ -93,7 +96,7 @@ impl Plugin for Rsa {
                 Error::malformed_key(format!("not a valid PKCS #1 RSAPublicKey: {e}"))
             })?,
         };
-        let bits = check_policy(&key)?;
+        let bits = check_policy(key.n().as_ref(), key.e())?;
         let spki = key
             .to_public_key_der()
             .map_err(|e| Error::Internal(format!("encoding the key: {e}")))?;
@@ -104,8 +107,7 @@ impl Plugin for Rsa {
         let hash = require_digest(&request, HASHES)?;
         require_encoding(&request, &[SignatureEncoding::Raw])?;
         let scheme = require_scheme(&request, SCHEMES)?;
-        let key = decode_spki(&request.key)?;
-        check_policy(&key)?;
+        let key = verifying_key::VerifyingKey::from_spki(&request.key)?;
         if request.signature.len() != key.size() {
             return Err(Error::malformed_signature(format!(
                 "a signature for this {}-byte modulus is {} bytes, got {}",
@@ -136,6 +138,12 @@ impl Plugin for Rsa {
 
 /// Decode an `rsaEncryption` SPKI, telling other algorithms from malformed keys.
 fn decode_spki(der: &[u8]) -> Result<RsaPublicKey, Error> {
+    RsaPublicKey::try_from(rsa_encryption_spki(der)?)
+        .map_err(|e| Error::malformed_key(format!("not a valid RSA public key: {e}")))
+}
+
+/// The SPKI in `der`, if it is one and names `rsaEncryption`.
+fn rsa_encryption_spki(der: &[u8]) -> Result<SubjectPublicKeyInfoRef<'_>, Error> {
     let spki = SubjectPublicKeyInfoRef::from_der(der)
         .map_err(|e| Error::malformed_key(format!("not a DER SubjectPublicKeyInfo: {e}")))?;
     if spki.algorithm.oid == RSASSA_PSS {
@@ -149,20 +157,19 @@ fn decode_spki(der: &[u8]) -> Result<RsaPublicKey, Error> {
             spki.algorithm.oid
         )));
     }
-    RsaPublicKey::try_from(spki)
-        .map_err(|e| Error::malformed_key(format!("not a valid RSA public key: {e}")))
+    Ok(spki)
 }
 
 /// Modulus size and exponent policy; returns the modulus size in bits.
-fn check_policy(key: &RsaPublicKey) -> Result<u32, Error> {
-    let bits = key.n().bit_width_vartime();
+fn check_policy(n: &rsa_crate::BoxedUint, e: &rsa_crate::BoxedUint) -> Result<u32, Error> {
+    let bits = n.bit_width_vartime();
     let size = usize::try_from(bits).unwrap_or(usize::MAX);
     if !(MIN_BITS..=MAX_BITS).contains(&size) {
         return Err(Error::rejected_key(format!(
             "a {bits}-bit modulus is outside {MIN_BITS} to {MAX_BITS} bits"
         )));
     }
-    if key.e() < &rsa_crate::BoxedUint::from(3u64) {
+    if e < &rsa_crate::BoxedUint::from(3u64) {
         return Err(Error::rejected_key(
             "the public exponent must be at least 3",
         ));

@@ -6,28 +6,28 @@
 //! windowed exponentiation, which for e = 65537 costs about twice the 16
 //! squarings and one multiplication a plain square-and-multiply needs
 //! (BENCHMARKS.md). This module does RSAVP1 (RFC 8017 §5.2.2) that way and
-//! checks the two encodings on the result; the `rsa` crate still parses
-//! the key and enforces its policy.
+//! checks the two encodings on the result, on a key `verifying_key`
+//! decoded (with the `rsa` crate's checks and the plugin's policy).
 
 use crypto_bigint::modular::BoxedMontyForm;
 use rsa_crate::BoxedUint;
-use rsa_crate::PublicKey as RsaPublicKey;
 use rsa_crate::sha2::Digest;
-use rsa_crate::traits::PublicKeyParts;
+
+use crate::verifying_key::VerifyingKey;
 
 /// `EM = I2OSP(s^e mod n, k)` for a signature of exactly `k` octets
 /// (the modulus' length), or `None` when `s` is not below the modulus.
-pub fn recover_encoded_message(key: &RsaPublicKey, signature: &[u8]) -> Option<Vec<u8>> {
+pub fn recover_encoded_message(key: &VerifyingKey, signature: &[u8]) -> Option<Vec<u8>> {
     let k = key.size();
     if signature.len() != k {
         return None;
     }
-    let s = BoxedUint::from_be_slice(signature, key.n_bits_precision()).ok()?;
-    if s >= *key.n().as_ref() {
+    let s = BoxedUint::from_be_slice(signature, key.n().bits_precision()).ok()?;
+    if s >= *key.n() {
         return None;
     }
     let e = key.e();
-    let base = BoxedMontyForm::new(s, key.n_params());
+    let base = BoxedMontyForm::new(s, key.params());
     // Left to right over the exponent's bits below its leading one (the
     // key's policy makes e at least 3, so there is at least one).
     let mut power = base.clone();
