@@ -1,8 +1,8 @@
 //! Sigil's integration tests, one binary: each module is one area of the
 //! service, tested black-box over HTTP against a real server on PostgreSQL
 //! and Redis (`helpers::app::TestApp`), except `sandbox`, `conformance`,
-//! `rls` and `schema`, which test the plugin engine and the database
-//! directly; `cli` runs the `sigil` binary's client against such a server.
+//! `rsa_keys`, `rls` and `schema`, which test the plugin engine and the
+//! database directly; `cli` runs the `sigil` binary's client against such a server.
 //! One binary links wasmtime, sqlx and the rest once, not once per area.
 
 mod helpers;
