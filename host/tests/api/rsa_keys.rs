@@ -4,7 +4,6 @@
 //! must accept the same keys and refuse the others with the same code;
 //! this checks them side by side on keys made to sit on every boundary.
 
-use openssl::bn::BigNum;
 use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::rsa::Rsa;
@@ -222,20 +221,12 @@ fn rsa_verification_reads_keys_exactly_as_registration_does() {
 
     // And a genuine signature verifies on the lean path.
     let key = Rsa::generate(2048).expect("key");
-    let private = PKey::from_rsa(key.clone()).expect("pkey");
+    let private = PKey::from_rsa(key).expect("pkey");
     let mut signer = Signer::new(MessageDigest::sha256(), &private).expect("signer");
     let signature = signer.sign_oneshot_to_vec(b"document").expect("sign");
-    let public = Rsa::from_public_components(
-        BigNum::from_slice(&key.n().to_vec()).expect("n"),
-        BigNum::from_slice(&key.e().to_vec()).expect("e"),
-    )
-    .expect("public");
     let verdict = plugin
         .verify(VerifyInput {
-            key: PKey::from_rsa(public)
-                .expect("pkey")
-                .public_key_to_der()
-                .expect("der"),
+            key: private.public_key_to_der().expect("der"),
             message: digest,
             hash: Some(HashAlgorithm::Sha256),
             signature,
