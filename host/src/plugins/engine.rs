@@ -95,6 +95,11 @@ impl PluginEngine {
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
             .max_wasm_stack(1 << 20)
             .parallel_compilation(true);
+        // For plugin authors profiling their code (PLUGINS.md, "Where a
+        // plugin spends its time"): perf then names the compiled functions.
+        if std::env::var_os("SIGIL_PLUGIN_PERFMAP").is_some() {
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| PluginError::Engine(format!("{e:#}")))?;
 
         let linker = super::imports::linker(
