@@ -29,6 +29,8 @@ plugin NAME:
 # tests again on a three-node Redis Cluster that this starts.
 test: plugins
     cargo test --workspace --locked
+    cd plugins && cargo test --workspace --locked
+    cd plugins/vendor/keccak && cargo test --locked --target-dir ../../target/vendor
     scripts/test-redis-cluster
 
 # The API as clients meet it, against a debug server this starts:
