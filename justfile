@@ -25,8 +25,9 @@ plugin NAME:
     SIGIL_PLUGINS_ONLY={{NAME}} scripts/build-plugins
 
 # Build the plugins, then run every test of the workspace (PostgreSQL and
-# Redis on localhost; each test makes its own database), then the Redis
-# tests again on a three-node Redis Cluster that this starts.
+# Redis on localhost; each test makes its own database), the plugins' own
+# unit tests and the vendored keccak's (natively), then the Redis tests
+# again on a three-node Redis Cluster that this starts.
 test: plugins
     cargo test --workspace --locked
     cd plugins && cargo test --workspace --locked
