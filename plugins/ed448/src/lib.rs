@@ -7,17 +7,21 @@
 //!   the identity and keys with a torsion component are refused;
 //! - signatures: 114 bytes; `R` canonical and torsion-free, `S` reduced
 //!   (`S < ℓ`, the 57th byte zero) and not zero, the cofactorless
-//!   equation `[S]B = R + [k]A` (ed448-goldilocks' `verify_raw`, after a
-//!   canonical-encoding check of `R` it does not make);
+//!   equation `[S]B = R + [k]A` (checked as ed448-goldilocks' `verify_ctx`
+//!   checks it, after a canonical-encoding check of `R` it does not make,
+//!   but in variable time: [`equation`]);
 //! - Ed448ph is not offered; the host hands over the raw message, and the
 //!   context (contract 0.2.0) goes into the signature's hash as RFC 8032's
 //!   `dom4(0, context)`.
+
+mod equation;
 
 use ed448_goldilocks::pkcs8::EncodePublicKey;
 use ed448_goldilocks::pkcs8::spki::der::Decode;
 use ed448_goldilocks::pkcs8::spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
 use ed448_goldilocks::{
-    ALGORITHM_OID, CompressedEdwardsY, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, Signature, VerifyingKey,
+    ALGORITHM_OID, CompressedEdwardsY, EdwardsPoint, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH,
+    VerifyingKey,
 };
 use sigil_plugin_sdk::keys::{self, KeyBytes};
 use sigil_plugin_sdk::request::{require_context, require_encoding, require_scheme};
@@ -84,29 +88,39 @@ impl Plugin for Ed448 {
         require_encoding(&request, &[SignatureEncoding::Raw])?;
         require_scheme(&request, &[SignatureScheme::Plain])?;
         let context = require_context(&request, MAX_CONTEXT_BYTES as usize)?;
-        let key = decode_key(&spki_key_bytes(&request.key)?)?;
+        let key_bytes = spki_key_bytes(&request.key)?;
+        let key = key_point(&key_bytes)?;
         let bytes = <[u8; SIGNATURE_LENGTH]>::try_from(request.signature.as_slice())
             .map_err(|_| Error::malformed_signature("an Ed448 signature is 114 bytes"))?;
         let mut r = [0u8; PUBLIC_KEY_LENGTH];
-        r.copy_from_slice(&bytes[..57]);
-        if !canonical_torsion_free(&r) {
-            // verify_raw would refuse it too; an R that is not a canonical
-            // torsion-free point makes the signature wrong, not malformed.
+        r.copy_from_slice(&bytes[..PUBLIC_KEY_LENGTH]);
+        // An R that is not a canonical torsion-free point makes the
+        // signature wrong, not malformed (ed448-goldilocks refuses it too,
+        // bar the canonical encoding, which it does not check).
+        let Some(r) = canonical_torsion_free(&r) else {
             return Ok(false);
-        }
-        let signature = Signature::from_bytes(&bytes);
-        Ok(key
-            .verify_ctx(&signature, context, &request.message)
-            .is_ok())
+        };
+        Ok(equation::verify(
+            &key,
+            &key_bytes,
+            &r,
+            &bytes,
+            context,
+            &request.message,
+        ))
     }
 }
 
-/// A canonical encoding (decoding and encoding again gives the same
-/// bytes) of a point on the curve without a torsion component.
-fn canonical_torsion_free(bytes: &[u8; PUBLIC_KEY_LENGTH]) -> bool {
+/// The point of a canonical encoding (decoding and encoding again gives
+/// the same bytes) of a point on the curve without a torsion component.
+/// (Decoding checks the torsion, a scalar multiplication: each point of a
+/// verification is decoded once.)
+fn canonical_torsion_free(bytes: &[u8; PUBLIC_KEY_LENGTH]) -> Option<EdwardsPoint> {
     let decoded: Option<ed448_goldilocks::AffinePoint> =
         CompressedEdwardsY(*bytes).decompress().into();
-    decoded.is_some_and(|point| point.compress().as_bytes() == bytes)
+    decoded
+        .filter(|point| point.compress().as_bytes() == bytes)
+        .map(|point| point.to_edwards())
 }
 
 /// The 57 key bytes of an `id-Ed448` SubjectPublicKeyInfo.
@@ -130,13 +144,20 @@ fn spki_key_bytes(der: &[u8]) -> Result<[u8; PUBLIC_KEY_LENGTH], Error> {
         .ok_or_else(|| Error::malformed_key("an Ed448 key is 57 bytes"))
 }
 
-/// Decode a key: canonical, on the curve, torsion-free, not the identity.
-fn decode_key(bytes: &[u8; PUBLIC_KEY_LENGTH]) -> Result<VerifyingKey, Error> {
-    if !canonical_torsion_free(bytes) {
-        return Err(Error::rejected_key(
-            "not a canonical encoding of a torsion-free point on edwards448",
-        ));
+/// A key's point: canonical, on the curve, torsion-free, not the identity.
+fn key_point(bytes: &[u8; PUBLIC_KEY_LENGTH]) -> Result<EdwardsPoint, Error> {
+    let point = canonical_torsion_free(bytes).ok_or_else(|| {
+        Error::rejected_key("not a canonical encoding of a torsion-free point on edwards448")
+    })?;
+    if point == EdwardsPoint::IDENTITY {
+        return Err(Error::rejected_key("the identity is not a key"));
     }
+    Ok(point)
+}
+
+/// Decode a key as [`key_point`] does, for its SPKI.
+fn decode_key(bytes: &[u8; PUBLIC_KEY_LENGTH]) -> Result<VerifyingKey, Error> {
+    key_point(bytes)?;
     VerifyingKey::from_bytes(bytes).map_err(|_| Error::rejected_key("the identity is not a key"))
 }
 
