@@ -113,7 +113,7 @@ impl Plugin for Ed448 {
 
 /// The point of a canonical encoding (decoding and encoding again gives
 /// the same bytes) of a point on the curve without a torsion component.
-/// (Decoding checks the torsion, a scalar multiplication: each point of a
+/// (Decoding takes a square root and a torsion check: each point of a
 /// verification is decoded once.)
 fn canonical_torsion_free(bytes: &[u8; PUBLIC_KEY_LENGTH]) -> Option<EdwardsPoint> {
     let decoded: Option<ed448_goldilocks::AffinePoint> =
