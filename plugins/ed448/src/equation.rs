@@ -5,6 +5,8 @@
 //! two constant-time multiplications: every input of a verification (key,
 //! message, signature) is public. About half the point operations.
 
+use sigil_plugin_sdk::straus;
+
 use ed448_goldilocks::shake::{ExtendableOutput, Shake256, Update, XofReader};
 use ed448_goldilocks::{
     EdwardsPoint, EdwardsScalar, EdwardsScalarBytes, PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH,
@@ -13,12 +15,6 @@ use ed448_goldilocks::{
 
 /// RFC 8032's `dom4` prefix.
 const DOM4: &[u8; 8] = b"SigEd448";
-/// Window of the non-adjacent forms: digits ±1, ±3, …, ±15.
-const WINDOW: usize = 5;
-/// Odd multiples `P, 3P, …, 15P` kept per base.
-const TABLE: usize = 1 << (WINDOW - 2);
-/// Digits of a form: scalars are below ℓ < 2^446, and a carry can add one.
-const DIGITS: usize = 450;
 
 /// Whether `signature` (`R || S`) is valid for `key` (decoded from
 /// `key_bytes` and checked by the caller) on `message` with `context` (at
@@ -63,90 +59,33 @@ pub fn verify(
     double_mul(&s, &EdwardsPoint::GENERATOR, &k, &key.negate()) == *r
 }
 
-/// `[a]P + [b]Q` in variable time (Straus: one doubling per digit, shared).
+/// `[a]P + [b]Q` in variable time (the SDK's Straus method).
 pub(crate) fn double_mul(
     a: &EdwardsScalar,
     p: &EdwardsPoint,
     b: &EdwardsScalar,
     q: &EdwardsPoint,
 ) -> EdwardsPoint {
-    let (a_digits, b_digits) = (non_adjacent_form(a), non_adjacent_form(b));
-    let (p_table, q_table) = (odd_multiples(p), odd_multiples(q));
-    let Some(top) = (0..DIGITS)
-        .rev()
-        .find(|&i| a_digits[i] != 0 || b_digits[i] != 0)
-    else {
-        return EdwardsPoint::IDENTITY;
-    };
-    let mut sum = EdwardsPoint::IDENTITY;
-    for i in (0..=top).rev() {
-        sum = sum.double();
-        sum = add_digit(&sum, &p_table, a_digits[i]);
-        sum = add_digit(&sum, &q_table, b_digits[i]);
-    }
-    sum
+    straus::double_mul(&a.to_bytes(), &Edwards(*p), &b.to_bytes(), &Edwards(*q)).0
 }
 
-/// `sum + [digit]P` for an odd digit (or zero), from `P`'s odd multiples.
-fn add_digit(sum: &EdwardsPoint, table: &[EdwardsPoint; TABLE], digit: i8) -> EdwardsPoint {
-    let index = usize::from(digit.unsigned_abs() / 2);
-    match digit {
-        0 => *sum,
-        d if d > 0 => sum.add(&table[index]),
-        _ => sum.add(&table[index].negate()),
-    }
-}
+/// An Edwards point under the SDK's [`straus::Point`].
+#[derive(Clone, Copy)]
+struct Edwards(EdwardsPoint);
 
-/// `P, 3P, 5P, …, 15P`.
-fn odd_multiples(point: &EdwardsPoint) -> [EdwardsPoint; TABLE] {
-    let twice = point.double();
-    let mut table = [*point; TABLE];
-    for i in 1..TABLE {
-        table[i] = table[i - 1].add(&twice);
+impl straus::Point for Edwards {
+    fn identity() -> Self {
+        Edwards(EdwardsPoint::IDENTITY)
     }
-    table
-}
-
-/// The width-5 non-adjacent form of a scalar: digits odd and below 16 in
-/// magnitude, any two non-zero ones at least five places apart, summing
-/// to the scalar (curve25519-dalek's construction).
-fn non_adjacent_form(scalar: &EdwardsScalar) -> [i8; DIGITS] {
-    let bytes = scalar.to_bytes();
-    // One spare limb: windows near the top read past the scalar's bits.
-    let mut limbs = [0u64; 8];
-    for (limb, chunk) in limbs.iter_mut().zip(bytes.chunks_exact(8)) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        *limb = u64::from_le_bytes(word);
+    fn double(&self) -> Self {
+        Edwards(self.0.double())
     }
-    let width = 1u64 << WINDOW;
-    let mask = width - 1;
-    let mut digits = [0i8; DIGITS];
-    let mut position = 0;
-    let mut carry = 0;
-    while position < DIGITS {
-        let (index, bit) = (position / 64, position % 64);
-        let low = limbs.get(index).map_or(0, |limb| limb >> bit);
-        let high = match (bit, limbs.get(index + 1)) {
-            (0, _) | (_, None) => 0,
-            (bit, Some(limb)) => limb << (64 - bit),
-        };
-        let window = carry + ((low | high) & mask);
-        if window & 1 == 0 {
-            position += 1;
-            continue;
-        }
-        // window < 32, so the casts are exact.
-        if window < width / 2 {
-            carry = 0;
-            digits[position] = window as i8;
-        } else {
-            carry = 1;
-            digits[position] = (window as i8) - (width as i8);
-        }
-        position += WINDOW;
+    fn add(&self, other: &Self) -> Self {
+        Edwards(self.0.add(&other.0))
     }
-    digits
+    fn negate(&self) -> Self {
+        Edwards(self.0.negate())
+    }
 }
 
 #[cfg(test)]

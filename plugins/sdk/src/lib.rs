@@ -30,6 +30,7 @@ pub mod bindings {
 pub mod ecdsa;
 pub mod keys;
 pub mod request;
+pub mod straus;
 
 pub use bindings::sigil::plugin::types::{
     AlgorithmType, Descriptor, Error, HashAlgorithm, KeyFormat, KeyInfo, MessageInput,
