@@ -10,13 +10,23 @@
 //!   where the curve asks for it (`LOW_S_ONLY`), a high-S signature is refused
 //!   as non-canonical rather than answered;
 //! - digests: exactly one digest of a declared hash (the host hashes).
+//!
+//! The equation itself is the `ecdsa` crate's unless a curve names another
+//! ([`EcdsaCurve::verify_prehash`]); the curves of the `primeorder` crate
+//! name [`jacobian::verify_prehash`], the same check in variable time.
+
+pub mod jacobian;
+
+/// The types a curve's [`EcdsaCurve::verify_prehash`] takes.
+pub use ::ecdsa::Signature;
+pub use elliptic_curve::PublicKey;
 
 use core::marker::PhantomData;
 use core::ops::Add;
 
+use ::ecdsa::VerifyingKey;
 use ::ecdsa::der::{self as ecdsa_der, MaxOverhead, MaxSize};
 use ::ecdsa::signature::hazmat::PrehashVerifier;
-use ::ecdsa::{Signature, VerifyingKey};
 use elliptic_curve::array::ArraySize;
 use elliptic_curve::array::typenum::Unsigned;
 use elliptic_curve::pkcs8::der::Decode;
@@ -25,7 +35,7 @@ use elliptic_curve::pkcs8::{AssociatedOid, EncodePublicKey};
 use elliptic_curve::point::AffinePoint;
 use elliptic_curve::scalar::IsHigh;
 use elliptic_curve::sec1::{FromSec1Point, ModulusSize, ToSec1Point};
-use elliptic_curve::{CurveArithmetic, FieldBytesSize, PublicKey};
+use elliptic_curve::{CurveArithmetic, FieldBytesSize};
 
 use crate::keys::{self, KeyBytes};
 use crate::request::{require_digest, require_encoding, require_scheme};
@@ -53,6 +63,19 @@ pub trait EcdsaCurve {
     const HASHES: &'static [HashAlgorithm];
     /// Refuse high-S signatures (BIP 62/146 malleability rule).
     const LOW_S_ONLY: bool;
+
+    /// Whether `signature` is valid for `key` over the digest `z`: the
+    /// `ecdsa` crate's `verify_prehash` unless the curve brings a faster
+    /// computation of the same answer.
+    fn verify_prehash(
+        key: &PublicKey<Self::Curve>,
+        z: &[u8],
+        signature: &Signature<Self::Curve>,
+    ) -> bool {
+        VerifyingKey::from(*key)
+            .verify_prehash(z, signature)
+            .is_ok()
+    }
 }
 
 /// The ECDSA plugin for curve `C`.
@@ -120,7 +143,7 @@ where
         require_digest(&request, C::HASHES)?;
         let encoding = require_encoding(&request, ENCODINGS)?;
         require_scheme(&request, SCHEMES)?;
-        let key: VerifyingKey<C::Curve> = decode_spki::<C>(&request.key)?.into();
+        let key = decode_spki::<C>(&request.key)?;
         let signature = match encoding {
             SignatureEncoding::Der => {
                 ecdsa_der::Signature::<C::Curve>::from_bytes(&request.signature)
@@ -143,7 +166,7 @@ where
                 "high-S signature; this curve's policy accepts only low-S (BIP 62)",
             ));
         }
-        Ok(key.verify_prehash(&request.message, &signature).is_ok())
+        Ok(C::verify_prehash(&key, &request.message, &signature))
     }
 }
 
