@@ -1064,8 +1064,19 @@ fn verification_cost_of_the_new_plugins_is_printed() {
         None,
         SignatureEncoding::Raw,
     ));
+    // For a profile (PLUGINS.md, "Where a plugin spends its time"):
+    // SIGIL_COST_ONLY keeps the cases whose label contains it, and
+    // SIGIL_COST_CALLS sets the calls per timed round (40).
+    let only = std::env::var("SIGIL_COST_ONLY").unwrap_or_default();
+    let calls: u32 = std::env::var("SIGIL_COST_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(40);
     let mut lines = Vec::new();
     for (label, component, spki, message, signature, hash, encoding) in cases {
+        if !label.contains(only.as_str()) {
+            continue;
+        }
         let plugin = crate::helpers::plugin(component);
         let key = plugin
             .parse_key(&spki, KeyFormat::Der, None)
@@ -1111,8 +1122,8 @@ fn verification_cost_of_the_new_plugins_is_printed() {
             rounds.sort_by(f64::total_cmp);
             rounds[2]
         };
-        let verify = per_call(&input, 40);
-        let overhead = per_call(&empty, 40);
+        let verify = per_call(&input, calls);
+        let overhead = per_call(&empty, calls);
         lines.push(format!(
             "{label:<22} wasm verify {verify:>9.1} us   empty call {overhead:>7.1} us"
         ));
