@@ -26,12 +26,12 @@ plugin NAME:
 
 # Build the plugins, then run every test of the workspace (PostgreSQL and
 # Redis on localhost; each test makes its own database), the plugins' own
-# unit tests and the vendored keccak's (natively), then the Redis tests
+# unit tests and the vendored crates' (natively), then the Redis tests
 # again on a three-node Redis Cluster that this starts.
 test: plugins
     cargo test --workspace --locked
     cd plugins && cargo test --workspace --locked
-    cd plugins/vendor/keccak && cargo test --locked --target-dir ../../target/vendor
+    for crate in keccak cmov ctutils; do (cd plugins/vendor/$crate && cargo test --locked --target-dir ../../target/vendor) || exit 1; done
     scripts/test-redis-cluster
 
 # The API as clients meet it, against a debug server this starts:
