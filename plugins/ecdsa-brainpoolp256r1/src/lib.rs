@@ -9,7 +9,7 @@
 //! low-S rule: either S verifies.
 
 use sigil_plugin_sdk::HashAlgorithm;
-use sigil_plugin_sdk::ecdsa::{Ecdsa, EcdsaCurve, PublicKey, Signature, jacobian};
+use sigil_plugin_sdk::ecdsa::{Ecdsa, EcdsaCurve};
 
 /// brainpoolP256r1 and its policy.
 struct BrainpoolP256r1;
@@ -23,14 +23,7 @@ impl EcdsaCurve for BrainpoolP256r1 {
     const HASHES: &'static [HashAlgorithm] = &[HashAlgorithm::Sha256, HashAlgorithm::Sha3256];
     const LOW_S_ONLY: bool = false;
 
-    /// Variable time, in Jacobian coordinates: every input is public.
-    fn verify_prehash(
-        key: &PublicKey<Self::Curve>,
-        z: &[u8],
-        signature: &Signature<Self::Curve>,
-    ) -> bool {
-        jacobian::verify_prehash(key, z, signature)
-    }
+    sigil_plugin_sdk::jacobian_verification!();
 }
 
 sigil_plugin_sdk::export_plugin!(Ecdsa<BrainpoolP256r1>);

@@ -8,7 +8,7 @@
 //! declared: admission tests every hash a plugin declares. Brainpool has no low-S rule: either S verifies.
 
 use sigil_plugin_sdk::HashAlgorithm;
-use sigil_plugin_sdk::ecdsa::{Ecdsa, EcdsaCurve, PublicKey, Signature, jacobian};
+use sigil_plugin_sdk::ecdsa::{Ecdsa, EcdsaCurve};
 
 /// brainpoolP384r1 and its policy.
 struct BrainpoolP384r1;
@@ -22,14 +22,7 @@ impl EcdsaCurve for BrainpoolP384r1 {
     const HASHES: &'static [HashAlgorithm] = &[HashAlgorithm::Sha384, HashAlgorithm::Sha3384];
     const LOW_S_ONLY: bool = false;
 
-    /// Variable time, in Jacobian coordinates: every input is public.
-    fn verify_prehash(
-        key: &PublicKey<Self::Curve>,
-        z: &[u8],
-        signature: &Signature<Self::Curve>,
-    ) -> bool {
-        jacobian::verify_prehash(key, z, signature)
-    }
+    sigil_plugin_sdk::jacobian_verification!();
 }
 
 sigil_plugin_sdk::export_plugin!(Ecdsa<BrainpoolP384r1>);

@@ -13,7 +13,7 @@
 mod curve;
 
 use sigil_plugin_sdk::HashAlgorithm;
-use sigil_plugin_sdk::ecdsa::{Ecdsa, EcdsaCurve, PublicKey, Signature, jacobian};
+use sigil_plugin_sdk::ecdsa::{Ecdsa, EcdsaCurve};
 
 /// brainpoolP512r1 and its policy.
 struct BrainpoolP512r1;
@@ -27,14 +27,7 @@ impl EcdsaCurve for BrainpoolP512r1 {
     const HASHES: &'static [HashAlgorithm] = &[HashAlgorithm::Sha512, HashAlgorithm::Sha3512];
     const LOW_S_ONLY: bool = false;
 
-    /// Variable time, in Jacobian coordinates: every input is public.
-    fn verify_prehash(
-        key: &PublicKey<Self::Curve>,
-        z: &[u8],
-        signature: &Signature<Self::Curve>,
-    ) -> bool {
-        jacobian::verify_prehash(key, z, signature)
-    }
+    sigil_plugin_sdk::jacobian_verification!();
 }
 
 sigil_plugin_sdk::export_plugin!(Ecdsa<BrainpoolP512r1>);

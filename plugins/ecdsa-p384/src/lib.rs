@@ -5,7 +5,7 @@
 //! `sigil_plugin_sdk::ecdsa`.
 
 use sigil_plugin_sdk::HashAlgorithm;
-use sigil_plugin_sdk::ecdsa::{Ecdsa, EcdsaCurve, PublicKey, Signature, jacobian};
+use sigil_plugin_sdk::ecdsa::{Ecdsa, EcdsaCurve};
 
 /// P-384 and its policy.
 struct P384;
@@ -25,14 +25,7 @@ impl EcdsaCurve for P384 {
     ];
     const LOW_S_ONLY: bool = false;
 
-    /// Variable time, in Jacobian coordinates: every input is public.
-    fn verify_prehash(
-        key: &PublicKey<Self::Curve>,
-        z: &[u8],
-        signature: &Signature<Self::Curve>,
-    ) -> bool {
-        jacobian::verify_prehash(key, z, signature)
-    }
+    sigil_plugin_sdk::jacobian_verification!();
 }
 
 sigil_plugin_sdk::export_plugin!(Ecdsa<P384>);

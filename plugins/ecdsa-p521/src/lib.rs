@@ -7,7 +7,7 @@
 //! the ones declared: admission tests every hash a plugin declares.
 
 use sigil_plugin_sdk::HashAlgorithm;
-use sigil_plugin_sdk::ecdsa::{Ecdsa, EcdsaCurve, PublicKey, Signature, jacobian};
+use sigil_plugin_sdk::ecdsa::{Ecdsa, EcdsaCurve};
 
 /// P-521 and its policy.
 struct P521;
@@ -21,14 +21,7 @@ impl EcdsaCurve for P521 {
     const HASHES: &'static [HashAlgorithm] = &[HashAlgorithm::Sha512, HashAlgorithm::Sha3512];
     const LOW_S_ONLY: bool = false;
 
-    /// Variable time, in Jacobian coordinates: every input is public.
-    fn verify_prehash(
-        key: &PublicKey<Self::Curve>,
-        z: &[u8],
-        signature: &Signature<Self::Curve>,
-    ) -> bool {
-        jacobian::verify_prehash(key, z, signature)
-    }
+    sigil_plugin_sdk::jacobian_verification!();
 }
 
 sigil_plugin_sdk::export_plugin!(Ecdsa<P521>);

@@ -21,6 +21,22 @@ pub mod jacobian;
 pub use ::ecdsa::Signature;
 pub use elliptic_curve::PublicKey;
 
+/// Inside an `impl EcdsaCurve` for a curve of the `primeorder` crate:
+/// verify with [`jacobian::verify_prehash`] instead of the `ecdsa` crate.
+#[macro_export]
+macro_rules! jacobian_verification {
+    () => {
+        /// Variable time, in Jacobian coordinates: every input is public.
+        fn verify_prehash(
+            key: &$crate::ecdsa::PublicKey<Self::Curve>,
+            z: &[u8],
+            signature: &$crate::ecdsa::Signature<Self::Curve>,
+        ) -> bool {
+            $crate::ecdsa::jacobian::verify_prehash(key, z, signature)
+        }
+    };
+}
+
 use core::marker::PhantomData;
 use core::ops::Add;
 
