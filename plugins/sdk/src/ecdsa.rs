@@ -22,7 +22,10 @@ pub use ::ecdsa::Signature;
 pub use elliptic_curve::PublicKey;
 
 /// Inside an `impl EcdsaCurve` for a curve of the `primeorder` crate:
-/// verify with [`jacobian::verify_prehash`] instead of the `ecdsa` crate.
+/// verify with [`jacobian::verify_prehash`] instead of the `ecdsa` crate,
+/// or, given a baked table of the generator's odd multiples and its window
+/// (`jacobian_verification!(TABLE, WINDOW)`), with
+/// [`jacobian::verify_prehash_with_generator_table`].
 #[macro_export]
 macro_rules! jacobian_verification {
     () => {
@@ -33,6 +36,19 @@ macro_rules! jacobian_verification {
             signature: &$crate::ecdsa::Signature<Self::Curve>,
         ) -> bool {
             $crate::ecdsa::jacobian::verify_prehash(key, z, signature)
+        }
+    };
+    ($table:expr, $window:expr) => {
+        /// Variable time, in Jacobian coordinates, with a baked table of
+        /// the generator's multiples: every input is public.
+        fn verify_prehash(
+            key: &$crate::ecdsa::PublicKey<Self::Curve>,
+            z: &[u8],
+            signature: &$crate::ecdsa::Signature<Self::Curve>,
+        ) -> bool {
+            $crate::ecdsa::jacobian::verify_prehash_with_generator_table(
+                key, z, signature, &$table, $window,
+            )
         }
     };
 }

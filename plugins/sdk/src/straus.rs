@@ -1,12 +1,11 @@
 //! `[a]P + [b]Q` in variable time for verification equations, where every
-//! input is public: width-5 non-adjacent forms of both scalars and one
-//! shared chain of doublings (Straus' method). About half the point
-//! operations of two constant-time multiplications.
+//! input is public: non-adjacent forms of both scalars and one shared
+//! chain of doublings (Straus' method). About half the point operations
+//! of two constant-time multiplications.
 
-/// Window of the non-adjacent forms: digits ±1, ±3, …, ±15.
-const WINDOW: usize = 5;
-/// Odd multiples `P, 3P, …, 15P` kept per base.
-const TABLE: usize = 1 << (WINDOW - 2);
+/// Window of the non-adjacent forms of a variable base: digits ±1, ±3,
+/// …, ±15.
+pub const WINDOW: usize = 5;
 
 /// The group operations a double multiplication needs.
 pub trait Point: Copy {
@@ -22,8 +21,29 @@ pub trait Point: Copy {
 
 /// `[a]P + [b]Q`, the scalars given as little-endian bytes (any length).
 pub fn double_mul<P: Point>(a: &[u8], p: &P, b: &[u8], q: &P) -> P {
-    let (a_digits, b_digits) = (non_adjacent_form(a), non_adjacent_form(b));
-    let (p_table, q_table) = (odd_multiples(p), odd_multiples(q));
+    double_mul_with_table(a, &odd_multiples(p), WINDOW, b, q)
+}
+
+/// `[a]P + [b]Q` where `p_table` holds `P, 3P, …` up to the window
+/// `p_window` (`2^(p_window - 2)` points, computed once and kept, as for a
+/// generator): a wider window means fewer additions for `a`.
+///
+/// # Panics
+///
+/// If `p_table` is shorter than the window needs (a programming error).
+pub fn double_mul_with_table<P: Point>(
+    a: &[u8],
+    p_table: &[P],
+    p_window: usize,
+    b: &[u8],
+    q: &P,
+) -> P {
+    assert!(
+        p_table.len() >= 1 << (p_window - 2),
+        "a table too short for its window"
+    );
+    let (a_digits, b_digits) = (non_adjacent_form(a, p_window), non_adjacent_form(b, WINDOW));
+    let q_table = odd_multiples(q);
     let digit = |digits: &[i8], i: usize| digits.get(i).copied().unwrap_or(0);
     let Some(top) = (0..a_digits.len().max(b_digits.len()))
         .rev()
@@ -34,14 +54,14 @@ pub fn double_mul<P: Point>(a: &[u8], p: &P, b: &[u8], q: &P) -> P {
     let mut sum = P::identity();
     for i in (0..=top).rev() {
         sum = sum.double();
-        sum = add_digit(&sum, &p_table, digit(&a_digits, i));
+        sum = add_digit(&sum, p_table, digit(&a_digits, i));
         sum = add_digit(&sum, &q_table, digit(&b_digits, i));
     }
     sum
 }
 
 /// `sum + [digit]P` for an odd digit (or zero), from `P`'s odd multiples.
-fn add_digit<P: Point>(sum: &P, table: &[P; TABLE], digit: i8) -> P {
+fn add_digit<P: Point>(sum: &P, table: &[P], digit: i8) -> P {
     let index = usize::from(digit.unsigned_abs() / 2);
     match digit {
         0 => *sum,
@@ -50,21 +70,28 @@ fn add_digit<P: Point>(sum: &P, table: &[P; TABLE], digit: i8) -> P {
     }
 }
 
-/// `P, 3P, 5P, …, 15P`.
-fn odd_multiples<P: Point>(point: &P) -> [P; TABLE] {
+/// `P, 3P, 5P, …` up to the window `window` (`2^(window - 2)` points).
+pub fn odd_multiples_for<P: Point>(point: &P, window: usize) -> Vec<P> {
     let twice = point.double();
-    let mut table = [*point; TABLE];
-    for i in 1..TABLE {
+    let mut table = vec![*point; 1 << (window - 2)];
+    for i in 1..table.len() {
         table[i] = table[i - 1].add(&twice);
     }
     table
 }
 
-/// The width-5 non-adjacent form of a little-endian integer: digits odd
-/// and below 16 in magnitude, any two non-zero ones at least five places
-/// apart, summing to the integer (curve25519-dalek's construction). One
-/// digit more than the integer has bits, for the last carry.
-pub fn non_adjacent_form(le_bytes: &[u8]) -> Vec<i8> {
+/// `P, 3P, 5P, …, 15P`.
+fn odd_multiples<P: Point>(point: &P) -> Vec<P> {
+    odd_multiples_for(point, WINDOW)
+}
+
+/// The width-`window` non-adjacent form of a little-endian integer
+/// (`window` from 2 to 8): digits odd and below `2^(window-1)` in
+/// magnitude, any two non-zero ones at least `window` places apart, summing
+/// to the integer (curve25519-dalek's construction). One digit more than
+/// the integer has bits, for the last carry.
+pub fn non_adjacent_form(le_bytes: &[u8], window: usize) -> Vec<i8> {
+    debug_assert!((2..=8).contains(&window));
     let digits_len = 8 * le_bytes.len() + 1;
     // Whole limbs and one spare: windows near the top read past the bits.
     let mut limbs = vec![0u64; le_bytes.len().div_ceil(8) + 1];
@@ -73,11 +100,11 @@ pub fn non_adjacent_form(le_bytes: &[u8]) -> Vec<i8> {
         word[..chunk.len()].copy_from_slice(chunk);
         *limb = u64::from_le_bytes(word);
     }
-    let width = 1u64 << WINDOW;
-    let mask = width - 1;
+    let width = 1i64 << window;
+    let mask = (width - 1) as u64;
     let mut digits = vec![0i8; digits_len];
     let mut position = 0;
-    let mut carry = 0;
+    let mut carry = 0u64;
     while position < digits_len {
         let (index, bit) = (position / 64, position % 64);
         let low = limbs.get(index).map_or(0, |limb| limb >> bit);
@@ -85,20 +112,22 @@ pub fn non_adjacent_form(le_bytes: &[u8]) -> Vec<i8> {
             (0, _) | (_, None) => 0,
             (bit, Some(limb)) => limb << (64 - bit),
         };
-        let window = carry + ((low | high) & mask);
-        if window & 1 == 0 {
+        let value = carry + ((low | high) & mask);
+        if value & 1 == 0 {
             position += 1;
             continue;
         }
-        // window < 32, so the casts are exact.
-        if window < width / 2 {
+        // value < 2^window ≤ 256, so the digit fits an i8 either way.
+        let value = value as i64;
+        let digit = if value < width / 2 {
             carry = 0;
-            digits[position] = window as i8;
+            value
         } else {
             carry = 1;
-            digits[position] = (window as i8) - (width as i8);
-        }
-        position += WINDOW;
+            value - width
+        };
+        digits[position] = digit as i8;
+        position += window;
     }
     digits
 }
@@ -136,27 +165,34 @@ mod tests {
 
     #[test]
     fn a_form_sums_to_its_integer_with_odd_sparse_digits() {
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..200 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let integer = x >> (x % 60);
-            let digits = non_adjacent_form(&integer.to_le_bytes());
-            assert_eq!(digits.len(), 65);
-            assert_eq!(value(&digits), i128::from(integer), "{integer:#x}");
-            let nonzero: Vec<usize> = (0..digits.len()).filter(|&i| digits[i] != 0).collect();
-            assert!(
-                nonzero
-                    .iter()
-                    .all(|&i| digits[i] % 2 != 0 && digits[i].abs() < 16)
-            );
-            assert!(nonzero.windows(2).all(|w| w[1] - w[0] >= WINDOW));
+        for window in 2..=8 {
+            let mut x = 0x9e37_79b9_7f4a_7c15u64;
+            for _ in 0..200 {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let integer = x >> (x % 60);
+                let digits = non_adjacent_form(&integer.to_le_bytes(), window);
+                assert_eq!(digits.len(), 65);
+                assert_eq!(
+                    value(&digits),
+                    i128::from(integer),
+                    "{integer:#x}, window {window}"
+                );
+                let nonzero: Vec<usize> = (0..digits.len()).filter(|&i| digits[i] != 0).collect();
+                let bound = 1i16 << (window - 1);
+                assert!(
+                    nonzero
+                        .iter()
+                        .all(|&i| digits[i] % 2 != 0 && i16::from(digits[i]).abs() < bound)
+                );
+                assert!(nonzero.windows(2).all(|w| w[1] - w[0] >= window));
+            }
+            // All ones carries past the top byte.
+            let digits = non_adjacent_form(&[0xff; 3], window);
+            assert_eq!(value(&digits), 0xff_ffff);
+            assert_eq!(value(&non_adjacent_form(&[], window)), 0);
         }
-        // All ones carries past the top byte.
-        let digits = non_adjacent_form(&[0xff; 3]);
-        assert_eq!(value(&digits), 0xff_ffff);
-        assert_eq!(value(&non_adjacent_form(&[])), 0);
     }
 
     #[test]
@@ -181,6 +217,21 @@ mod tests {
             double_mul(&zero, &Wrapping(3), &zero, &Wrapping(5)),
             Wrapping(0)
         );
+        // A kept table with a wider window for the first base.
+        for window in [5, 6, 7] {
+            let table = odd_multiples_for(&Wrapping(11), window);
+            let (a, b) = (0xdead_beef_u64, 0x1234_5678_9abc_u64);
+            assert_eq!(
+                double_mul_with_table(
+                    &a.to_le_bytes(),
+                    &table,
+                    window,
+                    &b.to_le_bytes(),
+                    &Wrapping(7)
+                ),
+                Wrapping(a.wrapping_mul(11).wrapping_add(b.wrapping_mul(7)))
+            );
+        }
         // Scalars of different lengths.
         assert_eq!(
             double_mul(&[7], &Wrapping(3), &[1, 1], &Wrapping(5)),

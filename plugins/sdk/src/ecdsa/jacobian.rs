@@ -14,7 +14,7 @@ use elliptic_curve::bigint::{BitOps as _, Encoding as _};
 use elliptic_curve::ops::{Invert as _, Reduce};
 use elliptic_curve::point::AffineCoordinates as _;
 use elliptic_curve::scalar::IsHigh as _;
-use elliptic_curve::{Field, PrimeField, PublicKey, Scalar};
+use elliptic_curve::{Field, FieldBytes, PrimeField, ProjectivePoint, PublicKey, Scalar};
 use primeorder::PrimeCurveParams;
 
 use ::ecdsa::{EcdsaCurve, Signature};
@@ -32,6 +32,9 @@ struct Jacobian<C: PrimeCurveParams> {
     z: C::FieldElement,
     /// The point at infinity (its coordinates mean nothing).
     infinity: bool,
+    /// `Z = 1` (a point read from affine coordinates): additions with it
+    /// take the cheaper mixed formula.
+    z_is_one: bool,
     /// The curve's `a` is `-3` (the NIST curves): the cheaper doubling.
     a_is_minus_3: bool,
 }
@@ -43,6 +46,7 @@ impl<C: PrimeCurveParams> Jacobian<C> {
             y,
             z: C::FieldElement::ONE,
             infinity: false,
+            z_is_one: true,
             a_is_minus_3: C::EQUATION_A == -C::FieldElement::from(3),
         }
     }
@@ -56,8 +60,40 @@ impl<C: PrimeCurveParams> Jacobian<C> {
         Some(self.x * z_inv.square())
     }
 
+    /// A point computed from this one (its `Z` is no longer 1).
     fn with(&self, x: C::FieldElement, y: C::FieldElement, z: C::FieldElement) -> Self {
-        Self { x, y, z, ..*self }
+        Self {
+            x,
+            y,
+            z,
+            z_is_one: false,
+            ..*self
+        }
+    }
+
+    /// `self + other` where `other` has `Z = 1` (madd-2007-bl, 7M + 4S);
+    /// neither is at infinity.
+    fn add_affine(&self, other: &Self) -> Self {
+        let z1z1 = self.z.square();
+        let u2 = other.x * z1z1;
+        let s2 = other.y * self.z * z1z1;
+        let h = u2 - self.x;
+        let r = (s2 - self.y).double();
+        if bool::from(h.is_zero()) {
+            return if bool::from(r.is_zero()) {
+                straus::Point::double(self)
+            } else {
+                straus::Point::identity()
+            };
+        }
+        let hh = h.square();
+        let i = hh.double().double();
+        let j = h * i;
+        let v = self.x * i;
+        let x3 = r.square() - j - v.double();
+        let y3 = r * (v - x3) - (self.y * j).double();
+        let z3 = (self.z + h).square() - z1z1 - hh;
+        self.with(x3, y3, z3)
     }
 }
 
@@ -113,6 +149,12 @@ impl<C: PrimeCurveParams> straus::Point for Jacobian<C> {
         if other.infinity {
             return *self;
         }
+        if other.z_is_one {
+            return self.add_affine(other);
+        }
+        if self.z_is_one {
+            return other.add_affine(self);
+        }
         // add-2007-bl, 11M + 5S.
         let z1z1 = self.z.square();
         let z2z2 = other.z.square();
@@ -140,13 +182,87 @@ impl<C: PrimeCurveParams> straus::Point for Jacobian<C> {
     }
 
     fn negate(&self) -> Self {
-        self.with(self.x, -self.y, self.z)
+        Self {
+            y: -self.y,
+            ..*self
+        }
     }
 }
 
 /// Whether `signature` is valid for `key` over the digest `z`, with the
 /// answer of `ecdsa::hazmat::verify_prehashed` (whose steps these are).
 pub fn verify_prehash<C>(key: &PublicKey<C>, z: &[u8], signature: &Signature<C>) -> bool
+where
+    C: PrimeCurveParams + EcdsaCurve,
+{
+    let (gx, gy) = C::GENERATOR;
+    let generator = straus::odd_multiples_for(&Jacobian::<C>::from_affine(gx, gy), straus::WINDOW);
+    verify_with_generator(key, z, signature, &generator, straus::WINDOW)
+}
+
+/// [`verify_prehash`] with the generator's odd multiples `G, 3G, …` read
+/// from `table` (affine `x || y`, big-endian, as [`generator_table`] makes
+/// it) for a NAF of width `window`: no table built per call, fewer and
+/// cheaper additions for `u1`. A table whose points are not the curve's
+/// (a programming error) gives wrong answers, which the plugin's test of
+/// its table rules out.
+pub fn verify_prehash_with_generator_table<C>(
+    key: &PublicKey<C>,
+    z: &[u8],
+    signature: &Signature<C>,
+    table: &[u8],
+    window: usize,
+) -> bool
+where
+    C: PrimeCurveParams + EcdsaCurve,
+{
+    let size = FieldBytes::<C>::default().len();
+    let generator: Option<Vec<Jacobian<C>>> = table
+        .chunks_exact(2 * size)
+        .take(1 << (window - 2))
+        .map(|point| {
+            let (x, y) = point.split_at(size);
+            let x = Option::from(C::FieldElement::from_repr(
+                FieldBytes::<C>::try_from(x).ok()?,
+            ))?;
+            let y = Option::from(C::FieldElement::from_repr(
+                FieldBytes::<C>::try_from(y).ok()?,
+            ))?;
+            Some(Jacobian::from_affine(x, y))
+        })
+        .collect();
+    match generator {
+        Some(generator) if generator.len() == 1 << (window - 2) => {
+            verify_with_generator(key, z, signature, &generator, window)
+        }
+        _ => false,
+    }
+}
+
+/// The generator's odd multiples `G, 3G, …` for a NAF of width `window`,
+/// as [`verify_prehash_with_generator_table`] reads them (for a test that
+/// holds a plugin's baked table to the curve).
+pub fn generator_table<C: PrimeCurveParams>(window: usize) -> Vec<u8> {
+    let g = ProjectivePoint::<C>::GENERATOR;
+    let twice = g + g;
+    let mut point = g;
+    let mut table = Vec::new();
+    for _ in 0..1 << (window - 2) {
+        let affine = point.to_affine();
+        table.extend_from_slice(&affine.x());
+        table.extend_from_slice(&affine.y());
+        point += twice;
+    }
+    table
+}
+
+fn verify_with_generator<C>(
+    key: &PublicKey<C>,
+    z: &[u8],
+    signature: &Signature<C>,
+    generator: &[Jacobian<C>],
+    window: usize,
+) -> bool
 where
     C: PrimeCurveParams + EcdsaCurve,
 {
@@ -161,10 +277,10 @@ where
     let Some(q) = key_point(key) else {
         return false;
     };
-    let (gx, gy) = C::GENERATOR;
-    let sum = straus::double_mul(
+    let sum = straus::double_mul_with_table(
         &little_endian::<C>(&u1),
-        &Jacobian::<C>::from_affine(gx, gy),
+        generator,
+        window,
         &little_endian::<C>(&u2),
         &q,
     );
@@ -308,6 +424,7 @@ mod tests {
     /// shorter than, as long as and longer than the order.
     fn verifications_agree<C: PrimeCurveParams + EcdsaCurve>(field_bytes: usize) -> (usize, usize) {
         let (mut valid, mut invalid) = (0, 0);
+        let table = generator_table::<C>(7);
         let public = |secret: &NonZeroScalar<C>| {
             PublicKey::<C>::from_affine((ProjectivePoint::<C>::GENERATOR * **secret).to_affine())
                 .expect("a public key")
@@ -344,6 +461,11 @@ mod tests {
                         crate_says,
                         "seed {seed}, digest of {len} bytes, attempt {i}"
                     );
+                    assert_eq!(
+                        verify_prehash_with_generator_table::<C>(key, digest, signature, &table, 7),
+                        crate_says,
+                        "with the table: seed {seed}, digest of {len} bytes, attempt {i}"
+                    );
                     if crate_says {
                         valid += 1;
                     } else {
@@ -353,6 +475,40 @@ mod tests {
             }
         }
         (valid, invalid)
+    }
+
+    #[test]
+    fn a_table_not_of_the_curve_verifies_nothing() {
+        let secret = nonzero::<p256::NistP256>("key", 1);
+        let key = PublicKey::<p256::NistP256>::from_affine(
+            (ProjectivePoint::<p256::NistP256>::GENERATOR * *secret).to_affine(),
+        )
+        .expect("key");
+        let digest = bytes("digest", 1, 32);
+        let k = nonzero::<p256::NistP256>("k", 1);
+        let (signature, _) =
+            ::ecdsa::hazmat::sign_prehashed::<p256::NistP256>(&secret, &k, &digest).expect("sign");
+        let table = generator_table::<p256::NistP256>(7);
+        assert!(verify_prehash_with_generator_table(
+            &key, &digest, &signature, &table, 7
+        ));
+        // Another point in the place of 3G, a short table, a window the
+        // table does not reach.
+        let mut wrong = table.clone();
+        wrong[64..128].copy_from_slice(&table[128..192]);
+        assert!(!verify_prehash_with_generator_table(
+            &key, &digest, &signature, &wrong, 7
+        ));
+        assert!(!verify_prehash_with_generator_table(
+            &key,
+            &digest,
+            &signature,
+            &table[..64 * 31],
+            7
+        ));
+        assert!(!verify_prehash_with_generator_table(
+            &key, &digest, &signature, &table, 8
+        ));
     }
 
     #[test]
