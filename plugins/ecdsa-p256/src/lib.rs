@@ -4,6 +4,8 @@
 //! Everything but the choice of curve and policy lives in
 //! `sigil_plugin_sdk::ecdsa`.
 
+mod generator;
+
 use sigil_plugin_sdk::HashAlgorithm;
 use sigil_plugin_sdk::ecdsa::{Ecdsa, EcdsaCurve};
 
@@ -25,7 +27,7 @@ impl EcdsaCurve for P256 {
     ];
     const LOW_S_ONLY: bool = false;
 
-    sigil_plugin_sdk::jacobian_verification!();
+    sigil_plugin_sdk::jacobian_verification!(generator::GENERATOR_ODD_MULTIPLES, generator::WINDOW);
 }
 
 sigil_plugin_sdk::export_plugin!(Ecdsa<P256>);
