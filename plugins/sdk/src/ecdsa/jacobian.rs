@@ -22,7 +22,7 @@ use ::ecdsa::{EcdsaCurve, Signature};
 use crate::straus;
 
 /// A point `(X : Y : Z)` standing for `(X/Z², Y/Z³)`, or the point at
-/// infinity. The two facts every operation needs are kept beside the
+/// infinity. The facts every operation needs are kept beside the
 /// coordinates rather than computed per operation: for some fields (P-521's)
 /// comparing elements means encoding both.
 #[derive(Clone, Copy)]
@@ -30,24 +30,34 @@ struct Jacobian<C: PrimeCurveParams> {
     x: C::FieldElement,
     y: C::FieldElement,
     z: C::FieldElement,
-    /// The point at infinity (its coordinates mean nothing).
+    /// The point at infinity (its coordinates and the flags below mean
+    /// nothing: doubling returns it as it is, adding returns the other
+    /// operand).
     infinity: bool,
     /// `Z = 1` (a point read from affine coordinates): additions with it
     /// take the cheaper mixed formula.
     z_is_one: bool,
     /// The curve's `a` is `-3` (the NIST curves): the cheaper doubling.
+    /// Worked out once per verification ([`a_is_minus_3`]) and carried
+    /// from the affine points into every point computed from them.
     a_is_minus_3: bool,
 }
 
+/// Whether the curve's `a` is `-3`: a conversion and a comparison of field
+/// elements (on P-521 an encoding of both), so once per verification.
+fn a_is_minus_3<C: PrimeCurveParams>() -> bool {
+    C::EQUATION_A == -C::FieldElement::from(3)
+}
+
 impl<C: PrimeCurveParams> Jacobian<C> {
-    fn from_affine(x: C::FieldElement, y: C::FieldElement) -> Self {
+    fn from_affine(x: C::FieldElement, y: C::FieldElement, a_is_minus_3: bool) -> Self {
         Self {
             x,
             y,
             z: C::FieldElement::ONE,
             infinity: false,
             z_is_one: true,
-            a_is_minus_3: C::EQUATION_A == -C::FieldElement::from(3),
+            a_is_minus_3,
         }
     }
 
@@ -105,8 +115,12 @@ fn triple<F: Field>(x: F) -> F {
 impl<C: PrimeCurveParams> straus::Point for Jacobian<C> {
     fn identity() -> Self {
         Self {
+            x: C::FieldElement::ONE,
+            y: C::FieldElement::ONE,
+            z: C::FieldElement::ZERO,
             infinity: true,
-            ..Self::from_affine(C::FieldElement::ONE, C::FieldElement::ONE)
+            z_is_one: false,
+            a_is_minus_3: false,
         }
     }
 
@@ -196,8 +210,12 @@ where
     C: PrimeCurveParams + EcdsaCurve,
 {
     let (gx, gy) = C::GENERATOR;
-    let generator = straus::odd_multiples_for(&Jacobian::<C>::from_affine(gx, gy), straus::WINDOW);
-    verify_with_generator(key, z, signature, &generator, straus::WINDOW)
+    let a_is_minus_3 = a_is_minus_3::<C>();
+    let generator = straus::odd_multiples_for(
+        &Jacobian::<C>::from_affine(gx, gy, a_is_minus_3),
+        straus::WINDOW,
+    );
+    verify_with_generator(key, z, signature, &generator, straus::WINDOW, a_is_minus_3)
 }
 
 /// [`verify_prehash`] with the generator's odd multiples `G, 3G, …` read
@@ -217,6 +235,7 @@ where
     C: PrimeCurveParams + EcdsaCurve,
 {
     let size = FieldBytes::<C>::default().len();
+    let a_is_minus_3 = a_is_minus_3::<C>();
     let generator: Option<Vec<Jacobian<C>>> = table
         .chunks_exact(2 * size)
         .take(1 << (window - 2))
@@ -228,12 +247,12 @@ where
             let y = Option::from(C::FieldElement::from_repr(
                 FieldBytes::<C>::try_from(y).ok()?,
             ))?;
-            Some(Jacobian::from_affine(x, y))
+            Some(Jacobian::from_affine(x, y, a_is_minus_3))
         })
         .collect();
     match generator {
         Some(generator) if generator.len() == 1 << (window - 2) => {
-            verify_with_generator(key, z, signature, &generator, window)
+            verify_with_generator(key, z, signature, &generator, window, a_is_minus_3)
         }
         _ => false,
     }
@@ -262,6 +281,7 @@ fn verify_with_generator<C>(
     signature: &Signature<C>,
     generator: &[Jacobian<C>],
     window: usize,
+    a_is_minus_3: bool,
 ) -> bool
 where
     C: PrimeCurveParams + EcdsaCurve,
@@ -274,7 +294,7 @@ where
     let s_inv = *s.invert_vartime();
     let u1 = z * s_inv;
     let u2 = *r * s_inv;
-    let Some(q) = key_point(key) else {
+    let Some(q) = key_point(key, a_is_minus_3) else {
         return false;
     };
     let sum = straus::double_mul_with_table(
@@ -290,11 +310,11 @@ where
 }
 
 /// The key's affine coordinates (a public key is never the identity).
-fn key_point<C: PrimeCurveParams>(key: &PublicKey<C>) -> Option<Jacobian<C>> {
+fn key_point<C: PrimeCurveParams>(key: &PublicKey<C>, a_is_minus_3: bool) -> Option<Jacobian<C>> {
     let affine = key.as_affine();
     let x = Option::from(C::FieldElement::from_repr(affine.x()))?;
     let y = Option::from(C::FieldElement::from_repr(affine.y()))?;
-    Some(Jacobian::from_affine(x, y))
+    Some(Jacobian::from_affine(x, y, a_is_minus_3))
 }
 
 /// A scalar's bytes, least significant first (`to_repr` is big-endian).
@@ -353,11 +373,12 @@ mod tests {
         let q = Jacobian::<C>::from_affine(
             C::FieldElement::from_repr(affine.x()).expect("x"),
             C::FieldElement::from_repr(affine.y()).expect("y"),
+            a_is_minus_3::<C>(),
         );
         let (gx, gy) = C::GENERATOR;
         let sum = straus::double_mul(
             &little_endian::<C>(a),
-            &Jacobian::<C>::from_affine(gx, gy),
+            &Jacobian::<C>::from_affine(gx, gy, a_is_minus_3::<C>()),
             &little_endian::<C>(b),
             &q,
         );
