@@ -32,6 +32,7 @@ test: plugins
     cargo test --workspace --locked
     cd plugins && cargo test --workspace --locked
     for crate in keccak cmov ctutils; do (cd plugins/vendor/$crate && cargo test --locked --target-dir ../../target/vendor) || exit 1; done
+    cd plugins/vendor/ml-dsa && PROPTEST_CASES=16 cargo test --locked --target-dir ../../target/vendor --lib --test pkcs8 --test key-cache --test stack --test proptests
     scripts/test-redis-cluster
 
 # The API as clients meet it, against a debug server this starts:
