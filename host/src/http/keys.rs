@@ -211,11 +211,20 @@ async fn delete_key(
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state
+    // The DELETE's trigger reads the records' partitions while partition
+    // maintenance, creating one, locks the keys' table: PostgreSQL breaks
+    // that deadlock by rolling one side back, so the deletion runs again.
+    let deleted = state
         .store
-        .acting_as(caller.id(), caller.is_admin())
-        .await?;
-    let deleted = keys::delete(&mut tx, id)
+        .retry("delete_key", || async {
+            let mut tx = state
+                .store
+                .acting_as(caller.id(), caller.is_admin())
+                .await?;
+            let deleted = keys::delete(&mut tx, id).await?;
+            tx.commit().await?;
+            Ok(deleted)
+        })
         .await
         .map_err(|error| match error {
             StoreError::Conflict { .. } => ApiError::conflict(
@@ -227,7 +236,6 @@ async fn delete_key(
     if !deleted {
         return Err(ApiError::not_found("key"));
     }
-    tx.commit().await?;
     state.caches.key_changed(id).await;
     state
         .audit(Audit::by(caller.id(), ip, Action::KeyDelete).on(id))

@@ -277,6 +277,20 @@ impl Store {
     /// Delete a user. `Ok(false)` if there was none; a conflict if the user
     /// has verification history (records are never deleted).
     pub async fn delete_user(&self, id: Uuid) -> Result<bool, RoleChangeError> {
+        // The DELETE's trigger reads the records' partitions while partition
+        // maintenance, creating one, locks the users' table: PostgreSQL
+        // breaks that deadlock by rolling one side back, so the deletion
+        // runs again (as does one that lost its connection).
+        self.retry("delete_user", || async {
+            match self.delete_user_once(id).await {
+                Err(RoleChangeError::Store(error)) => Err(error),
+                outcome => Ok(outcome),
+            }
+        })
+        .await?
+    }
+
+    async fn delete_user_once(&self, id: Uuid) -> Result<bool, RoleChangeError> {
         let mut tx = self.begin().await?;
         let admins_before = lock_admin_changes(&mut tx).await?;
         let deleted = sqlx::query!("DELETE FROM users WHERE id = $1", id)

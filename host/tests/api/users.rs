@@ -1,6 +1,7 @@
 //! User administration through HTTP.
 
 use crate::helpers::app::TestApp;
+use crate::helpers::signers::{Kind, TestKey};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use uuid::Uuid;
@@ -153,6 +154,63 @@ async fn admins_delete_users_but_not_themselves() {
     assert_eq!(gone.status, StatusCode::NOT_FOUND, "{gone:?}");
     let malformed = app.get("/v1/users/not-a-uuid", Some(&admin)).await;
     assert_eq!(malformed.code(), "invalid_path", "{malformed:?}");
+}
+
+/// A deletion that loses a deadlock is run again. A user's or a key's
+/// DELETE fires a trigger that reads the records' partitions, and
+/// partition maintenance creating one locks the referenced tables; staged
+/// here by a session that locks the records (the deletion waits for it) and
+/// then asks for the deleted row's table. PostgreSQL rolls back the side
+/// that has waited longest, the deletion; the service runs it again once
+/// the session is gone, instead of answering 503.
+async fn delete_against_a_deadlock(app: &TestApp, token: &str, path: &str, lock: &'static str) {
+    let db = app.superuser().await;
+    let mut other = db.begin().await.expect("begin");
+    sqlx::query("LOCK TABLE verification_records IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *other)
+        .await
+        .expect("lock the records");
+    let deleting = app.request(Method::DELETE, path, Some(token), None);
+    let interfering = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // Waits until PostgreSQL has rolled the deletion back.
+        sqlx::query(lock)
+            .execute(&mut *other)
+            .await
+            .expect("the lock, once the deletion is rolled back");
+        other.rollback().await.expect("rollback");
+    };
+    let (deleted, ()) = tokio::join!(deleting, interfering);
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{deleted:?}");
+    let gone = app.get(path, Some(token)).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{gone:?}");
+}
+
+#[tokio::test]
+async fn a_user_deletion_that_loses_a_deadlock_is_run_again() {
+    let (app, _, admin, jane) = admin_and_jane().await;
+    delete_against_a_deadlock(
+        &app,
+        &admin,
+        &format!("/v1/users/{jane}"),
+        "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_key_deletion_that_loses_a_deadlock_is_run_again() {
+    let (app, _, admin, _) = admin_and_jane().await;
+    let key = app
+        .register_key(&admin, &TestKey::generate(Kind::Ed25519))
+        .await;
+    delete_against_a_deadlock(
+        &app,
+        &admin,
+        &format!("/v1/keys/{key}"),
+        "LOCK TABLE public_keys IN SHARE ROW EXCLUSIVE MODE",
+    )
+    .await;
 }
 
 #[tokio::test]
